@@ -1,0 +1,50 @@
+# kin: two commands on a fresh Debian machine, as root:
+#   make demo   installs everything, then creates the seed's 2-node cluster
+#   make test   installs what the tests need, then runs lint and every test tier
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KIN := $(VENV)/bin/kin
+STAMP := $(VENV)/.kin-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup system venv demo test lint unit netns e2e bench clean-demo
+
+setup: system venv
+
+system:
+	@PYTHON=$(PYTHON) scripts/setup-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+demo: setup
+	@$(KIN) delete cluster --name myk8s >/dev/null 2>&1 || true
+	$(KIN) create cluster --config ../shared/seed/kind-2node.yaml --name myk8s
+	@scripts/demo-next-steps.sh myk8s
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+netns: setup
+	$(PY) -m pytest -m netns $(PYTEST_ARGS)
+
+e2e: setup
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/bench_cluster.py

@@ -1,0 +1,121 @@
+"""The one exception hierarchy of kin.
+
+Library code raises these, always with the object named and the cause chained
+(``raise NetworkSetupError(...) from exc``); only ``kin.cli`` turns them into
+``ERROR: ...`` lines and exit codes.
+
+    KinError
+    ├── ConfigError            a kind config (or a flag) is invalid; carries every problem
+    ├── PrerequisiteError      the machine lacks a privilege or a program kin needs
+    ├── ClusterError           a cluster-level request cannot be honoured
+    │   ├── ClusterExistsError
+    │   └── ClusterNotFoundError
+    ├── ProvisionError         creating or deleting nodes failed half-way
+    ├── NetworkSetupError      a kernel network object could not be made as asked
+    │   ├── NetlinkError       the kernel answered a netlink request with an errno
+    │   │   └── LinkNotFound   the named link does not exist (ENODEV)
+    │   └── NetnsNotFound      the named network namespace does not exist
+    ├── NodeError              a node's supervisor is absent or answered badly
+    └── CommandError           an external program failed (argv, output, exit code)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ClusterError",
+    "ClusterExistsError",
+    "ClusterNotFoundError",
+    "CommandError",
+    "ConfigError",
+    "KinError",
+    "LinkNotFound",
+    "NetlinkError",
+    "NetnsNotFound",
+    "NetworkSetupError",
+    "NodeError",
+    "PrerequisiteError",
+    "ProvisionError",
+]
+
+
+class KinError(Exception):
+    """Root of every error kin raises on purpose."""
+
+
+class ConfigError(KinError):
+    """A configuration is invalid. ``problems`` holds every problem found, in order.
+
+    ``str()`` follows kind: one problem prints as is, several as ``[p1, p2, ...]``.
+    """
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        unique: list[str] = []
+        for problem in problems:
+            if problem not in unique:
+                unique.append(problem)
+        self.problems: list[str] = unique
+        super().__init__(format_problems(unique))
+
+
+def format_problems(problems: Sequence[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return "[" + ", ".join(problems) + "]"
+
+
+class PrerequisiteError(KinError):
+    """Something this machine must provide is missing (root, a program, a kernel feature)."""
+
+
+class ClusterError(KinError):
+    """A request about a whole cluster cannot be honoured."""
+
+
+class ClusterExistsError(ClusterError):
+    pass
+
+
+class ClusterNotFoundError(ClusterError):
+    pass
+
+
+class ProvisionError(KinError):
+    """Creating or deleting nodes failed; the message names the node and the step."""
+
+
+class NetworkSetupError(KinError):
+    """A kernel network object could not be created, changed or removed."""
+
+
+class NetlinkError(NetworkSetupError):
+    """The kernel refused a netlink request; ``errno`` is the kernel's error number."""
+
+    def __init__(self, message: str, errno: int) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class LinkNotFound(NetlinkError):
+    pass
+
+
+class NetnsNotFound(NetworkSetupError):
+    pass
+
+
+class NodeError(KinError):
+    """A node's supervisor could not be reached or refused a request."""
+
+
+class CommandError(KinError):
+    """An external program failed. Mirrors kind's ``exec.RunError``."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, output: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output = output
+        super().__init__(f"command {' '.join(self.argv)!r} failed with exit code {returncode}")

@@ -1,0 +1,1 @@
+"""Helpers shared by kin's test tiers (importable, so tests and benchmarks use one copy)."""
