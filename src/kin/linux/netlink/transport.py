@@ -105,7 +105,8 @@ class NetlinkSocket:
         """Send a query for one object and return the kernel's answer."""
         replies = self._exchange(kind, NLM_F_REQUEST | NLM_F_ACK, body, what)
         if len(replies) != 1:
-            raise NetlinkError(f"failed to {what}: {len(replies)} answers", errno.EBADMSG)
+            detail = f"expected one answer, got {len(replies)}"
+            raise NetlinkError(f"failed to {what}: {detail}", errno.EBADMSG)
         return replies[0]
 
     def dump(self, kind: int, body: bytes, what: str) -> list[Message]:
