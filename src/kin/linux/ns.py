@@ -86,8 +86,9 @@ def create_netns(name: str, run_dir: str = NETNS_RUN_DIR) -> str:
 
     def unshare_and_pin() -> None:
         syscalls.unshare(syscalls.CLONE_NEWNET)
-        syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path,
-                       flags=syscalls.MS_BIND)
+        syscalls.mount(
+            f"/proc/self/task/{threading.get_native_id()}/ns/net", path, flags=syscalls.MS_BIND
+        )
 
     try:
         _on_fresh_thread(unshare_and_pin)

@@ -30,6 +30,8 @@ __all__ = [
     "MS_SHARED",
     "MS_SLAVE",
     "mount",
+    "move_mount_tree",
+    "open_tree_clone",
     "sethostname",
     "setns",
     "umount2",
@@ -68,6 +70,16 @@ _libc.mount.argtypes = [
 ]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.syscall.restype = ctypes.c_long
+
+# open_tree(2) and move_mount(2) have one number on every architecture (since 5.2).
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_OPEN_TREE_CLONE = 1
+_OPEN_TREE_CLOEXEC = 0o2000000
+_AT_RECURSIVE = 0x8000
+_AT_FDCWD = -100
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
 
 
 def _check(result: int, what: str) -> None:
@@ -111,3 +123,30 @@ def umount2(target: str, flags: int = 0) -> None:
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_libc.sethostname(raw, len(raw)), f"sethostname {name}")
+
+
+def open_tree_clone(path: str) -> int:
+    """A detached copy of the mount tree at ``path`` (with submounts), as an fd."""
+    fd = _libc.syscall(
+        _SYS_OPEN_TREE,
+        ctypes.c_int(_AT_FDCWD),
+        ctypes.c_char_p(path.encode()),
+        ctypes.c_uint(_OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC | _AT_RECURSIVE),
+    )
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"open_tree {path}: {os.strerror(err)}")
+    return int(fd)
+
+
+def move_mount_tree(fd: int, target: str) -> None:
+    """Attach a tree from ``open_tree_clone`` at ``target``."""
+    result = _libc.syscall(
+        _SYS_MOVE_MOUNT,
+        ctypes.c_int(fd),
+        ctypes.c_char_p(b""),
+        ctypes.c_int(_AT_FDCWD),
+        ctypes.c_char_p(target.encode()),
+        ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH),
+    )
+    _check(int(result), f"move_mount {target}")

@@ -1,0 +1,5 @@
+import sys
+
+from kin.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,152 @@
+"""The sub-commands: parse what the user gave, call ``kin.cluster``, print kind's way."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+
+from kin import __version__
+from kin.cli.duration import parse_duration
+from kin.cli.status import Status
+from kin.cluster import query
+from kin.cluster.create import CreateOptions, create_cluster
+from kin.cluster.delete import delete_cluster
+from kin.config import load_config, resolve_cluster_name, unsupported_warnings
+from kin.errors import ConfigError, KinError
+
+__all__ = [
+    "create_cluster_cmd",
+    "delete_cluster_cmd",
+    "delete_clusters",
+    "exec_in_node",
+    "get_clusters",
+    "get_nodes",
+    "get_port_mappings",
+    "version",
+]
+
+SALUTATIONS = (
+    "Have a nice day! 👋",
+    "Thanks for using kin! 😊",
+    "Not sure what to do next? 😅  Check out the walkthrough in kin's README",
+)
+
+
+def _default_name(flag: str | None) -> str:
+    """``--name`` > ``KIND_CLUSTER_NAME`` > ``kind``: every command but create."""
+    return flag or os.environ.get("KIND_CLUSTER_NAME") or "kind"
+
+
+def _quoted_list(names: list[str]) -> str:
+    return "[" + " ".join(f'"{n}"' for n in names) + "]"
+
+
+def version(args: argparse.Namespace, status: Status) -> int:
+    if args.quiet:
+        print(__version__)
+    else:
+        machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(
+            platform.machine(), platform.machine()
+        )
+        print(f"kin v{__version__} python{platform.python_version()} linux/{machine}")
+    return 0
+
+
+def create_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
+    config = load_config(args.config or None, stdin=sys.stdin)
+    name = resolve_cluster_name(args.name, os.environ, config)
+    wait = parse_duration(args.wait)
+    for warning in _flag_warnings(args) + unsupported_warnings(config):
+        status.warn(f"WARNING: {warning}")
+    plan, notes = create_cluster(CreateOptions(config, name, args.retain, wait), status)
+    for note in notes:
+        status.info(note)
+    status.info("You can now use your cluster with:\n")
+    status.info(f"kin get nodes --name {name}")
+    status.info(f"kin exec {plan.control_plane.name} -- ip -br addr\n")
+    status.info(random.choice(SALUTATIONS))
+    return 0
+
+
+def _flag_warnings(args: argparse.Namespace) -> list[str]:
+    warnings = []
+    if args.image:
+        warnings.append("--image: kin runs nodes on the host's files; node images are ignored")
+    if args.kubeconfig:
+        warnings.append("--kubeconfig: this kin has no API server yet, so no kubeconfig is written")
+    return warnings
+
+
+def delete_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
+    name = _default_name(args.name)
+    args.cluster_name = name
+    status.info(f'Deleting cluster "{name}" ...')
+    deleted = delete_cluster(name)
+    if deleted:
+        status.info(f"Deleted nodes: {_quoted_list(deleted)}")
+    return 0
+
+
+def delete_clusters(args: argparse.Namespace, status: Status) -> int:
+    if not args.names and not args.all:
+        raise ConfigError("no cluster names provided")
+    names = query.list_clusters() if args.all else list(dict.fromkeys(args.names))
+    done = []
+    for name in names:
+        try:
+            delete_cluster(name)
+        except KinError as exc:
+            status.info(f'failed to delete cluster "{name}": {exc}')
+            continue
+        done.append(name)
+    status.info(f"Deleted clusters: {_quoted_list(done)}")
+    return 0
+
+
+def get_clusters(args: argparse.Namespace, status: Status) -> int:
+    names = query.list_clusters()
+    if not names:
+        status.info("No kin clusters found.")
+    for name in names:
+        print(name)
+    return 0
+
+
+def get_nodes(args: argparse.Namespace, status: Status) -> int:
+    clusters = query.list_clusters() if args.all_clusters else [_default_name(args.name)]
+    nodes = [node for cluster in clusters for node in query.list_nodes(cluster)]
+    if not nodes:
+        if args.all_clusters:
+            status.info("No kin nodes for any cluster.")
+        else:
+            status.info(f'No kin nodes found for cluster "{clusters[0]}".')
+    for node in nodes:
+        print(node.name)
+    return 0
+
+
+def get_port_mappings(args: argparse.Namespace, status: Status) -> int:
+    plan = query.cluster_plan(_default_name(args.name))
+    rows = [("NODE", "PORTS")]
+    for node in plan.nodes:
+        ports = list(node.ports)
+        if node.name == plan.control_plane.name:
+            ports.insert(0, plan.api_server)
+        rows.append((node.name, ", ".join(p.docker_style() for p in ports)))
+    width = max(len(row[0]) for row in rows) + 3
+    for node_name, ports_text in rows:
+        print(f"{node_name:<{width}}{ports_text}".rstrip())
+    return 0
+
+
+def exec_in_node(args: argparse.Namespace, status: Status) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ConfigError("no command given: kin exec NODE -- COMMAND [ARGS...]")
+    argv = query.find_node(args.node).command(command)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+    return 127  # not reached: execv replaces this process

@@ -1,0 +1,134 @@
+"""``kin``: kind's verbs and flags for namespace clusters.
+
+Data goes to stdout, progress and errors to stderr (``ERROR: ...``, exit 1), as
+kind does. Every sub-command is a small function over the ``kin.cluster`` API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from kin.cli.status import Status
+from kin.errors import CommandError, KinError, PrerequisiteError
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace, Status], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kin",
+        description="kin creates and manages local Kubernetes clusters whose nodes are Linux "
+        "namespaces, from kind configuration files.",
+    )
+    parser.add_argument("-v", "--verbosity", type=int, default=0, help="info log verbosity")
+    parser.add_argument("-q", "--quiet", action="store_true", help="silence all stderr output")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    _add_create(verbs)
+    _add_delete(verbs)
+    _add_get(verbs)
+    _add_exec(verbs)
+    version = verbs.add_parser("version", help="print the kin version")
+    version.set_defaults(handler=_cmd("version"), fails="failed to print the version")
+    return parser
+
+
+def _add_create(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    create = verbs.add_parser("create", help="create a cluster").add_subparsers(
+        dest="what", required=True, metavar="cluster"
+    )
+    cluster = create.add_parser("cluster", help="create a local cluster")
+    cluster.add_argument("-n", "--name", help="cluster name, overrides KIND_CLUSTER_NAME, config")
+    cluster.add_argument("--config", default="", help="path to a kind config file ('-' = stdin)")
+    cluster.add_argument("--image", default="", help="node image (accepted; kin has no images)")
+    cluster.add_argument("--retain", action="store_true", help="keep nodes if creation fails")
+    cluster.add_argument("--wait", default="0s", help="wait for nodes to be ready (e.g. 30s)")
+    cluster.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
+    cluster.set_defaults(handler=_cmd("create_cluster_cmd"), fails="failed to create cluster")
+
+
+def _add_delete(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    delete = verbs.add_parser("delete", help="delete clusters").add_subparsers(
+        dest="what", required=True, metavar="cluster|clusters"
+    )
+    one = delete.add_parser("cluster", help="delete a cluster")
+    one.add_argument("-n", "--name", help="the cluster name (default: KIND_CLUSTER_NAME or kind)")
+    one.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
+    one.set_defaults(handler=_cmd("delete_cluster_cmd"), fails="failed to delete cluster")
+    many = delete.add_parser("clusters", help="delete clusters by name, or all of them")
+    many.add_argument("names", nargs="*")
+    many.add_argument("-A", "--all", action="store_true", help="delete all clusters")
+    many.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
+    many.set_defaults(handler=_cmd("delete_clusters"), fails="failed to delete clusters")
+
+
+def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    get = verbs.add_parser("get", help="list clusters, nodes or port mappings").add_subparsers(
+        dest="what", required=True, metavar="clusters|nodes|port-mappings"
+    )
+    clusters = get.add_parser("clusters", help="list clusters")
+    clusters.set_defaults(handler=_cmd("get_clusters"), fails="failed to list clusters")
+    nodes = get.add_parser("nodes", help="list the nodes of a cluster")
+    nodes.add_argument("-n", "--name", help="the cluster name")
+    nodes.add_argument("-A", "--all-clusters", action="store_true", help="nodes of every cluster")
+    nodes.set_defaults(handler=_cmd("get_nodes"), fails="failed to list nodes")
+    ports = get.add_parser("port-mappings", help="list published host ports (as docker ps)")
+    ports.add_argument("-n", "--name", help="the cluster name")
+    ports.set_defaults(handler=_cmd("get_port_mappings"), fails="failed to list port mappings")
+
+
+def _add_exec(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = verbs.add_parser("exec", help="run a command inside a node's namespaces")
+    run.add_argument("node", help="node name, e.g. myk8s-worker")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="[--] command and arguments")
+    run.set_defaults(handler=_cmd("exec_in_node"), fails="failed to exec")
+
+
+def _cmd(name: str) -> Handler:
+    """Import the command module only when it runs: keeps ``kin version`` and errors fast."""
+
+    def run(args: argparse.Namespace, status: Status) -> int:
+        from kin.cli import commands
+
+        handler: Handler = getattr(commands, name)
+        return handler(args, status)
+
+    return run
+
+
+def _require_root(args: argparse.Namespace) -> None:
+    if args.verb in ("version",) or os.geteuid() == 0:
+        return
+    raise PrerequisiteError(
+        "kin must run as root: it creates network, mount and PID namespaces (try: sudo kin ...)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    status = Status(quiet=args.quiet)
+    try:
+        _require_root(args)
+        code: int = args.handler(args, status)
+        return code
+    except KinError as exc:
+        status.end(False)
+        _print_error(args, exc)
+        return 1
+    except KeyboardInterrupt:
+        status.end(False)
+        sys.stderr.write("ERROR: interrupted\n")
+        return 130
+
+
+def _print_error(args: argparse.Namespace, exc: KinError) -> None:
+    prefix = args.fails
+    if args.verb == "delete" and args.what == "cluster":
+        prefix = f'failed to delete cluster "{getattr(args, "cluster_name", "")}"'
+    sys.stderr.write(f"ERROR: {prefix}: {exc}\n")
+    if isinstance(exc, CommandError) and exc.output:
+        sys.stderr.write(f"Command Output: {exc.output}\n")

@@ -1,0 +1,1 @@
+"""Clusters: plan, provision, publish ports, delete. The library behind the ``kin`` CLI."""

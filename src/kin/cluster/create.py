@@ -1,0 +1,111 @@
+"""Create a cluster: kind's create flow, on namespace nodes.
+
+Order, as kind: already exists? -> name-length warning -> validate -> ``Creating
+cluster``. Then kin-specific: host ports are reserved (a port in use fails here,
+before anything exists); under the host lock the kin network is ensured, the plan
+computed and saved; nodes are provisioned; the publisher starts with the reserved
+sockets; the actions run. Any failure deletes the cluster unless ``retain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kin.cluster import network
+from kin.cluster.actions import ActionContext, default_actions
+from kin.cluster.delete import delete_cluster
+from kin.cluster.plan import ClusterPlan, plan_cluster
+from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_publisher
+from kin.cluster.provision import provision_nodes
+from kin.cluster.reporter import Reporter
+from kin.cluster.state import ClusterState, host_lock, list_cluster_names, load_state
+from kin.config import Cluster, check_supported, name_length_warning, validate
+from kin.errors import ClusterExistsError, ConfigError
+from kin.linux import ns
+
+__all__ = ["CreateOptions", "create_cluster"]
+
+
+@dataclass
+class CreateOptions:
+    config: Cluster
+    name: str
+    retain: bool = False
+    wait: float = 0.0
+
+
+def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterPlan, list[str]]:
+    """Create the cluster; return its plan and the closing notes (``Ready after 1s``)."""
+    name, config = options.name, options.config
+    if load_state(name) is not None:
+        raise ClusterExistsError(f'node(s) already exist for a cluster with the name "{name}"')
+    warning = name_length_warning(name)
+    if warning:
+        reporter.warn(warning)
+    config.name = name
+    validate(config)
+    check_supported(config)
+    reporter.info(f'Creating cluster "{name}" ...')
+    with reserve_ports(port_requests(config)) as reservations:
+        plan = _register(config, name, reservations)
+        try:
+            return plan, _build(plan, reservations, options, reporter)
+        except BaseException:
+            reporter.end(False)
+            if not options.retain:
+                _roll_back(name, reporter)
+            raise
+
+
+def _register(config: Cluster, name: str, reservations: list[Reservation]) -> ClusterPlan:
+    """Plan and record the cluster under the host lock, so addresses never clash."""
+    chosen = {r.request.key: r.port for r in reservations}
+    with host_lock():
+        if load_state(name) is not None:
+            raise ClusterExistsError(f'node(s) already exist for a cluster with the name "{name}"')
+        net = network.ensure_network()
+        used = _addresses_in_use()
+        plan = plan_cluster(config, name, net, used, chosen)
+        taken = [n.name for n in plan.nodes if ns.netns_exists(n.name)]
+        if taken:
+            if not list_cluster_names():
+                network.delete_network()
+            raise ConfigError(
+                [f"a network namespace named {t!r} already exists on this host" for t in taken]
+            )
+        ClusterState(name, plan.to_json()).save()
+    return plan
+
+
+def _addresses_in_use() -> set[str]:
+    used: set[str] = set()
+    for other in list_cluster_names():
+        state = load_state(other)
+        if state is not None:
+            used.update(n.ip for n in ClusterPlan.from_json(state.plan).nodes)
+    return used
+
+
+def _build(
+    plan: ClusterPlan,
+    reservations: list[Reservation],
+    options: CreateOptions,
+    reporter: Reporter,
+) -> list[str]:
+    reporter.start("Preparing nodes " + "📦 " * len(plan.nodes))
+    provision_nodes(plan)
+    start_publisher(plan, reservations)
+    ctx = ActionContext(plan=plan, reporter=reporter, wait=options.wait)
+    for action in default_actions(options.wait):
+        reporter.start(action.name)
+        action.execute(ctx)
+    reporter.end(True)
+    state = ClusterState(plan.name, plan.to_json(), status="ready")
+    state.save()
+    return ctx.notes
+
+
+def _roll_back(name: str, reporter: Reporter) -> None:
+    deleted = delete_cluster(name)
+    if deleted:
+        reporter.info("Deleted nodes: [" + " ".join(f'"{n}"' for n in deleted) + "]")

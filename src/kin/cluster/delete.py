@@ -1,0 +1,41 @@
+"""Delete a cluster: every process, namespace and file it made, found by recorded name.
+
+Idempotent and crash-safe: the plan (written before anything was created) names
+every node, so a second delete, or a delete after ``kill -9`` of any kin process
+or of a create that died half-way, finds what is left and removes it. The state
+directory goes last, so an interrupted delete can simply be run again.
+"""
+
+from __future__ import annotations
+
+from kin.cluster import network
+from kin.cluster.plan import ClusterPlan
+from kin.cluster.ports import publisher_record
+from kin.cluster.provision import delete_nodes
+from kin.cluster.state import host_lock, list_cluster_names, load_state, remove_cluster_dir
+from kin.errors import ProvisionError
+from kin.linux.proc import kill_and_wait
+
+__all__ = ["delete_cluster"]
+
+
+def delete_cluster(name: str) -> list[str]:
+    """Delete cluster ``name``; return the names of the nodes that existed. Absent is success."""
+    with host_lock():
+        state = load_state(name)
+        deleted: list[str] = []
+        if state is not None:
+            deleted = _delete_resources(ClusterPlan.from_json(state.plan))
+        remove_cluster_dir(name)
+        if not list_cluster_names():
+            network.delete_network()
+    return deleted
+
+
+def _delete_resources(plan: ClusterPlan) -> list[str]:
+    publisher = publisher_record(plan.name)
+    if publisher is not None and kill_and_wait([publisher]):
+        raise ProvisionError(
+            f"port publisher {publisher.pid} of cluster {plan.name!r} did not exit"
+        )
+    return delete_nodes(plan)

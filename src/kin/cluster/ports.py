@@ -1,0 +1,198 @@
+"""Host ports: reserved by binding them before anything is created, then handed to the publisher.
+
+kind learns that a host port is taken only when ``docker run`` fails half-way
+through a create. kin binds every requested ``listenAddress:hostPort`` (and the
+API server's) first: a port in use or an address this host does not have is an
+error that names the config field, and nothing has been created yet. A port of
+``0`` is chosen by the kernel at that moment and stays held, so no other
+program can take it between the check and its use. The bound sockets are then
+inherited by the cluster's port publisher.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from kin.cluster.plan import API_SERVER_NODE_PORT, ClusterPlan
+from kin.cluster.state import cluster_dir, write_json_atomic
+from kin.config import Cluster
+from kin.errors import ConfigError
+from kin.linux import ns
+from kin.linux.proc import ProcessRecord
+
+__all__ = [
+    "PortRequest",
+    "Reservation",
+    "port_requests",
+    "publisher_record",
+    "publisher_specs",
+    "reserve_ports",
+    "start_publisher",
+]
+
+LISTEN_BACKLOG = 128
+
+
+@dataclass(frozen=True)
+class PortRequest:
+    key: str
+    """The config field asking for the port, e.g. ``nodes[1].extraPortMappings[0]``."""
+    listen_address: str
+    port: int
+    protocol: str
+
+
+@dataclass
+class Reservation:
+    request: PortRequest
+    sock: socket.socket
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+
+def port_requests(config: Cluster) -> list[PortRequest]:
+    """Every host port the config asks for, API server first."""
+    net = config.networking
+    requests = [
+        PortRequest("networking.apiServerPort", net.api_server_address, net.api_server_port, "tcp")
+    ]
+    for i, node in enumerate(config.nodes):
+        for j, mapping in enumerate(node.extra_port_mappings):
+            requests.append(
+                PortRequest(
+                    f"nodes[{i}].extraPortMappings[{j}]",
+                    mapping.listen_address or "0.0.0.0",
+                    mapping.host_port,
+                    (mapping.protocol or "TCP").lower(),
+                )
+            )
+    return requests
+
+
+@contextmanager
+def reserve_ports(requests: list[PortRequest]) -> Iterator[list[Reservation]]:
+    """Bind every request; all problems are reported at once, and every socket is closed after."""
+    reservations: list[Reservation] = []
+    problems: list[str] = []
+    try:
+        for request in requests:
+            try:
+                reservations.append(Reservation(request, _bind(request)))
+            except OSError as exc:
+                problems.append(_explain(request, exc, reservations))
+        if problems:
+            raise ConfigError(problems)
+        yield reservations
+    finally:
+        for reservation in reservations:
+            reservation.sock.close()
+
+
+def _bind(request: PortRequest) -> socket.socket:
+    family = socket.AF_INET6 if ":" in request.listen_address else socket.AF_INET
+    kind = socket.SOCK_STREAM if request.protocol == "tcp" else socket.SOCK_DGRAM
+    sock = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((request.listen_address, request.port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _explain(request: PortRequest, exc: OSError, earlier: list[Reservation]) -> str:
+    where = f"{request.listen_address}:{request.port}/{request.protocol} ({request.key})"
+    if exc.errno == errno.EADDRINUSE:
+        clash = _clashing(request, earlier)
+        if clash is not None:
+            return f"host port {where} is also requested by {clash.request.key}"
+        return f"host port {where} is already in use on this host"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        address = request.listen_address
+        return f"listen address {address} ({request.key}) is not an address of this host"
+    if exc.errno == errno.EACCES:
+        return f"host port {where}: permission denied"
+    return f"cannot listen on {where}: {exc.strerror}"
+
+
+def _clashing(request: PortRequest, earlier: list[Reservation]) -> Reservation | None:
+    for reservation in earlier:
+        other = reservation.request
+        same_port = reservation.port == request.port and other.protocol == request.protocol
+        if same_port and _addresses_overlap(other.listen_address, request.listen_address):
+            return reservation
+    return None
+
+
+def _addresses_overlap(a: str, b: str) -> bool:
+    return (
+        a == b or ipaddress.ip_address(a).is_unspecified or ipaddress.ip_address(b).is_unspecified
+    )
+
+
+def publisher_specs(plan: ClusterPlan, reservations: list[Reservation]) -> list[dict[str, object]]:
+    """What the publisher serves: each reserved socket's fd and its node-side target."""
+    targets = {plan.api_server.source: (plan.control_plane, API_SERVER_NODE_PORT)}
+    for node in plan.nodes:
+        targets.update({port.source: (node, port.container_port) for port in node.ports})
+    specs: list[dict[str, object]] = []
+    for reservation in reservations:
+        node, port = targets[reservation.request.key]
+        request = reservation.request
+        specs.append(
+            {
+                "fd": reservation.sock.fileno(),
+                "protocol": request.protocol,
+                "listen": f"{request.listen_address}:{reservation.port}",
+                "node": node.name,
+                "target": [node.ip, port],
+            }
+        )
+    return specs
+
+
+def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> ProcessRecord:
+    """Spawn the cluster's publisher with the reserved sockets; it runs detached from us."""
+    directory = cluster_dir(plan.name)
+    spec_path = os.path.join(directory, "publisher.json")
+    specs = publisher_specs(plan, reservations)
+    write_json_atomic(spec_path, {"netns": ns.netns_path(plan.network.netns), "ports": specs})
+    argv = [sys.executable, "-m", "kin.cluster.publisher", "--cluster", plan.name]
+    argv += ["--spec", spec_path]
+    log_path = os.path.join(directory, "publisher.log")
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    fds = [r.sock for r in reservations]
+    for sock in fds:
+        sock.set_inheritable(True)
+    try:
+        pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions,
+                             setsid=True)  # fmt: skip
+    finally:
+        for sock in fds:
+            sock.set_inheritable(False)
+    record = ProcessRecord.of(pid)
+    record.save(os.path.join(directory, "publisher.pid"))
+    return record
+
+
+def publisher_record(cluster: str) -> ProcessRecord | None:
+    return ProcessRecord.load(os.path.join(cluster_dir(cluster), "publisher.pid"))

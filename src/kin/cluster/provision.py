@@ -1,0 +1,173 @@
+"""Namespace nodes: what ``docker run`` of a kind node becomes in kin.
+
+For each planned node, concurrently: its state directory with the per-node
+directories and files bound over the host's paths, a pinned network namespace
+named after the node, a veth from the kin bridge to the node's ``eth0`` with
+the planned address and MAC, and the node's PID 1 (``kin.node.boot``). A node
+is ready when its PID 1 has built the node and answers on its control socket.
+Deleting kills each node's PID 1 (the kernel then kills everything in the
+node's PID namespace) and unpins its network namespace (the veth goes with it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from kin.cluster.nodes import Node
+from kin.cluster.plan import ClusterPlan, NodePlan
+from kin.cluster.state import node_dir
+from kin.errors import KinError, ProvisionError
+from kin.linux import ns
+from kin.linux.netlink import Netlink
+from kin.linux.proc import kill_and_wait
+from kin.node.spec import NodeSpec
+
+__all__ = [
+    "NODE_DIRECTORIES",
+    "delete_nodes",
+    "node_spec",
+    "provision_nodes",
+]
+
+NODE_DIRECTORIES = (
+    "/etc/kubernetes",
+    "/etc/cni/net.d",
+    "/opt/cni/bin",
+    "/var/lib/cni",
+    "/var/lib/kubelet",
+    "/var/log",
+    "/run",
+)
+NODE_FILES = ("/etc/hosts", "/etc/hostname")
+NODE_SYSCTLS = {
+    # A new namespace copies the host's values; a node routes for its pods.
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+}
+BOOT_TIMEOUT = 30.0
+
+
+def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
+    state = node_dir(plan.name, node.name)
+    binds = [(os.path.join(state, "fs", path.lstrip("/")), path) for path in NODE_DIRECTORIES]
+    binds += [(os.path.join(state, "fs", path.lstrip("/")), path) for path in NODE_FILES]
+    return NodeSpec(
+        name=node.name,
+        netns=ns.netns_path(node.name),
+        state_dir=state,
+        binds=binds,
+        sysctls=dict(NODE_SYSCTLS),
+    )
+
+
+def provision_nodes(plan: ClusterPlan) -> None:
+    """Create every node of ``plan`` concurrently; the first failure is raised after all ended."""
+    _ensure_host_mount_points()
+    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes))) as pool:
+        futures = [pool.submit(_provision_node, plan, node) for node in plan.nodes]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]  # type: ignore[misc]
+
+
+def _provision_node(plan: ClusterPlan, node: NodePlan) -> None:
+    spec = node_spec(plan, node)
+    _write_node_files(plan, node, spec)
+    _step(node, "create its network namespace", lambda: ns.create_netns(node.name))
+    _step(node, "connect it to the kin network", lambda: _connect(plan, node))
+    _step(node, "start its PID 1", lambda: _boot(spec))
+
+
+def _step(node: NodePlan, what: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except ProvisionError:
+        raise
+    except (KinError, OSError) as exc:
+        raise ProvisionError(f"failed to {what} for node {node.name!r}: {exc}") from exc
+
+
+def _ensure_host_mount_points() -> None:
+    """Bind mounts need their targets: create the missing ones (empty) on the host, once."""
+    for path in NODE_DIRECTORIES:
+        os.makedirs(path, exist_ok=True)
+
+
+def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None:
+    for source, _ in spec.binds:
+        if not source.endswith(NODE_FILES):
+            os.makedirs(source, exist_ok=True)
+    os.makedirs(spec.units_dir, exist_ok=True)
+    fs = os.path.join(spec.state_dir, "fs")
+    _write(os.path.join(fs, "etc/hosts"), hosts_file(plan))
+    _write(os.path.join(fs, "etc/hostname"), node.name + "\n")
+    spec.save()
+
+
+def hosts_file(plan: ClusterPlan) -> str:
+    lines = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "ff00::0\tip6-mcastprefix",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+    ]
+    lines += [f"{node.ip}\t{node.name}" for node in plan.nodes]
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _connect(plan: ClusterPlan, node: NodePlan) -> None:
+    """veth <node.veth> on the kin bridge <-> eth0 in the node, addressed, routed, up."""
+    network = plan.network
+    node_fd = os.open(ns.netns_path(node.name), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+
+        def bridge_side() -> None:
+            with Netlink() as nl:
+                nl.add_veth(node.veth, "eth0", peer_netns_fd=node_fd)
+                nl.set_link(node.veth, master=network.bridge, up=True)
+
+        ns.run_in(ns.netns_path(network.netns), bridge_side)
+    finally:
+        os.close(node_fd)
+
+    def node_side() -> None:
+        with Netlink() as nl:
+            nl.set_link("lo", up=True)
+            nl.set_link("eth0", mac=node.mac)
+            nl.add_address("eth0", f"{node.ip}/{network.prefixlen}")
+            nl.set_link("eth0", up=True)
+            nl.add_route("default", gateway=network.gateway, oif="eth0")
+
+    ns.run_in(ns.netns_path(node.name), node_side)
+
+
+def _boot(spec: NodeSpec) -> None:
+    argv = [sys.executable, "-m", "kin.node.boot", "--node", spec.name, "--spec", spec.spec_file]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT)
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()
+        raise ProvisionError(detail[-1] if detail else f"boot exited with {result.returncode}")
+
+
+def delete_nodes(plan: ClusterPlan) -> list[str]:
+    """Kill every node's PID 1 and unpin its network namespace; names of nodes that existed."""
+    records = {n.name: Node(plan.name, n).supervisor() for n in plan.nodes}
+    alive = {name for name, r in records.items() if r is not None and r.alive()}
+    survivors = kill_and_wait([r for r in records.values() if r is not None])
+    if survivors:
+        pids = ", ".join(str(r.pid) for r in survivors)
+        raise ProvisionError(f"node processes {pids} of cluster {plan.name!r} did not exit")
+    unpinned = {n.name for n in plan.nodes if ns.delete_netns(n.name)}
+    return [n.name for n in plan.nodes if n.name in alive | unpinned]

@@ -1,0 +1,106 @@
+"""Where a cluster's state lives on the host, and how it is read and written.
+
+Each cluster owns ``$KIN_HOME/<cluster>/`` (default ``/var/lib/kin``): its plan
+and status in ``cluster.json``, the port publisher's PID, and one directory per
+node (see ``kin.node.spec``). The plan is written *before* anything is created,
+so ``kin delete cluster`` can find every name even after a create died half-way.
+One host-wide lock (``$KIN_HOME/.lock``) serialises changes to the shared kin
+network and to the set of clusters.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ClusterState",
+    "cluster_dir",
+    "host_lock",
+    "kin_home",
+    "list_cluster_names",
+    "load_state",
+    "node_dir",
+    "remove_cluster_dir",
+    "write_json_atomic",
+]
+
+DEFAULT_HOME = "/var/lib/kin"
+STATE_FILE = "cluster.json"
+
+
+def kin_home() -> str:
+    return os.environ.get("KIN_HOME") or DEFAULT_HOME
+
+
+def cluster_dir(name: str) -> str:
+    return os.path.join(kin_home(), name)
+
+
+def node_dir(cluster: str, node: str) -> str:
+    return os.path.join(cluster_dir(cluster), "nodes", node)
+
+
+@dataclass
+class ClusterState:
+    """What ``cluster.json`` holds: the plan as JSON and the create status."""
+
+    name: str
+    plan: dict[str, Any]
+    status: str = "creating"
+
+    @property
+    def path(self) -> str:
+        return os.path.join(cluster_dir(self.name), STATE_FILE)
+
+    def save(self) -> None:
+        os.makedirs(cluster_dir(self.name), exist_ok=True)
+        write_json_atomic(self.path, {"name": self.name, "status": self.status, "plan": self.plan})
+
+
+def load_state(name: str) -> ClusterState | None:
+    try:
+        with open(os.path.join(cluster_dir(name), STATE_FILE)) as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        return None
+    return ClusterState(name=raw["name"], plan=raw["plan"], status=raw.get("status", "creating"))
+
+
+def list_cluster_names() -> list[str]:
+    """Sorted names of every cluster with a state file."""
+    try:
+        entries = os.listdir(kin_home())
+    except FileNotFoundError:
+        return []
+    return sorted(e for e in entries if os.path.isfile(os.path.join(kin_home(), e, STATE_FILE)))
+
+
+def remove_cluster_dir(name: str) -> None:
+    shutil.rmtree(cluster_dir(name), ignore_errors=True)
+
+
+def write_json_atomic(path: str, value: object) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def host_lock() -> Iterator[None]:
+    """Hold the host-wide kin lock (blocking) for the duration of the block."""
+    os.makedirs(kin_home(), exist_ok=True)
+    fd = os.open(os.path.join(kin_home(), ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

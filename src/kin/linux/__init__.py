@@ -1,0 +1,1 @@
+"""Linux primitives with no Kubernetes knowledge: namespaces, netlink, mounts, processes."""

@@ -1,0 +1,106 @@
+"""Mount-namespace set-up for a node: private propagation, bind mounts, its own /proc and /sys.
+
+These run inside a freshly unshared mount namespace (the node's PID 1 calls
+them), so nothing here can change the host's mount table.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+
+from kin.linux import syscalls
+
+__all__ = [
+    "bind",
+    "detach_mounts_of_type",
+    "make_rprivate",
+    "make_rshared",
+    "mount_points",
+    "mount_proc",
+    "mount_sysfs",
+]
+
+
+def make_rprivate(path: str = "/") -> None:
+    """Cut propagation to and from the mounts we were copied from."""
+    syscalls.mount(None, path, flags=syscalls.MS_REC | syscalls.MS_PRIVATE)
+
+
+def make_rshared(path: str = "/") -> None:
+    """Share mounts made later under ``path`` with namespaces copied from this one (pods)."""
+    syscalls.mount(None, path, flags=syscalls.MS_REC | syscalls.MS_SHARED)
+
+
+def bind(source: str, target: str, readonly: bool = False) -> None:
+    syscalls.mount(source, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
+    if readonly:
+        syscalls.mount(
+            None,
+            target,
+            flags=syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY,
+        )
+
+
+def mount_proc(target: str = "/proc") -> None:
+    """A proc instance for the calling process's PID namespace."""
+    flags = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+    syscalls.mount("proc", target, "proc", flags)
+
+
+def mount_sysfs(target: str = "/sys") -> None:
+    """A sysfs showing the calling process's network namespace, keeping the cgroup tree."""
+    cgroup = os.path.join(target, "fs/cgroup")
+    tree = _clone_tree(cgroup)
+    flags = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+    syscalls.mount("sysfs", target, "sysfs", flags)
+    if tree is not None:
+        try:
+            syscalls.move_mount_tree(tree, cgroup)
+        finally:
+            os.close(tree)
+
+
+def _clone_tree(path: str) -> int | None:
+    if not os.path.ismount(path):
+        return None
+    try:
+        return syscalls.open_tree_clone(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
+            return None
+        raise
+
+
+def mount_points(mountinfo: str = "/proc/self/mountinfo") -> Iterator[tuple[str, str]]:
+    """(mount point, filesystem type) of every mount, in mount order."""
+    with open(mountinfo) as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            yield _unescape(fields[4]), fields[sep + 1]
+
+
+def detach_mounts_of_type(fstype: str) -> list[str]:
+    """Lazily unmount every mount of ``fstype``, deepest first; return what went.
+
+    A node's mount namespace starts as a copy of the host's, including the
+    nsfs pins of other nodes' network namespaces; dropping them keeps a node
+    from holding another node's namespace alive after that node is deleted.
+    """
+    targets = [point for point, kind in mount_points() if kind == fstype]
+    for target in reversed(targets):
+        try:
+            syscalls.umount2(target, syscalls.MNT_DETACH)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOENT):
+                raise
+    return targets
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal."""
+    if "\\" not in field:
+        return field
+    return field.encode().decode("unicode_escape")

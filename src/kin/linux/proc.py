@@ -1,0 +1,111 @@
+"""Processes named by PID *and* start time, so a recycled PID is never signalled.
+
+kin records every daemon it starts as ``ProcessRecord(pid, starttime)``; cleanup
+signals a PID only while ``/proc/<pid>/stat`` still shows the recorded start
+time. A zombie counts as gone: its resources are already released, and on
+machines whose init reaps lazily it may linger for seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+
+__all__ = ["ProcessRecord", "kill_and_wait", "process_state", "start_time"]
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    pid: int
+    starttime: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord:
+        started = start_time(pid)
+        if started is None:
+            raise ProcessLookupError(pid, f"process {pid} does not exist")
+        return cls(pid, started)
+
+    def save(self, path: str) -> None:
+        """Write ``{"pid": ..., "starttime": ...}`` atomically."""
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump({"pid": self.pid, "starttime": self.starttime}, f)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> ProcessRecord | None:
+        """The record saved at ``path``, or None when there is none (or it is unreadable)."""
+        try:
+            with open(path) as f:
+                raw = json.load(f)
+            return cls(int(raw["pid"]), int(raw["starttime"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def alive(self) -> bool:
+        """True while the PID is still this process and it has not exited."""
+        stat = _read_stat(self.pid)
+        return stat is not None and int(stat[19]) == self.starttime and stat[0] != "Z"
+
+    def signal(self, signum: int) -> bool:
+        """Send ``signum`` if the process is still this one; False when it is gone."""
+        if not self.alive():
+            return False
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _read_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat from ``state`` on (index 0 = state, 19 = starttime)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may contain spaces and parentheses; the last ')' ends it.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    stat = _read_stat(pid)
+    return None if stat is None else int(stat[19])
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state (R, S, Z, ...) or None if there is no such process."""
+    stat = _read_stat(pid)
+    return None if stat is None else stat[0]
+
+
+def kill_and_wait(
+    records: list[ProcessRecord], signum: int = signal.SIGKILL, timeout: float = 5.0
+) -> list[ProcessRecord]:
+    """Signal every live record, then wait until all have exited. Returns the survivors."""
+    waiting = [r for r in records if r.signal(signum)]
+    deadline = time.monotonic() + timeout
+    for record in waiting:
+        _wait_exit(record, deadline)
+    return [r for r in waiting if r.alive()]
+
+
+def _wait_exit(record: ProcessRecord, deadline: float) -> None:
+    try:
+        fd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not record.alive():
+            return
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
+    finally:
+        os.close(fd)

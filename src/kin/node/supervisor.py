@@ -1,0 +1,220 @@
+"""The node supervisor: PID 1 of a node's PID namespace.
+
+Like systemd in a kind node it reaps every orphan that lands on it, keeps the
+node's units (daemons) running, and answers a small JSON-lines protocol on a
+unix socket so that the host can ask whether the node is up:
+
+    -> {"op": "ping"}     <- {"ok": true, "node": "myk8s-worker", "units": 2}
+    -> {"op": "status"}   <- {"ok": true, "units": {"kubelet": {"state": "running", ...}}}
+    -> {"op": "reload"}   <- {"ok": true, "started": [...], "stopped": [...]}
+
+It is single-threaded: one ``selectors`` loop wakes on the control socket, on
+signals (through the wakeup fd) and on restart timers. SIGTERM stops every unit
+and exits; the kernel then kills whatever else is left in the PID namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+
+from kin.node.spec import NodeSpec
+from kin.node.units import Unit, UnitState, load_units
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger("kin.node.supervisor")
+
+UNIT_LOG_DIR = "/var/log/kin"
+STOP_GRACE = 2.0
+REQUEST_TIMEOUT = 1.0
+
+
+class Supervisor:
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.units: dict[str, UnitState] = {}
+        self.by_pid: dict[int, UnitState] = {}
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.terminating = False
+        self.stop_deadline = 0.0
+
+    def listen(self) -> None:
+        """Bind the control socket; called before the node reports ready."""
+        path = self.spec.control_socket
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(16)
+
+    def run(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._note_signal)
+        self.selector.register(wake_r, selectors.EVENT_READ, "signal")
+        self.selector.register(self.listener, selectors.EVENT_READ, "control")
+        self.reload()
+        while not (self.terminating and not self.by_pid):
+            self._wait_once(wake_r)
+        log.info("node %s: supervisor exiting", self.spec.name)
+
+    def _note_signal(self, signum: int, frame: object) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT) and not self.terminating:
+            self.terminating = True
+            self._stop_all()
+
+    def _wait_once(self, wake_r: int) -> None:
+        for key, _ in self.selector.select(self._next_timeout()):
+            if key.data == "signal":
+                _drain(wake_r)
+            elif key.data == "control":
+                self._serve_one()
+        self._reap()
+        self._run_timers()
+
+    def _next_timeout(self) -> float | None:
+        due = [s.restart_at for s in self.units.values() if s.restart_at is not None]
+        if self.terminating:
+            due.append(time.monotonic() + 0.2)
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    # -- children -------------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            state = self.by_pid.pop(pid, None)
+            if state is not None:
+                self._unit_exited(state, os.waitstatus_to_exitcode(status))
+
+    def _unit_exited(self, state: UnitState, code: int) -> None:
+        state.pid = None
+        state.exit_code = code
+        log.info("unit %s exited with code %d", state.unit.name, code)
+        if self.terminating or state.stopping or not state.unit.wants_restart(code):
+            return
+        now = time.monotonic()
+        delay = state.next_backoff(now)
+        state.restart_at = now + delay
+        log.info("unit %s: restarting in %.1fs", state.unit.name, delay)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        for state in list(self.units.values()):
+            if state.restart_at is not None and state.restart_at <= now:
+                state.restart_at = None
+                state.restarts += 1
+                self._start(state)
+        if self.terminating:
+            self._escalate_stop()
+
+    def _start(self, state: UnitState) -> None:
+        unit = state.unit
+        try:
+            pid = _spawn(unit)
+        except OSError as exc:
+            log.error("unit %s: failed to start %s: %s", unit.name, unit.argv[0], exc)
+            self._unit_exited(state, 127)
+            return
+        state.pid, state.started_at, state.exit_code = pid, time.monotonic(), None
+        self.by_pid[pid] = state
+        log.info("unit %s started, pid %d", unit.name, pid)
+
+    def _stop(self, state: UnitState) -> None:
+        state.stopping = True
+        state.restart_at = None
+        if state.pid is not None:
+            _kill_group(state.pid, signal.SIGTERM)
+
+    def _stop_all(self) -> None:
+        self.stop_deadline = time.monotonic() + STOP_GRACE
+        for state in self.units.values():
+            self._stop(state)
+
+    def _escalate_stop(self) -> None:
+        if time.monotonic() >= self.stop_deadline:
+            for pid in list(self.by_pid):
+                _kill_group(pid, signal.SIGKILL)
+
+    # -- units ----------------------------------------------------------------------------
+
+    def reload(self) -> dict[str, object]:
+        wanted, problems = load_units(self.spec.units_dir)
+        for problem in problems:
+            log.error("%s", problem)
+        stopped = [name for name in self.units if wanted.get(name) != self.units[name].unit]
+        for name in stopped:
+            self._stop(self.units.pop(name))
+        started = [name for name in wanted if name not in self.units]
+        for name in started:
+            self.units[name] = UnitState(wanted[name])
+            self._start(self.units[name])
+        return {"ok": not problems, "started": started, "stopped": stopped, "problems": problems}
+
+    # -- control socket -------------------------------------------------------------------
+
+    def _serve_one(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(REQUEST_TIMEOUT)
+            try:
+                request = json.loads(conn.makefile("rb").readline() or b"{}")
+                reply = self._answer(request)
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+            except (OSError, ValueError) as exc:
+                log.warning("control request failed: %s", exc)
+
+    def _answer(self, request: dict[str, object]) -> dict[str, object]:
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "node": self.spec.name, "units": len(self.units)}
+        if op == "status":
+            return {"ok": True, "units": {n: s.describe() for n, s in self.units.items()}}
+        if op == "reload":
+            return self.reload()
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+
+def _spawn(unit: Unit) -> int:
+    os.makedirs(UNIT_LOG_DIR, exist_ok=True)
+    log_path = os.path.join(UNIT_LOG_DIR, f"{unit.name}.log")
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **dict(unit.env)}
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawnp(unit.argv[0], list(unit.argv), env, file_actions=actions, setsid=True)
+
+
+def _kill_group(pid: int, signum: int) -> None:
+    """Units run in their own session, so their helpers go down with them."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except OSError as exc:
+        if exc.errno != errno.EAGAIN:
+            raise

@@ -1,0 +1,115 @@
+"""Units: the daemons a node's supervisor keeps running (the systemd units of a kind node).
+
+A unit is one JSON file ``<state_dir>/units/<name>.json``::
+
+    {"argv": ["python3", "-m", "kin.kubelet", "--node", "myk8s-worker"],
+     "env": {"KEY": "value"}, "restart": "always"}
+
+``restart`` is ``always`` (default), ``on-failure`` or ``no``. The supervisor
+starts every unit at boot and on ``reload``, restarts exited ones with an
+exponential back-off, and writes each unit's output to ``/var/log/kin/<name>.log``
+inside the node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+__all__ = ["RESTART_POLICIES", "Unit", "UnitState", "load_units", "write_unit"]
+
+RESTART_POLICIES = ("always", "on-failure", "no")
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 5.0
+STABLE_AFTER = 10.0
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    restart: str = "always"
+
+    def wants_restart(self, exit_code: int) -> bool:
+        return self.restart == "always" or (self.restart == "on-failure" and exit_code != 0)
+
+
+@dataclass
+class UnitState:
+    unit: Unit
+    pid: int | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    exit_code: int | None = None
+    backoff: float = BACKOFF_FIRST
+    restart_at: float | None = None
+    stopping: bool = False
+
+    def describe(self) -> dict[str, object]:
+        state = "running" if self.pid else ("waiting" if self.restart_at else "exited")
+        return {
+            "state": state,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "exit_code": self.exit_code,
+        }
+
+    def next_backoff(self, now: float) -> float:
+        """Delay before the next start; resets once the unit ran long enough to count as stable."""
+        if now - self.started_at >= STABLE_AFTER:
+            self.backoff = BACKOFF_FIRST
+        delay = self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        return delay
+
+
+def load_units(directory: str) -> tuple[dict[str, Unit], list[str]]:
+    """Every valid unit in ``directory`` and one problem line per invalid file."""
+    units: dict[str, Unit] = {}
+    problems: list[str] = []
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return units, problems
+    for filename in names:
+        if not filename.endswith(".json"):
+            continue
+        path = os.path.join(directory, filename)
+        try:
+            unit = _parse_unit(filename[: -len(".json")], path)
+        except (OSError, ValueError) as exc:
+            problems.append(f"unit file {path}: {exc}")
+            continue
+        units[unit.name] = unit
+    return units, problems
+
+
+def _parse_unit(name: str, path: str) -> Unit:
+    with open(path) as f:
+        raw = json.load(f)
+    if not isinstance(raw, dict):
+        raise ValueError("expected a JSON object")
+    argv = raw.get("argv")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise ValueError("'argv' must be a non-empty list of strings")
+    env = raw.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ValueError("'env' must map names to strings")
+    restart = raw.get("restart", "always")
+    if restart not in RESTART_POLICIES:
+        raise ValueError(f"'restart' must be one of {', '.join(RESTART_POLICIES)}, not {restart!r}")
+    return Unit(name, tuple(argv), tuple(sorted(env.items())), restart)
+
+
+def write_unit(directory: str, unit: Unit) -> str:
+    """Write ``unit`` atomically; return its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{unit.name}.json")
+    body = {"argv": list(unit.argv), "env": dict(unit.env), "restart": unit.restart}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(body, f, indent=2)
+    os.replace(tmp, path)
+    return path
