@@ -94,9 +94,7 @@ def test_all_fields_node_level():
     node = load("valid-all-fields").nodes[0]
     assert (node.role, node.image) == ("control-plane", "kindest/node:v1.35.0")
     assert node.labels == {"ingress-ready": "true", "zone": "a"}
-    assert node.extra_mounts == [
-        config.Mount("/data", "/srv/data", True, True, "HostToContainer")
-    ]
+    assert node.extra_mounts == [config.Mount("/data", "/srv/data", True, True, "HostToContainer")]
     assert node.extra_port_mappings == [
         config.PortMapping(80, 8080, "127.0.0.1", "UDP"),
         config.PortMapping(443, 0, "", "SCTP"),
