@@ -109,12 +109,21 @@ def _error_line(context: yaml.Mark | None, problem: yaml.Mark | None, scanner: b
 
 def _composer_problem(exc: yaml.MarkedYAMLError, raw: str | bytes) -> str:
     problem = exc.problem or ""
-    if problem.startswith("found undefined alias") and exc.problem_mark is not None:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        match = re.match(r"\*([^\s,\[\]{}]+)", text[exc.problem_mark.index :])
-        name = match.group(1) if match else ""
-        return f"unknown anchor '{name}' referenced"
+    if problem.startswith("found undefined alias"):
+        return f"unknown anchor '{_name_at(exc.problem_mark, raw, '*')}' referenced"
+    if "duplicate anchor" in (exc.context or ""):
+        # go-yaml lets a later anchor replace an earlier one; libyaml's composer refuses.
+        return f"found duplicate anchor '{_name_at(exc.problem_mark, raw, '&')}'"
     return problem
+
+
+def _name_at(mark: yaml.Mark | None, raw: str | bytes, sigil: str) -> str:
+    """The anchor or alias name written at ``mark`` (libyaml's errors do not carry it)."""
+    if mark is None:
+        return ""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    match = re.search(re.escape(sigil) + r"([^\s,\[\]{}]+)", text[mark.index :])
+    return match.group(1) if match else ""
 
 
 def go_quote(text: str) -> str:
