@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 KIN := $(VENV)/bin/kin
 STAMP := $(VENV)/.kin-installed
 PYTEST_ARGS ?=
+# Some shells set this; without cached bytecode every kin process compiles kin again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup system venv demo test lint unit netns e2e bench clean-demo
 

@@ -48,7 +48,9 @@ def measure(nodes: int, runs: int) -> tuple[list[float], list[float]]:
     for _ in range(runs):
         name = random_name("bench")
         try:
-            creates.append(timed([*KIN, "create", "cluster", "--name", name, "--config", "-"], config(nodes)))
+            creates.append(
+                timed([*KIN, "create", "cluster", "--name", name, "--config", "-"], config(nodes))
+            )
             check_ready(name)
         finally:
             deletes.append(timed([*KIN, "delete", "cluster", "--name", name]))

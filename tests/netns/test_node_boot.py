@@ -16,7 +16,7 @@ import pytest
 from kin.linux import ns
 from kin.linux.proc import ProcessRecord, kill_and_wait
 from kin.node.client import request
-from kin.node.spec import NodeSpec
+from kin.node.spec import Bind, NodeSpec
 from kin.node.units import Unit, write_unit
 
 NAMESPACES = ("ipc", "mnt", "net", "pid", "uts")
@@ -33,8 +33,8 @@ def node(netns: str, tmp_path: Path) -> Iterator[NodeSpec]:
         name=netns,
         netns=ns.netns_path(netns),
         state_dir=str(tmp_path),
-        binds=[(str(fs / "run"), "/run"), (str(fs / "var/log"), "/var/log"),
-               (str(fs / "etc/hosts"), "/etc/hosts")],
+        binds=[Bind(str(fs / "run"), "/run"), Bind(str(fs / "var/log"), "/var/log"),
+               Bind(str(fs / "etc/hosts"), "/etc/hosts")],
         sysctls={"net.ipv4.ip_forward": "1"},
     )  # fmt: skip
     spec.save()
@@ -153,6 +153,23 @@ def test_boot_failure_is_reported_and_leaves_no_process(netns: str, tmp_path: Pa
     boot = [sys.executable, "-m", "kin.node.boot", "--node", "x", "--spec", spec.spec_file]
     result = subprocess.run(boot, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert "sethostname" in result.stderr
-    assert not os.path.exists(spec.pid_file)
+    assert "is longer than the kernel's 64 characters" in result.stderr
+    record = ProcessRecord.load(spec.pid_file)  # recorded first, so a delete could find it
+    assert record is not None and not record.alive()
     assert json.loads(Path(spec.spec_file).read_text())["name"] == "x" * 70
+
+
+def test_a_node_whose_owner_is_gone_refuses_to_boot(netns: str, tmp_path: Path) -> None:
+    spec = NodeSpec(
+        name=netns,
+        netns=ns.netns_path(netns),
+        state_dir=str(tmp_path),
+        owner_file=str(tmp_path / "cluster.json"),
+        lock_file=str(tmp_path / ".lock"),
+    )
+    spec.save()
+    boot = [sys.executable, "-m", "kin.node.boot", "--node", netns, "--spec", spec.spec_file]
+    result = subprocess.run(boot, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "deleted while booting" in result.stderr
+    assert not os.path.exists(spec.pid_file)

@@ -9,6 +9,7 @@ sockets; the actions run. Any failure deletes the cluster unless ``retain``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from kin.cluster import network
@@ -19,7 +20,7 @@ from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_p
 from kin.cluster.provision import provision_nodes
 from kin.cluster.reporter import Reporter
 from kin.cluster.state import ClusterState, host_lock, list_cluster_names, load_state
-from kin.config import Cluster, check_supported, name_length_warning, validate
+from kin.config import Cluster, check_supported, name_length_warning, set_defaults, validate
 from kin.errors import ClusterExistsError, ConfigError
 from kin.linux import ns
 
@@ -43,7 +44,9 @@ def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterP
     if warning:
         reporter.warn(warning)
     config.name = name
+    set_defaults(config)
     validate(config)
+    _absolute_host_paths(config)
     check_supported(config)
     reporter.info(f'Creating cluster "{name}" ...')
     with reserve_ports(port_requests(config)) as reservations:
@@ -55,6 +58,13 @@ def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterP
             if not options.retain:
                 _roll_back(name, reporter)
             raise
+
+
+def _absolute_host_paths(config: Cluster) -> None:
+    """kind resolves a relative extraMounts hostPath against the working directory."""
+    for node in config.nodes:
+        for mount in node.extra_mounts:
+            mount.host_path = os.path.abspath(mount.host_path)
 
 
 def _register(config: Cluster, name: str, reservations: list[Reservation]) -> ClusterPlan:

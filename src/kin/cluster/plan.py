@@ -22,6 +22,7 @@ from kin.errors import ConfigError
 __all__ = [
     "API_SERVER_NODE_PORT",
     "ClusterPlan",
+    "MountPlan",
     "NetworkPlan",
     "NodePlan",
     "PortPlan",
@@ -52,6 +53,16 @@ class PortPlan:
 
 
 @dataclass(frozen=True)
+class MountPlan:
+    """A kind ``extraMount``: a host path bound into the node."""
+
+    host_path: str
+    container_path: str
+    read_only: bool = False
+    propagation: str = "None"
+
+
+@dataclass(frozen=True)
 class NodePlan:
     name: str
     role: str
@@ -62,6 +73,7 @@ class NodePlan:
     """Name of the node's veth end on the kin network's bridge."""
     ports: tuple[PortPlan, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    mounts: tuple[MountPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ def _node_from_json(raw: Mapping[str, Any]) -> NodePlan:
     fields = dict(raw)
     fields["ports"] = tuple(PortPlan(**p) for p in raw.get("ports", ()))
     fields["labels"] = tuple((k, v) for k, v in raw.get("labels", ()))
+    fields["mounts"] = tuple(MountPlan(**m) for m in raw.get("mounts", ()))
     return NodePlan(**fields)
 
 
@@ -165,9 +178,14 @@ def plan_cluster(
         api_server=_api_server_port(config, chosen_ports),
         pod_subnet=config.networking.pod_subnet,
         service_subnet=config.networking.service_subnet,
-        kube_proxy_mode=config.networking.kube_proxy_mode,
+        # This kernel has no IPVS: kind's default mode instead (the config layer warns).
+        kube_proxy_mode=_proxy_mode(config.networking.kube_proxy_mode),
         disable_default_cni=config.networking.disable_default_cni,
     )
+
+
+def _proxy_mode(mode: str) -> str:
+    return "iptables" if mode == "ipvs" else mode
 
 
 def _creation_order(config: Cluster) -> list[int]:
@@ -204,6 +222,10 @@ def _plan_node(
         veth=_veth_name(name),
         ports=ports,
         labels=tuple(sorted(node.labels.items())),
+        mounts=tuple(
+            MountPlan(m.host_path, m.container_path, m.read_only, m.propagation or "None")
+            for m in node.extra_mounts
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kin.cluster.plan import API_SERVER_NODE_PORT, ClusterPlan
-from kin.cluster.state import cluster_dir, write_json_atomic
+from kin.cluster.state import cluster_dir, host_lock_path, state_file, write_json_atomic
 from kin.config import Cluster
 from kin.errors import ConfigError
 from kin.linux import ns
@@ -166,12 +166,25 @@ def publisher_specs(plan: ClusterPlan, reservations: list[Reservation]) -> list[
     return specs
 
 
-def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> ProcessRecord:
-    """Spawn the cluster's publisher with the reserved sockets; it runs detached from us."""
+def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> None:
+    """Spawn the cluster's publisher with the reserved sockets; it runs detached from us.
+
+    The publisher records its own PID (see ``kin.cluster.publisher``), so a
+    ``kill -9`` of this process right after the spawn cannot hide it from delete.
+    """
     directory = cluster_dir(plan.name)
     spec_path = os.path.join(directory, "publisher.json")
     specs = publisher_specs(plan, reservations)
-    write_json_atomic(spec_path, {"netns": ns.netns_path(plan.network.netns), "ports": specs})
+    write_json_atomic(
+        spec_path,
+        {
+            "netns": ns.netns_path(plan.network.netns),
+            "pid_file": os.path.join(directory, "publisher.pid"),
+            "owner_file": state_file(plan.name),
+            "lock_file": host_lock_path(),
+            "ports": specs,
+        },
+    )
     argv = [sys.executable, "-m", "kin.cluster.publisher", "--cluster", plan.name]
     argv += ["--spec", spec_path]
     log_path = os.path.join(directory, "publisher.log")
@@ -184,14 +197,10 @@ def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> Proce
     for sock in fds:
         sock.set_inheritable(True)
     try:
-        pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions,
-                             setsid=True)  # fmt: skip
+        os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions, setsid=True)
     finally:
         for sock in fds:
             sock.set_inheritable(False)
-    record = ProcessRecord.of(pid)
-    record.save(os.path.join(directory, "publisher.pid"))
-    return record
 
 
 def publisher_record(cluster: str) -> ProcessRecord | None:

@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan, NodePlan
-from kin.cluster.state import node_dir
-from kin.errors import KinError, ProvisionError
+from kin.cluster.state import host_lock_path, node_dir, state_file
+from kin.errors import KinError, NodeError, ProvisionError
 from kin.linux import ns
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
-from kin.node.spec import NodeSpec
+from kin.node.spec import Bind, NodeSpec
 
 __all__ = [
     "NODE_DIRECTORIES",
@@ -43,6 +43,7 @@ NODE_DIRECTORIES = (
     "/run",
 )
 NODE_FILES = ("/etc/hosts", "/etc/hostname")
+NODE_PATHS = NODE_DIRECTORIES + NODE_FILES
 NODE_SYSCTLS = {
     # A new namespace copies the host's values; a node routes for its pods.
     "net.ipv4.ip_forward": "1",
@@ -54,14 +55,16 @@ BOOT_TIMEOUT = 30.0
 
 def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
     state = node_dir(plan.name, node.name)
-    binds = [(os.path.join(state, "fs", path.lstrip("/")), path) for path in NODE_DIRECTORIES]
-    binds += [(os.path.join(state, "fs", path.lstrip("/")), path) for path in NODE_FILES]
+    own = [Bind(os.path.join(state, "fs", path.lstrip("/")), path) for path in NODE_PATHS]
+    extra = [Bind(m.host_path, m.container_path, m.read_only, m.propagation) for m in node.mounts]
     return NodeSpec(
         name=node.name,
         netns=ns.netns_path(node.name),
         state_dir=state,
-        binds=binds,
+        binds=own + extra,
         sysctls=dict(NODE_SYSCTLS),
+        owner_file=state_file(plan.name),
+        lock_file=host_lock_path(),
     )
 
 
@@ -86,8 +89,6 @@ def _provision_node(plan: ClusterPlan, node: NodePlan) -> None:
 def _step(node: NodePlan, what: str, action: Callable[[], object]) -> None:
     try:
         action()
-    except ProvisionError:
-        raise
     except (KinError, OSError) as exc:
         raise ProvisionError(f"failed to {what} for node {node.name!r}: {exc}") from exc
 
@@ -99,11 +100,11 @@ def _ensure_host_mount_points() -> None:
 
 
 def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None:
-    for source, _ in spec.binds:
-        if not source.endswith(NODE_FILES):
-            os.makedirs(source, exist_ok=True)
-    os.makedirs(spec.units_dir, exist_ok=True)
     fs = os.path.join(spec.state_dir, "fs")
+    for path in NODE_DIRECTORIES:
+        os.makedirs(os.path.join(fs, path.lstrip("/")), exist_ok=True)
+    os.makedirs(os.path.join(fs, "etc"), exist_ok=True)
+    os.makedirs(spec.units_dir, exist_ok=True)
     _write(os.path.join(fs, "etc/hosts"), hosts_file(plan))
     _write(os.path.join(fs, "etc/hostname"), node.name + "\n")
     spec.save()
@@ -158,7 +159,7 @@ def _boot(spec: NodeSpec) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
-        raise ProvisionError(detail[-1] if detail else f"boot exited with {result.returncode}")
+        raise NodeError(detail[-1] if detail else f"boot exited with {result.returncode}")
 
 
 def delete_nodes(plan: ClusterPlan) -> list[str]:

@@ -11,7 +11,8 @@ gets only listening sockets: no routes, no NAT rules.
 Run as ``python -m kin.cluster.publisher --cluster NAME --spec publisher.json``
 with the sockets' fds inherited; ``publisher.json`` lists them::
 
-    {"netns": "/run/netns/kin-net",
+    {"netns": "/run/netns/kin-net", "pid_file": ".../publisher.pid",
+     "owner_file": ".../cluster.json", "lock_file": "/var/lib/kin/.lock",
      "ports": [{"fd": 5, "protocol": "tcp", "listen": "0.0.0.0:31000",
                 "node": "myk8s-worker", "target": ["172.18.0.3", 31000]}]}
 """
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kin.linux import syscalls
+from kin.linux.files import locked
+from kin.linux.proc import ProcessRecord
 
 __all__ = ["PublishedPort", "main", "serve_tcp", "serve_udp"]
 
@@ -144,7 +147,16 @@ def _udp_replies(
         upstream.close()
 
 
-def _load(spec_path: str) -> tuple[str, list[PublishedPort]]:
+def _register(spec: dict[str, str]) -> bool:
+    """Record our PID while the cluster exists (under the host lock); False if it is gone."""
+    with locked(spec["lock_file"]):
+        if not os.path.exists(spec["owner_file"]):
+            return False
+        ProcessRecord.of(os.getpid()).save(spec["pid_file"])
+    return True
+
+
+def _load(spec_path: str) -> tuple[dict[str, Any], list[PublishedPort]]:
     with open(spec_path) as f:
         spec = json.load(f)
     ports = [
@@ -156,7 +168,7 @@ def _load(spec_path: str) -> tuple[str, list[PublishedPort]]:
         )
         for entry in spec["ports"]
     ]
-    return spec["netns"], ports
+    return spec, ports
 
 
 def _enter_netns(path: str) -> None:
@@ -174,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    netns, ports = _load(args.spec)
-    _enter_netns(netns)
+    spec, ports = _load(args.spec)
+    if not _register(spec):
+        log.info("cluster %s: deleted before its publisher started; exiting", args.cluster)
+        return 0
+    _enter_netns(spec["netns"])
     for port in ports:
         serve = serve_tcp if port.listener.type == socket.SOCK_STREAM else serve_udp
         threading.Thread(target=serve, args=(port,), daemon=True).start()

@@ -10,7 +10,6 @@ network and to the set of clusters.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -19,15 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from kin.linux.files import locked, write_atomic
+
 __all__ = [
     "ClusterState",
     "cluster_dir",
     "host_lock",
+    "host_lock_path",
     "kin_home",
     "list_cluster_names",
     "load_state",
     "node_dir",
     "remove_cluster_dir",
+    "state_file",
     "write_json_atomic",
 ]
 
@@ -57,7 +60,7 @@ class ClusterState:
 
     @property
     def path(self) -> str:
-        return os.path.join(cluster_dir(self.name), STATE_FILE)
+        return state_file(self.name)
 
     def save(self) -> None:
         os.makedirs(cluster_dir(self.name), exist_ok=True)
@@ -66,11 +69,15 @@ class ClusterState:
 
 def load_state(name: str) -> ClusterState | None:
     try:
-        with open(os.path.join(cluster_dir(name), STATE_FILE)) as f:
+        with open(state_file(name)) as f:
             raw = json.load(f)
     except FileNotFoundError:
         return None
     return ClusterState(name=raw["name"], plan=raw["plan"], status=raw.get("status", "creating"))
+
+
+def state_file(name: str) -> str:
+    return os.path.join(cluster_dir(name), STATE_FILE)
 
 
 def list_cluster_names() -> list[str]:
@@ -79,7 +86,7 @@ def list_cluster_names() -> list[str]:
         entries = os.listdir(kin_home())
     except FileNotFoundError:
         return []
-    return sorted(e for e in entries if os.path.isfile(os.path.join(kin_home(), e, STATE_FILE)))
+    return sorted(e for e in entries if os.path.isfile(state_file(e)))
 
 
 def remove_cluster_dir(name: str) -> None:
@@ -87,20 +94,15 @@ def remove_cluster_dir(name: str) -> None:
 
 
 def write_json_atomic(path: str, value: object) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, indent=2) + "\n")
+
+
+def host_lock_path() -> str:
+    return os.path.join(kin_home(), ".lock")
 
 
 @contextmanager
 def host_lock() -> Iterator[None]:
     """Hold the host-wide kin lock (blocking) for the duration of the block."""
-    os.makedirs(kin_home(), exist_ok=True)
-    fd = os.open(os.path.join(kin_home(), ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(host_lock_path()):
         yield
-    finally:
-        os.close(fd)

@@ -226,6 +226,11 @@ def unsupported_warnings(cluster: Cluster) -> list[str]:
         for attr, yaml_name, why in _IGNORED_CLUSTER_FIELDS
         if getattr(cluster, attr)
     ]
+    if cluster.networking.kube_proxy_mode == "ipvs":
+        warnings.append(
+            "networking.kubeProxyMode: ipvs needs IPVS, which this kernel lacks; "
+            "kin uses the default mode, iptables, instead"
+        )
     for index, node in enumerate(cluster.nodes):
         where = f"nodes[{index}]"
         if node.image and node.image != DEFAULT_NODE_IMAGE:
@@ -262,11 +267,6 @@ def _unsupported(cluster: Cluster) -> Iterator[str]:
         yield (
             "networking.apiServerPort: -1 (a port picked by the container runtime) is not "
             "supported by kin; use 0 for a random free port"
-        )
-    if net.kube_proxy_mode == "ipvs":
-        yield (
-            "networking.kubeProxyMode: ipvs is not supported by kin "
-            "(use iptables, nftables or none)"
         )
     control_planes = sum(node.role == CONTROL_PLANE for node in cluster.nodes)
     if control_planes > 1:

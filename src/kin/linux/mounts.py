@@ -33,14 +33,21 @@ def make_rshared(path: str = "/") -> None:
     syscalls.mount(None, path, flags=syscalls.MS_REC | syscalls.MS_SHARED)
 
 
-def bind(source: str, target: str, readonly: bool = False) -> None:
+PROPAGATION_FLAGS = {
+    "private": syscalls.MS_PRIVATE,
+    "slave": syscalls.MS_SLAVE,
+    "shared": syscalls.MS_SHARED,
+}
+
+
+def bind(source: str, target: str, readonly: bool = False, propagation: str = "") -> None:
+    """``mount --rbind SOURCE TARGET`` [read-only] [with ``propagation``: private/slave/shared]."""
     syscalls.mount(source, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
     if readonly:
-        syscalls.mount(
-            None,
-            target,
-            flags=syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY,
-        )
+        flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+        syscalls.mount(None, target, flags=flags)
+    if propagation:
+        syscalls.mount(None, target, flags=syscalls.MS_REC | PROPAGATION_FLAGS[propagation])
 
 
 def mount_proc(target: str = "/proc") -> None:

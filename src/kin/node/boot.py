@@ -8,21 +8,29 @@ namespaces' pins, per-node directories bound over the standard paths, its own
 /proc and /sys), sets the hostname and sysctls, binds the control socket and
 only then tells the parent it is ready. The parent records the child's PID and
 start time and exits 0, or prints the child's error and exits 1.
+
+The child records itself (host PID and start time) before anything else, under
+the owner's lock and only while the owner exists. So a delete that runs while
+this node is still booting (say after ``kill -9`` of ``kin create``) either sees
+the record and kills the node, or finishes first and this node exits on its own:
+a node never outlives its cluster unrecorded.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 
 from kin.linux import mounts, syscalls
+from kin.linux.files import locked
 from kin.linux.proc import ProcessRecord
-from kin.node.spec import NodeSpec
+from kin.node.spec import PROPAGATIONS, NodeSpec
 from kin.node.supervisor import Supervisor
 
-__all__ = ["main", "prepare_node"]
+__all__ = ["main", "prepare_node", "register"]
 
 # Unshared by the child after the fork, so the parent keeps the host's /proc to record it.
 NODE_NAMESPACES = syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC
@@ -32,15 +40,39 @@ def prepare_node(spec: NodeSpec) -> None:
     """File system, hostname and sysctls of the node; runs as the node's PID 1."""
     mounts.make_rprivate("/")
     mounts.detach_mounts_of_type("nsfs")
-    for source, target in spec.binds:
-        mounts.bind(source, target)
+    for bind in spec.binds:
+        _mount_point_for(bind.source, bind.target)
+        mounts.bind(bind.source, bind.target, bind.read_only, PROPAGATIONS[bind.propagation])
     mounts.mount_proc("/proc")
     mounts.mount_sysfs("/sys")
     mounts.make_rshared("/")
-    syscalls.sethostname(spec.name)
+    _set_hostname(spec.name)
     for key, value in spec.sysctls.items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
+
+
+HOST_NAME_MAX = 64
+
+
+def _set_hostname(name: str) -> None:
+    if len(name.encode()) > HOST_NAME_MAX:
+        raise OSError(
+            f"hostname {name!r} is longer than the kernel's {HOST_NAME_MAX} characters "
+            "(use a shorter cluster name)"
+        )
+    syscalls.sethostname(name)
+
+
+def _mount_point_for(source: str, target: str) -> None:
+    """A bind needs its target: make a missing one (a directory, or a file for a file)."""
+    if os.path.lexists(target):
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
 
 
 def _enter(spec: NodeSpec) -> None:
@@ -52,11 +84,22 @@ def _enter(spec: NodeSpec) -> None:
     syscalls.unshare(syscalls.CLONE_NEWPID)
 
 
+def register(spec: NodeSpec) -> None:
+    """Record this process (by host PID) while the owner exists, or refuse to run."""
+    host_pid = int(os.readlink("/proc/self"))  # still the host's /proc: the host's PID
+    lock = locked(spec.lock_file) if spec.lock_file else contextlib.nullcontext()
+    with lock:
+        if spec.owner_file and not os.path.exists(spec.owner_file):
+            raise OSError(f"its owner {spec.owner_file} is gone (deleted while booting)")
+        ProcessRecord.of(host_pid).save(spec.pid_file)
+
+
 def _become_pid1(spec: NodeSpec, ready_fd: int) -> None:
     """Runs in the forked child; never returns."""
     code = 0
     try:
         os.setsid()
+        register(spec)
         syscalls.unshare(NODE_NAMESPACES)
         prepare_node(spec)
         supervisor = Supervisor(spec)
@@ -67,12 +110,19 @@ def _become_pid1(spec: NodeSpec, ready_fd: int) -> None:
         supervisor.run()
     except BaseException as exc:
         try:
-            os.write(ready_fd, f"node {spec.name!r}: {exc}".encode())
+            os.write(ready_fd, _describe(exc).encode())
         except OSError:
             logging.getLogger("kin.node").exception("node %s failed", spec.name)
         code = 1
     finally:
         os._exit(code)
+
+
+def _describe(exc: BaseException) -> str:
+    """``OSError``s from kin's syscalls already say what failed: drop the ``[Errno N]``."""
+    if isinstance(exc, OSError) and exc.strerror and not exc.filename:
+        return exc.strerror
+    return str(exc)
 
 
 def _redirect_output(path: str) -> None:
@@ -99,7 +149,6 @@ def _wait_ready(spec: NodeSpec, child: int, ready_r: int) -> int:
         os.waitpid(child, 0)
         sys.stderr.write((message or b"node process died before it was ready").decode() + "\n")
         return 1
-    ProcessRecord.of(child).save(spec.pid_file)
     return 0
 
 

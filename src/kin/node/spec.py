@@ -11,7 +11,20 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["NodeSpec"]
+__all__ = ["Bind", "NodeSpec"]
+
+PROPAGATIONS = {"": "", "None": "private", "HostToContainer": "slave", "Bidirectional": "shared"}
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host path bound over a path inside the node."""
+
+    source: str
+    target: str
+    read_only: bool = False
+    propagation: str = ""
+    """kind's names: ``None`` (private), ``HostToContainer`` (slave), ``Bidirectional`` (shared)."""
 
 
 @dataclass
@@ -22,10 +35,14 @@ class NodeSpec:
     """Host path of the node's pinned network namespace."""
     state_dir: str
     """Host directory holding everything this node owns."""
-    binds: list[tuple[str, str]] = field(default_factory=list)
-    """(host source, path inside the node): per-node directories and files bound over host paths."""
+    binds: list[Bind] = field(default_factory=list)
+    """Per-node directories and files, then the config's extraMounts, in mount order."""
     sysctls: dict[str, str] = field(default_factory=dict)
     """Set inside the node (``net.ipv4.ip_forward`` -> ``1``): a new namespace copies the host's."""
+    owner_file: str = ""
+    """A file that exists while the node's owner (its cluster) does; checked under ``lock_file``."""
+    lock_file: str = ""
+    """The lock that whoever deletes the owner holds; see ``kin.node.boot.register``."""
 
     @property
     def control_socket(self) -> str:
@@ -53,5 +70,5 @@ class NodeSpec:
     def load(cls, path: str) -> NodeSpec:
         with open(path) as f:
             raw = json.load(f)
-        raw["binds"] = [tuple(pair) for pair in raw.get("binds", [])]
+        raw["binds"] = [Bind(**b) for b in raw.get("binds", [])]
         return cls(**raw)

@@ -55,6 +55,14 @@ def test_warnings_never_raise_even_on_an_invalid_config():
     ]
 
 
+def test_ipvs_is_a_warning_and_the_default_mode_is_used():
+    cluster = config.parse_config(HEAD + "networking: {kubeProxyMode: ipvs}")
+    assert config.unsupported_warnings(cluster) == [
+        "networking.kubeProxyMode: ipvs needs IPVS, which this kernel lacks; "
+        "kin uses the default mode, iptables, instead"
+    ]
+
+
 def supported_problems(text: str) -> list[str]:
     try:
         config.check_supported(config.parse_config(text))
@@ -85,13 +93,7 @@ HEAD = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
                 "supported by kin; use 0 for a random free port"
             ],
         ),
-        (
-            "networking: {kubeProxyMode: ipvs}",
-            [
-                "networking.kubeProxyMode: ipvs is not supported by kin (use iptables, nftables or "
-                "none)"
-            ],
-        ),
+        ("networking: {kubeProxyMode: ipvs}", []),
         ("networking: {kubeProxyMode: nftables, apiServerPort: 6443}", []),
         (
             "nodes: [{role: control-plane}, {role: control-plane}, {role: worker}]",

@@ -1,0 +1,125 @@
+"""extraPortMappings and the API server port reach the nodes through the kin network.
+
+A plain TCP or UDP server inside a node stands in for the NodePort or API server
+that later parts of kin provide; the host connects to the published port.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kin.cluster import query
+from kin.cluster.plan import ClusterPlan
+from kin.testing.clusters import KIN, kin, temporary_cluster
+
+CONFIG = """\
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+  extraPortMappings:
+  - containerPort: 31000
+    hostPort: 0
+    listenAddress: 127.0.0.1
+  - containerPort: 31053
+    hostPort: 0
+    listenAddress: 127.0.0.1
+    protocol: udp
+"""
+
+TCP_SERVER = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); print("ready", flush=True)
+while True:
+    c, peer = s.accept()
+    data = c.recv(1024)
+    c.sendall(b"tcp from " + peer[0].encode() + b": " + data); c.close()
+"""
+
+UDP_SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1]))); print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(1024)
+    s.sendto(b"udp from " + peer[0].encode() + b": " + data, peer)
+"""
+
+
+@contextmanager
+def server_in(node: str, program: str, port: int) -> Iterator[None]:
+    """Run a small server inside ``node`` until the block ends."""
+    argv = [*KIN, "exec", node, "--", sys.executable, "-c", program, str(port)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            yield
+        finally:
+            proc.kill()
+
+
+def host_port(plan: ClusterPlan, node: str, container_port: int) -> int:
+    found = plan.node(node)
+    assert found is not None
+    return next(p.host_port for p in found.ports if p.container_port == container_port)
+
+
+def test_tcp_udp_and_api_server_ports_reach_the_nodes() -> None:
+    with temporary_cluster(CONFIG) as name:
+        plan = query.cluster_plan(name)
+        worker, gateway = f"{name}-worker", plan.network.gateway
+        tcp = ("127.0.0.1", host_port(plan, worker, 31000))
+        with server_in(worker, TCP_SERVER, 31000), socket.create_connection(tcp) as c:
+            c.sendall(b"hello")
+            assert c.recv(1024) == f"tcp from {gateway}: hello".encode()
+        udp = ("127.0.0.1", host_port(plan, worker, 31053))
+        with server_in(worker, UDP_SERVER, 31053), socket.socket(type=socket.SOCK_DGRAM) as u:
+            u.settimeout(5)
+            u.sendto(b"ping", udp)
+            assert u.recv(1024) == f"udp from {gateway}: ping".encode()
+        api = ("127.0.0.1", plan.api_server.host_port)
+        cp = plan.control_plane.name
+        with server_in(cp, TCP_SERVER, 6443), socket.create_connection(api) as c:
+            c.sendall(b"GET /version")
+            assert c.recv(1024) == f"tcp from {gateway}: GET /version".encode()
+
+
+def test_a_published_port_with_nothing_behind_it_closes_the_connection() -> None:
+    with temporary_cluster(CONFIG) as name:
+        plan = query.cluster_plan(name)
+        with socket.create_connection(("127.0.0.1", plan.api_server.host_port)) as c:
+            c.settimeout(10)
+            assert c.recv(1024) == b""
+
+
+def test_get_port_mappings_shows_docker_style_ports() -> None:
+    with temporary_cluster(CONFIG) as name:
+        plan = query.cluster_plan(name)
+        worker = f"{name}-worker"
+        table = kin("get", "port-mappings", "--name", name).stdout.splitlines()
+        assert table[2].split(None, 1) == [
+            worker,
+            f"127.0.0.1:{host_port(plan, worker, 31000)}->31000/tcp, "
+            f"127.0.0.1:{host_port(plan, worker, 31053)}->31053/udp",
+        ]
+
+
+def test_host_ports_are_released_on_delete() -> None:
+    with temporary_cluster(CONFIG) as name:
+        port = query.cluster_plan(name).api_server.host_port
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"port {port} still held after delete"
+        time.sleep(0.05)
