@@ -65,7 +65,10 @@ def test_exec_passes_stdin_exit_code_and_runs_in_every_node_namespace(two_nodes:
     for kind in ("ipc", "mnt", "net", "pid", "uts"):
         theirs = [i for i in inode if i.startswith(kind + ":")]
         assert theirs and theirs[0] not in host, kind
-    assert kin("exec", node, "--", "cat", "/proc/1/comm").stdout.strip() == "python"
+    assert (
+        kin("exec", node, "--", "ps", "-o", "args=", "-p", "1").stdout
+        == f"kin.node --node {node}\n"
+    )
 
 
 def test_exec_errors_are_clear() -> None:

@@ -38,7 +38,7 @@ def node(netns: str, tmp_path: Path) -> Iterator[NodeSpec]:
         sysctls={"net.ipv4.ip_forward": "1"},
     )  # fmt: skip
     spec.save()
-    boot = [sys.executable, "-m", "kin.node.boot", "--node", spec.name, "--spec", spec.spec_file]
+    boot = [sys.executable, "-m", "kin.node.boot", spec.spec_file]
     subprocess.run(boot, check=True, timeout=30)
     record = ProcessRecord.load(spec.pid_file)
     assert record is not None
@@ -69,7 +69,8 @@ def test_node_has_its_own_ipc_mnt_net_pid_uts(node: NodeSpec) -> None:
 
 def test_hostname_pid1_proc_and_sys_are_the_nodes(node: NodeSpec) -> None:
     assert inside(node, "hostname").strip() == node.name
-    assert inside(node, "cat", "/proc/1/cmdline").split("\0")[:3][1:] == ["-m", "kin.node.boot"]
+    assert inside(node, "cat", "/proc/1/cmdline").rstrip("\0") == f"kin.node --node {node.name}"
+    assert inside(node, "cat", "/proc/1/comm") == "kin.node\n"
     pids = [p for p in inside(node, "ls", "/proc").split() if p.isdigit()]
     assert len(pids) <= 3  # PID 1, the nsenter child and ls
     assert inside(node, "ls", "/sys/class/net").split() == ["lo"]
@@ -150,7 +151,7 @@ def test_sigterm_stops_units_and_the_node(node: NodeSpec) -> None:
 def test_boot_failure_is_reported_and_leaves_no_process(netns: str, tmp_path: Path) -> None:
     spec = NodeSpec(name="x" * 70, netns=ns.netns_path(netns), state_dir=str(tmp_path))
     spec.save()
-    boot = [sys.executable, "-m", "kin.node.boot", "--node", "x", "--spec", spec.spec_file]
+    boot = [sys.executable, "-m", "kin.node.boot", spec.spec_file]
     result = subprocess.run(boot, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "is longer than the kernel's 64 characters" in result.stderr
@@ -168,7 +169,7 @@ def test_a_node_whose_owner_is_gone_refuses_to_boot(netns: str, tmp_path: Path) 
         lock_file=str(tmp_path / ".lock"),
     )
     spec.save()
-    boot = [sys.executable, "-m", "kin.node.boot", "--node", netns, "--spec", spec.spec_file]
+    boot = [sys.executable, "-m", "kin.node.boot", spec.spec_file]
     result = subprocess.run(boot, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "deleted while booting" in result.stderr

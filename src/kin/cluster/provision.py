@@ -15,12 +15,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
-from kin.errors import KinError, NodeError, ProvisionError
+from kin.errors import KinError, ProvisionError
 from kin.linux import ns
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
@@ -69,21 +68,19 @@ def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
 
 
 def provision_nodes(plan: ClusterPlan) -> None:
-    """Create every node of ``plan`` concurrently; the first failure is raised after all ended."""
+    """Create every node of ``plan``: network first (a few ms each), then all PID 1s at once."""
     _ensure_host_mount_points()
-    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes))) as pool:
-        futures = [pool.submit(_provision_node, plan, node) for node in plan.nodes]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]  # type: ignore[misc]
+    specs = [_prepare_node(plan, node) for node in plan.nodes]
+    _boot(specs)
 
 
-def _provision_node(plan: ClusterPlan, node: NodePlan) -> None:
+def _prepare_node(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
+    """Everything but the PID 1: state directory, network namespace, veth to the bridge."""
     spec = node_spec(plan, node)
     _write_node_files(plan, node, spec)
     _step(node, "create its network namespace", lambda: ns.create_netns(node.name))
     _step(node, "connect it to the kin network", lambda: _connect(plan, node))
-    _step(node, "start its PID 1", lambda: _boot(spec))
+    return spec
 
 
 def _step(node: NodePlan, what: str, action: Callable[[], object]) -> None:
@@ -154,12 +151,17 @@ def _connect(plan: ClusterPlan, node: NodePlan) -> None:
     ns.run_in(ns.netns_path(node.name), node_side)
 
 
-def _boot(spec: NodeSpec) -> None:
-    argv = [sys.executable, "-m", "kin.node.boot", "--node", spec.name, "--spec", spec.spec_file]
+def _boot(specs: list[NodeSpec]) -> None:
+    """One ``kin.node.boot`` process starts every node's PID 1 concurrently (see there)."""
+    argv = [sys.executable, "-m", "kin.node.boot", *(spec.spec_file for spec in specs)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT)
-    if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        raise NodeError(detail[-1] if detail else f"boot exited with {result.returncode}")
+    if result.returncode == 0:
+        return
+    failures = [line.split("\t", 1) for line in result.stderr.splitlines() if "\t" in line]
+    if not failures:
+        raise ProvisionError(f"failed to start the nodes: {result.stderr.strip()}")
+    node, message = failures[0]
+    raise ProvisionError(f"failed to start its PID 1 for node {node!r}: {message}")
 
 
 def delete_nodes(plan: ClusterPlan) -> list[str]:

@@ -4,6 +4,9 @@ kin records every daemon it starts as ``ProcessRecord(pid, starttime)``; cleanup
 signals a PID only while ``/proc/<pid>/stat`` still shows the recorded start
 time. A zombie counts as gone: its resources are already released, and on
 machines whose init reaps lazily it may linger for seconds.
+
+Also here: ``set_process_title``, so a daemon's ``ps`` line names it as
+``kin.node --node myk8s-worker`` rather than as a Python command line.
 """
 
 from __future__ import annotations
@@ -13,15 +16,29 @@ import os
 import select
 import signal
 import time
-from dataclasses import dataclass
 
-__all__ = ["ProcessRecord", "kill_and_wait", "process_state", "start_time"]
+__all__ = ["ProcessRecord", "kill_and_wait", "process_state", "set_process_title", "start_time"]
 
 
-@dataclass(frozen=True)
 class ProcessRecord:
-    pid: int
-    starttime: int
+    """A process by PID and start time (clock ticks after boot). A plain class: see spec.py."""
+
+    __slots__ = ("pid", "starttime")
+
+    def __init__(self, pid: int, starttime: int) -> None:
+        self.pid = pid
+        self.starttime = starttime
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProcessRecord):
+            return NotImplemented
+        return (self.pid, self.starttime) == (other.pid, other.starttime)
+
+    def __hash__(self) -> int:
+        return hash((self.pid, self.starttime))
+
+    def __repr__(self) -> str:
+        return f"ProcessRecord(pid={self.pid}, starttime={self.starttime})"
 
     @classmethod
     def of(cls, pid: int) -> ProcessRecord:
@@ -109,3 +126,25 @@ def _wait_exit(record: ProcessRecord, deadline: float) -> None:
         poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
     finally:
         os.close(fd)
+
+
+PR_SET_NAME = 15
+ARG_START, ARG_END = 45, 46  # /proc/<pid>/stat fields 48 and 49, counted from ``state``
+
+
+def set_process_title(title: str) -> None:
+    """Rewrite this process's command line (as ``ps`` shows it) and its name.
+
+    The new title is written over the original argv area, so it is cut to that
+    length; the kernel's ``comm`` gets the first word (15 bytes at most).
+    """
+    import ctypes
+
+    stat = _read_stat(os.getpid())
+    if stat is None:
+        return
+    start, end = int(stat[ARG_START]), int(stat[ARG_END])
+    raw = title.encode()[: end - start - 1]
+    ctypes.memmove(start, raw + b"\0" * (end - start - len(raw)), end - start)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.split()[0].encode()[:15]), 0, 0, 0)

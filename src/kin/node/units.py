@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 __all__ = ["RESTART_POLICIES", "Unit", "UnitState", "load_units", "write_unit"]
 
@@ -25,27 +24,51 @@ BACKOFF_MAX = 5.0
 STABLE_AFTER = 10.0
 
 
-@dataclass(frozen=True)
 class Unit:
-    name: str
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    restart: str = "always"
+    """What to run. A plain class, like ``NodeSpec``: it is on every node's boot path."""
+
+    __slots__ = ("argv", "env", "name", "restart")
+
+    def __init__(
+        self,
+        name: str,
+        argv: tuple[str, ...],
+        env: tuple[tuple[str, str], ...] = (),
+        restart: str = "always",
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.restart = restart
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.name, self.argv, self.env, self.restart)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unit) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Unit({self.name!r}, {self.argv!r}, restart={self.restart!r})"
 
     def wants_restart(self, exit_code: int) -> bool:
         return self.restart == "always" or (self.restart == "on-failure" and exit_code != 0)
 
 
-@dataclass
 class UnitState:
-    unit: Unit
-    pid: int | None = None
-    started_at: float = 0.0
-    restarts: int = 0
-    exit_code: int | None = None
-    backoff: float = BACKOFF_FIRST
-    restart_at: float | None = None
-    stopping: bool = False
+    """A unit as the supervisor tracks it: its process, restarts and back-off."""
+
+    def __init__(self, unit: Unit, started_at: float = 0.0) -> None:
+        self.unit = unit
+        self.pid: int | None = None
+        self.started_at = started_at
+        self.restarts = 0
+        self.exit_code: int | None = None
+        self.backoff = BACKOFF_FIRST
+        self.restart_at: float | None = None
+        self.stopping = False
 
     def describe(self) -> dict[str, object]:
         state = "running" if self.pid else ("waiting" if self.restart_at else "exited")
