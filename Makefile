@@ -23,11 +23,14 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
+	@# Put kin on root's PATH, unless another kin is already there.
+	@if [ "$$(id -u)" = 0 ] && { [ ! -e /usr/local/bin/kin ] || [ -L /usr/local/bin/kin ]; }; then \
+		ln -sfn "$(abspath $(KIN))" /usr/local/bin/kin; fi
 	@touch $@
 
 demo: setup
 	@$(KIN) delete cluster --name myk8s >/dev/null 2>&1 || true
-	$(KIN) create cluster --config ../shared/seed/kind-2node.yaml --name myk8s
+	$(KIN) create cluster --config examples/kind-2node.yaml --name myk8s
 	@scripts/demo-next-steps.sh myk8s
 
 lint: venv

@@ -11,7 +11,7 @@ from kin.testing import hoststate
 from kin.testing.clusters import kin, temporary_cluster
 from kin.testing.names import random_name
 
-SEED_FILE = Path(__file__).parents[3] / "shared/seed/kind-2node.yaml"
+SEED_FILE = Path(__file__).parents[2] / "examples" / "kind-2node.yaml"
 
 
 def test_seed_config_end_to_end_leaves_the_host_as_it_was() -> None:
