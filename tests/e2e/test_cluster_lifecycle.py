@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 from kin.cluster import network, query
 from kin.linux import ns
 from kin.testing import hoststate
-from kin.testing.clusters import kin, temporary_cluster
+from kin.testing.clusters import KIN, kin, temporary_cluster
 from kin.testing.names import random_name
 
 SEED_FILE = Path(__file__).parents[2] / "examples" / "kind-2node.yaml"
@@ -127,3 +129,35 @@ def test_delete_clusters_by_name_and_all() -> None:
     finally:
         for name in names:
             kin("delete", "cluster", "--name", name)
+
+
+def test_wait_reports_ready_and_all_clusters_lists_every_node() -> None:
+    config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+    with temporary_cluster(config, None, "--wait", "30s") as name:
+        nodes = kin("get", "nodes", "--all-clusters").stdout.split()
+        assert f"{name}-control-plane" in nodes
+    # the status lines of the create itself
+    result = kin("create", "cluster", "--name", name, "--wait", "1m", stdin=None)
+    try:
+        assert " ✓ Waiting ≤ 1m0s for nodes = Ready ⏳" in result.stderr
+        assert " • Ready after 0s 💚" in result.stderr
+    finally:
+        kin("delete", "cluster", "--name", name)
+
+
+def test_exec_gives_the_command_a_terminal_when_stdin_is_one(two_nodes: str) -> None:
+    script = shutil.which("script")
+    assert script is not None, "script (bsdutils) is needed for this test"
+    command = " ".join([*KIN, "exec", f"{two_nodes}-worker", "--", "tty"])
+    result = subprocess.run(
+        [script, "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("/dev/pts/")
+    piped = kin("exec", f"{two_nodes}-worker", "--", "tty", check=False)
+    assert piped.stdout == "not a tty\n"
+
+
+def test_version() -> None:
+    assert kin("version").stdout.startswith("kin v0.1.0 python3.")
+    assert kin("-q", "version").stdout == "0.1.0\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -97,11 +96,14 @@ def test_directory_reads_like_gos_read_error(tmp_path: Path):
     assert str(caught.value) == f"error reading file: read {tmp_path}: is a directory"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path: Path):
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "secret.yaml"
     path.write_text(MINIMAL)
-    path.chmod(0)
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("builtins.open", denied)  # root could read a mode-0 file
     with pytest.raises(ConfigError) as caught:
         config.load_config(str(path))
     assert str(caught.value) == f"error reading file: open {path}: permission denied"
