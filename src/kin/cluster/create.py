@@ -38,8 +38,7 @@ class CreateOptions:
 def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterPlan, list[str]]:
     """Create the cluster; return its plan and the closing notes (``Ready after 1s``)."""
     name, config = options.name, options.config
-    if load_state(name) is not None:
-        raise ClusterExistsError(f'node(s) already exist for a cluster with the name "{name}"')
+    _refuse_existing(name)
     warning = name_length_warning(name)
     if warning:
         reporter.warn(warning)
@@ -60,6 +59,11 @@ def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterP
             raise
 
 
+def _refuse_existing(name: str) -> None:
+    if load_state(name) is not None:
+        raise ClusterExistsError(f'node(s) already exist for a cluster with the name "{name}"')
+
+
 def _absolute_host_paths(config: Cluster) -> None:
     """kind resolves a relative extraMounts hostPath against the working directory."""
     for node in config.nodes:
@@ -71,8 +75,7 @@ def _register(config: Cluster, name: str, reservations: list[Reservation]) -> Cl
     """Plan and record the cluster under the host lock, so addresses never clash."""
     chosen = {r.request.key: r.port for r in reservations}
     with host_lock():
-        if load_state(name) is not None:
-            raise ClusterExistsError(f'node(s) already exist for a cluster with the name "{name}"')
+        _refuse_existing(name)  # again: another create may have won the race
         net = network.ensure_network()
         used = _addresses_in_use()
         plan = plan_cluster(config, name, net, used, chosen)

@@ -1,10 +1,11 @@
 """Namespace nodes: what ``docker run`` of a kind node becomes in kin.
 
-For each planned node, concurrently: its state directory with the per-node
-directories and files bound over the host's paths, a pinned network namespace
-named after the node, a veth from the kin bridge to the node's ``eth0`` with
-the planned address and MAC, and the node's PID 1 (``kin.node.boot``). A node
-is ready when its PID 1 has built the node and answers on its control socket.
+For each planned node: its state directory with the per-node directories and
+files bound over the host's paths, a pinned network namespace named after the
+node, and a veth from the kin bridge to the node's ``eth0`` with the planned
+address and MAC (a few milliseconds each, done in turn); then every node's PID 1
+at once, from one ``kin.node.boot`` launcher. A node is ready when its PID 1 has
+built the node and answers on its control socket.
 Deleting kills each node's PID 1 (the kernel then kills everything in the
 node's PID namespace) and unpins its network namespace (the veth goes with it).
 """
@@ -21,6 +22,7 @@ from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
 from kin.errors import KinError, ProvisionError
 from kin.linux import ns
+from kin.linux.files import write_atomic
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
 from kin.node.spec import Bind, NodeSpec
@@ -28,6 +30,7 @@ from kin.node.spec import Bind, NodeSpec
 __all__ = [
     "NODE_DIRECTORIES",
     "delete_nodes",
+    "hosts_file",
     "node_spec",
     "provision_nodes",
 ]
@@ -102,8 +105,8 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
         os.makedirs(os.path.join(fs, path.lstrip("/")), exist_ok=True)
     os.makedirs(os.path.join(fs, "etc"), exist_ok=True)
     os.makedirs(spec.units_dir, exist_ok=True)
-    _write(os.path.join(fs, "etc/hosts"), hosts_file(plan))
-    _write(os.path.join(fs, "etc/hostname"), node.name + "\n")
+    write_atomic(os.path.join(fs, "etc/hosts"), hosts_file(plan))
+    write_atomic(os.path.join(fs, "etc/hostname"), node.name + "\n")
     spec.save()
 
 
@@ -118,11 +121,6 @@ def hosts_file(plan: ClusterPlan) -> str:
     ]
     lines += [f"{node.ip}\t{node.name}" for node in plan.nodes]
     return "\n".join(lines) + "\n"
-
-
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def _connect(plan: ClusterPlan, node: NodePlan) -> None:

@@ -17,6 +17,8 @@ import select
 import signal
 import time
 
+from kin.linux.files import write_atomic
+
 __all__ = ["ProcessRecord", "kill_and_wait", "process_state", "set_process_title", "start_time"]
 
 
@@ -49,10 +51,7 @@ class ProcessRecord:
 
     def save(self, path: str) -> None:
         """Write ``{"pid": ..., "starttime": ...}`` atomically."""
-        tmp = f"{path}.tmp.{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump({"pid": self.pid, "starttime": self.starttime}, f)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({"pid": self.pid, "starttime": self.starttime}))
 
     @classmethod
     def load(cls, path: str) -> ProcessRecord | None:

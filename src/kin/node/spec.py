@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 
+from kin.linux.files import write_atomic
+
 __all__ = ["PROPAGATIONS", "Bind", "NodeSpec"]
 
 PROPAGATIONS = {"": "", "None": "private", "HostToContainer": "slave", "Bidirectional": "shared"}
@@ -94,10 +96,7 @@ class NodeSpec:
         return raw
 
     def save(self) -> None:
-        tmp = self.spec_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_json(), f, indent=2)
-        os.replace(tmp, self.spec_file)
+        write_atomic(self.spec_file, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str) -> NodeSpec:

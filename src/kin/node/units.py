@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 
+from kin.linux.files import write_atomic
+
 __all__ = ["RESTART_POLICIES", "Unit", "UnitState", "load_units", "write_unit"]
 
 RESTART_POLICIES = ("always", "on-failure", "no")
@@ -131,8 +133,5 @@ def write_unit(directory: str, unit: Unit) -> str:
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{unit.name}.json")
     body = {"argv": list(unit.argv), "env": dict(unit.env), "restart": unit.restart}
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(body, f, indent=2)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(body, indent=2) + "\n")
     return path
