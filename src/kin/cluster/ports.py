@@ -25,7 +25,7 @@ from kin.cluster.state import cluster_dir, host_lock_path, state_file, write_jso
 from kin.config import Cluster
 from kin.errors import ConfigError
 from kin.linux import ns
-from kin.linux.proc import ProcessRecord
+from kin.linux.proc import ProcessRecord, spawn_daemon
 
 __all__ = [
     "PortRequest",
@@ -188,19 +188,8 @@ def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> None:
     argv = [sys.executable, "-m", "kin.cluster.publisher", "--cluster", plan.name]
     argv += ["--spec", spec_path]
     log_path = os.path.join(directory, "publisher.log")
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ]
-    fds = [r.sock for r in reservations]
-    for sock in fds:
-        sock.set_inheritable(True)
-    try:
-        os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions, setsid=True)
-    finally:
-        for sock in fds:
-            sock.set_inheritable(False)
+    inherit = tuple(r.sock.fileno() for r in reservations)
+    spawn_daemon(argv, log_path, dict(os.environ), inherit)
 
 
 def publisher_record(cluster: str) -> ProcessRecord | None:

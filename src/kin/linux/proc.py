@@ -19,7 +19,14 @@ import time
 
 from kin.linux.files import write_atomic
 
-__all__ = ["ProcessRecord", "kill_and_wait", "process_state", "set_process_title", "start_time"]
+__all__ = [
+    "ProcessRecord",
+    "kill_and_wait",
+    "process_state",
+    "set_process_title",
+    "spawn_daemon",
+    "start_time",
+]
 
 
 class ProcessRecord:
@@ -147,3 +154,22 @@ def set_process_title(title: str) -> None:
     ctypes.memmove(start, raw + b"\0" * (end - start - len(raw)), end - start)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.split()[0].encode()[:15]), 0, 0, 0)
+
+
+def spawn_daemon(
+    argv: list[str], log_path: str, env: dict[str, str], inherit: tuple[int, ...] = ()
+) -> int:
+    """Start ``argv`` (looked up on PATH) in a session of its own, stdin from /dev/null and
+    stdout and stderr appended to ``log_path``; the fds in ``inherit`` stay open in it."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    for fd in inherit:
+        os.set_inheritable(fd, True)
+    try:
+        return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsid=True)
+    finally:
+        for fd in inherit:
+            os.set_inheritable(fd, False)

@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 
+from kin.linux.proc import spawn_daemon
 from kin.node.spec import NodeSpec
 from kin.node.units import Unit, UnitState, load_units
 
@@ -204,12 +205,7 @@ def _spawn(unit: Unit) -> int:
     os.makedirs(UNIT_LOG_DIR, exist_ok=True)
     log_path = os.path.join(UNIT_LOG_DIR, f"{unit.name}.log")
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **dict(unit.env)}
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ]
-    return os.posix_spawnp(unit.argv[0], list(unit.argv), env, file_actions=actions, setsid=True)
+    return spawn_daemon(list(unit.argv), log_path, env)
 
 
 def _kill_group(pid: int, signum: int) -> None:
