@@ -97,3 +97,29 @@ def test_deleting_the_last_cluster_removes_the_kin_network() -> None:
         assert ns.netns_exists(network.network_netns())
     if not query.list_clusters():
         assert not ns.netns_exists(network.network_netns())
+
+
+def test_concurrent_creates_get_distinct_addresses_and_both_work() -> None:
+    names = [random_name("kt") for _ in range(3)]
+    config = HEAD + "nodes:\n- role: control-plane\n- role: worker\n"
+    procs = [
+        subprocess.Popen(
+            [*KIN, "create", "cluster", "--name", name, "--config", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    try:
+        for proc in procs:
+            _, err = proc.communicate(config, timeout=60)
+            assert proc.returncode == 0, err
+        ips = [n.plan.ip for name in names for n in query.list_nodes(name)]
+        assert len(ips) == 6 and len(set(ips)) == 6
+        for name in names:
+            assert kin("exec", f"{name}-worker", "--", "true").returncode == 0
+    finally:
+        for name in names:
+            kin("delete", "cluster", "--name", name)
