@@ -123,3 +123,22 @@ def test_concurrent_creates_get_distinct_addresses_and_both_work() -> None:
     finally:
         for name in names:
             kin("delete", "cluster", "--name", name)
+
+
+def test_an_interrupted_delete_can_simply_run_again() -> None:
+    name = random_name("kt")
+    kin("create", "cluster", "--name", name, "--config", "-", stdin=TEN_NODES)
+    nodes = node_names(name)
+    delete = subprocess.Popen(
+        [*KIN, "delete", "cluster", "--name", name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while all(ns.netns_exists(n) for n in nodes) and delete.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    delete.send_signal(signal.SIGKILL)
+    delete.wait()
+    kin("delete", "cluster", "--name", name)
+    assert_gone(name, nodes)
