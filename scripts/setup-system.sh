@@ -12,6 +12,8 @@ packages=(
     tcpdump         # watching the packets
     util-linux      # nsenter, unshare, findmnt
     procps          # ps, sysctl
+    containernetworking-plugins  # the reference CNI plugins: test peers only (/usr/lib/cni)
+    conntrack       # looking at NAT state in tests
     ca-certificates
 )
 

@@ -16,14 +16,18 @@ Library code raises these, always with the object named and the cause chained
     │   │   └── LinkNotFound   the named link does not exist (ENODEV)
     │   └── NetnsNotFound      the named network namespace does not exist
     ├── NodeError              a node's supervisor is absent or answered badly
-    └── CommandError           an external program failed (argv, output, exit code)
+    ├── CommandError           an external program failed (argv, output, exit code)
+    └── CNIError               a CNI operation failed; maps to the spec's error JSON
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # not typing's: keeps `typing` out of CNI plugin start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
+    "CNIError",
     "ClusterError",
     "ClusterExistsError",
     "ClusterNotFoundError",
@@ -119,3 +123,20 @@ class CommandError(KinError):
         self.returncode = returncode
         self.output = output
         super().__init__(f"command {' '.join(self.argv)!r} failed with exit code {returncode}")
+
+
+class CNIError(KinError):
+    """A CNI failure with the spec's ``code`` (1 incompatible version ... 11 try again
+    later, 50/51 not available, 100+ plugin-specific), ``msg`` and optional ``details``."""
+
+    def __init__(self, code: int, msg: str, details: str = "") -> None:
+        self.code = code
+        self.msg = msg
+        self.details = details
+        super().__init__(f"{msg}: {details}" if details else msg)
+
+    def to_json(self, cni_version: str) -> dict[str, object]:
+        body: dict[str, object] = {"cniVersion": cni_version, "code": self.code, "msg": self.msg}
+        if self.details:
+            body["details"] = self.details
+        return body

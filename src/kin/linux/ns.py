@@ -14,11 +14,16 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Callable
-from typing import TypeVar
 
 from kin.errors import NetnsNotFound, NetworkSetupError
 from kin.linux import syscalls
+
+TYPE_CHECKING = False  # not typing's: this module is on every CNI plugin's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "NETNS_RUN_DIR",
@@ -30,8 +35,6 @@ __all__ = [
 ]
 
 NETNS_RUN_DIR = "/run/netns"
-
-T = TypeVar("T")
 
 
 def netns_path(name: str, run_dir: str = NETNS_RUN_DIR) -> str:

@@ -1,0 +1,58 @@
+"""Install kin's plugins as executables (``/opt/cni/bin/bridge`` ...) for any CNI runtime.
+
+Each executable is a three-line Python script run with ``-I -S`` (no site
+packages, no user environment: the fastest start-up), with kin's package
+directory put on ``sys.path`` explicitly. The ``# kin-cni-plugin: NAME`` line
+lets a kin meta plugin recognise a delegate as kin's own and run it in-process.
+
+    python -m kin.cni.install /opt/cni/bin
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import kin
+from kin.cni.invoke import KIN_PLUGINS, MARKER
+
+__all__ = ["install_plugins", "main", "plugin_script"]
+
+
+def plugin_script(name: str, python: str = sys.executable) -> str:
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(kin.__file__)))
+    return (
+        f"#!{python} -IS\n"
+        f"{MARKER.decode()}{name}\n"
+        f"import sys; sys.path.insert(0, {package_root!r})\n"
+        f"from {KIN_PLUGINS[name]} import main; main()\n"
+    )
+
+
+def install_plugins(directory: str, names: tuple[str, ...] = tuple(KIN_PLUGINS)) -> list[str]:
+    """Write each plugin into ``directory`` (atomically, mode 0755); return the paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name in names:
+        path = os.path.join(directory, name)
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(plugin_script(name))
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m kin.cni.install DIRECTORY\n")
+        return 2
+    for path in install_plugins(args[0]):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""kin's CNI plugins; each module exposes ``PLUGIN`` and ``main`` (see ``kin.cni.install``)."""

@@ -1,0 +1,48 @@
+"""nftables through the ``nft`` program: apply a script atomically, read the ruleset as JSON.
+
+Rules are always changed in the namespace of the calling *process* (``nft``
+runs as a child, which inherits the process's network namespace, not a
+thread's): CNI plugins run inside a node's namespace, so that is the node's.
+One ``nft -f -`` per change applies the whole script as one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from kin.errors import CommandError, PrerequisiteError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["apply", "list_json", "nft_binary"]
+
+
+def nft_binary() -> str:
+    path = shutil.which("nft", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        raise PrerequisiteError("nft not found: install the Debian package nftables")
+    return path
+
+
+def apply(script: str) -> None:
+    """Run ``script`` with ``nft -f -`` as one transaction; CommandError if nft refuses it."""
+    argv = [nft_binary(), "-f", "-"]
+    done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CommandError(argv, done.returncode, done.stderr.strip() + "\n" + script)
+
+
+def list_json(*what: str) -> list[dict[str, Any]]:
+    """``nft -j list <what>`` as the list under ``nftables``; empty if the object is absent."""
+    argv = [nft_binary(), "-j", "list", *what]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if "No such file or directory" in done.stderr:
+            return []
+        raise CommandError(argv, done.returncode, done.stderr.strip())
+    items: list[dict[str, Any]] = json.loads(done.stdout).get("nftables", [])
+    return items
