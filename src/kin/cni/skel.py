@@ -156,6 +156,8 @@ def _run(plugin: Plugin, command: str, args: CmdArgs) -> bytes:
     handler = plugin.handlers[command]
     outcome = handler(args) if handler is not None else None
     if command == "ADD":
+        if not isinstance(outcome, dict):
+            raise CNIError(spec.ERR_INTERNAL, f"{plugin.name} returned no result")
         return _encode(results.render(outcome, args.version))
     return b""
 
