@@ -62,9 +62,13 @@ def kin_plugin_name(path: str) -> str | None:
     return name if name in KIN_PLUGINS else None
 
 
-def delegate(command: str, config: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
-    """Run ``config["type"]`` for ``command``; the parsed result for ADD, else None."""
-    path = find_plugin(str(config.get("type", "")), env.get("CNI_PATH", ""))
+def delegate(
+    command: str, config: dict[str, Any], env: Mapping[str, str], plugin_type: str = ""
+) -> dict[str, Any] | None:
+    """Run ``plugin_type`` (default ``config["type"]``) for ``command`` with ``config`` on
+    stdin; the parsed result for ADD, else None. IPAM delegates get the whole network
+    config with the IPAM plugin's type given here, as the reference ``ipam.ExecAdd``."""
+    path = find_plugin(plugin_type or str(config.get("type", "")), env.get("CNI_PATH", ""))
     stdin = json.dumps(config).encode()
     child_env = {**env, "CNI_COMMAND": command}
     own = None if env.get("KIN_CNI_EXEC") == "1" else kin_plugin_name(path)

@@ -7,8 +7,6 @@ plugins.
 
 from __future__ import annotations
 
-import re
-
 from kin.errors import CNIError
 
 __all__ = [
@@ -52,7 +50,13 @@ ERR_NOT_AVAILABLE_LIMITED = 51
 ERR_INTERNAL = 999
 
 MAX_IFNAME = 15
-_VALID_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_ID_CHARS = _ALNUM | frozenset("_.-")
+
+
+def _valid_id(text: str) -> bool:
+    """The spec's ``^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`` (without importing ``re``)."""
+    return bool(text) and text[0] in _ALNUM and all(c in _ID_CHARS for c in text)
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -84,14 +88,14 @@ def check_supported(version: str, supported: tuple[str, ...] = SUPPORTED_VERSION
 def validate_container_id(container_id: str) -> None:
     if not container_id:
         raise CNIError(ERR_UNKNOWN_CONTAINER, "missing containerID")
-    if not _VALID_ID.match(container_id):
+    if not _valid_id(container_id):
         raise CNIError(ERR_DECODING, f"error: invalid characters in containerID: {container_id}")
 
 
 def validate_network_name(name: object) -> None:
     if not name:
         raise CNIError(ERR_INVALID_NETWORK_CONFIG, "missing network name")
-    if not isinstance(name, str) or not _VALID_ID.match(name):
+    if not isinstance(name, str) or not _valid_id(name):
         raise CNIError(ERR_INVALID_NETWORK_CONFIG, "invalid characters found in network name")
 
 
