@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["KIN_PLUGINS", "MARKER", "delegate", "find_plugin", "kin_plugin_name"]
+__all__ = [
+    "KIN_PLUGINS",
+    "MARKER",
+    "delegate",
+    "error_from_output",
+    "find_plugin",
+    "kin_plugin_name",
+]
 
 MARKER = b"# kin-cni-plugin: "
 KIN_PLUGINS = {
@@ -77,7 +84,7 @@ def delegate(
     else:
         code, out = _exec(path, child_env, stdin)
     if code != 0:
-        raise _error_from(out, code, path)
+        raise error_from_output(out, code, path)
     if command != "ADD":
         return None
     return results.parse(json.loads(out))
@@ -103,7 +110,7 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes]:
     return done.returncode, done.stdout
 
 
-def _error_from(out: bytes, code: int, path: str) -> CNIError:
+def error_from_output(out: bytes, code: int, path: str) -> CNIError:
     """The delegate's error JSON as a CNIError, keeping its code, msg and details."""
     try:
         raw = json.loads(out)
