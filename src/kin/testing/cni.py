@@ -16,7 +16,7 @@ from typing import Any
 
 from kin.linux import ns
 
-__all__ = ["REFERENCE_DIR", "PluginRun", "cni_env", "run_plugin"]
+__all__ = ["REFERENCE_DIR", "PluginRun", "cni_env", "run_executor", "run_plugin"]
 
 REFERENCE_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
 
@@ -70,3 +70,17 @@ def run_plugin(
     except ValueError:
         out = text
     return PluginRun(done.returncode, out, done.stderr.decode(errors="replace"))
+
+
+def run_executor(node: str, request: dict[str, Any]) -> tuple[int, Any]:
+    """One ``kin.cni.executor`` operation in a child process inside network namespace ``node``."""
+    import sys
+
+    argv = ["nsenter", f"--net={ns.netns_path(node)}", "--", sys.executable, "-m"]
+    argv.append("kin.testing.cni_driver")
+    done = subprocess.run(
+        argv, input=json.dumps(request), capture_output=True, text=True, timeout=120
+    )
+    if not done.stdout.strip():
+        raise AssertionError(f"executor driver crashed:\n{done.stderr}")
+    return done.returncode, json.loads(done.stdout)
