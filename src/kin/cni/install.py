@@ -2,8 +2,10 @@
 
 Each executable is a three-line Python script run with ``-I -S`` (no site
 packages, no user environment: the fastest start-up), with kin's package
-directory put on ``sys.path`` explicitly. The ``# kin-cni-plugin: NAME`` line
-lets a kin meta plugin recognise a delegate as kin's own and run it in-process.
+directory put on ``sys.path`` explicitly; ``kin.cni.entry`` then hands the call
+to the node's CNI server or runs the plugin itself. The ``# kin-cni-plugin:
+NAME`` line lets a kin meta plugin recognise a delegate as kin's own and run it
+in-process.
 
     python -m kin.cni.install /opt/cni/bin
 """
@@ -25,7 +27,7 @@ def plugin_script(name: str, python: str = sys.executable) -> str:
         f"#!{python} -IS\n"
         f"{MARKER.decode()}{name}\n"
         f"import sys; sys.path.insert(0, {package_root!r})\n"
-        f"from {KIN_PLUGINS[name]} import main; main()\n"
+        f"from kin.cni.entry import run; run({name!r})\n"
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "error_from_output",
     "find_plugin",
     "kin_plugin_name",
+    "load_plugin",
 ]
 
 MARKER = b"# kin-cni-plugin: "
@@ -80,7 +81,7 @@ def delegate(
     child_env = {**env, "CNI_COMMAND": command}
     own = None if env.get("KIN_CNI_EXEC") == "1" else kin_plugin_name(path)
     if own is not None:
-        code, out = skel.dispatch(_load(own), child_env, stdin)
+        code, out = skel.dispatch(load_plugin(own), child_env, stdin)
     else:
         code, out = _exec(path, child_env, stdin)
     if code != 0:
@@ -90,7 +91,8 @@ def delegate(
     return results.parse(json.loads(out))
 
 
-def _load(name: str) -> skel.Plugin:
+def load_plugin(name: str) -> skel.Plugin:
+    """The ``PLUGIN`` of kin's plugin ``name`` (``host-local`` ...), imported on first use."""
     import importlib
 
     module = importlib.import_module(KIN_PLUGINS[name])

@@ -180,14 +180,15 @@ def _encode(value: object) -> bytes:
     return json.dumps(value).encode() + b"\n"
 
 
-def main(plugin: Plugin) -> NoReturn:
-    """The entry point of a plugin executable."""
+def main(plugin: Plugin, stdin: bytes | None = None) -> NoReturn:
+    """The entry point of a plugin executable (``stdin`` if it was read already)."""
     env = os.environ
     if not env.get("CNI_COMMAND"):
         versions = ", ".join(plugin.versions)
         sys.stderr.write(f"{plugin.name}\nCNI protocol versions supported: {versions}\n")
         sys.exit(0)
-    stdin = b"" if env.get("CNI_COMMAND") == "VERSION" else sys.stdin.buffer.read()
+    if stdin is None:
+        stdin = b"" if env.get("CNI_COMMAND") == "VERSION" else sys.stdin.buffer.read()
     code, out = dispatch(plugin, env, stdin)
     sys.stdout.buffer.write(out)
     sys.stdout.flush()

@@ -1,0 +1,129 @@
+"""The node's CNI server: runs kin's plugins for their thin executables, with imports paid once.
+
+Run inside a node as ``python -m kin.cni.server [--socket /run/kin/cni.sock]``
+(a unit of the node's supervisor). It imports every kin plugin up front, then
+for each call forks a worker that runs the plugin through ``skel.dispatch``,
+exactly as the executable would have run it itself, and returns the exit code,
+stdout and stderr (see ``kin.cni.entry`` for the wire format). A fork per call
+keeps calls isolated from each other and from the server: a worker may enter
+namespaces, start ``nft`` or crash without touching the next call.
+
+It serves only callers that share its network and mount namespaces and run as
+root: anything else is refused, and the caller runs the plugin itself.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import struct
+import sys
+
+from kin.cni import invoke, skel
+from kin.cni.entry import DEFAULT_SOCKET, blob, read_blobs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Server", "main"]
+
+WORKER_TIMEOUT = 120
+REFUSED = b"refused"
+
+
+class Server:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.plugins = {name: invoke.load_plugin(name) for name in invoke.KIN_PLUGINS}
+        self.own_ns = (_ns_id("self", "net"), _ns_id("self", "mnt"))
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def listen(self) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener.bind(self.path)
+        os.chmod(self.path, 0o600)
+        self.listener.listen(128)
+
+    def serve_forever(self) -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
+        while True:
+            conn, _ = self.listener.accept()
+            if os.fork() == 0:
+                self.listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # workers wait for their children
+                os._exit(self._work(conn))
+            conn.close()
+
+    def _work(self, conn: socket.socket) -> int:
+        """In a forked worker: serve one call and exit."""
+        signal.alarm(WORKER_TIMEOUT)
+        try:
+            if not self._same_namespaces(conn):
+                conn.sendall(blob(REFUSED) + blob(b"") + blob(b""))
+                return 0
+            name, env, stdin = _read_request(conn)
+            code, out, err = self._dispatch(name, env, stdin)
+            conn.sendall(blob(str(code).encode()) + blob(out) + blob(err))
+        except OSError:
+            return 1
+        finally:
+            conn.close()
+        return 0
+
+    def _same_namespaces(self, conn: socket.socket) -> bool:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _ = struct.unpack("3i", creds)
+        try:
+            theirs = (_ns_id(str(pid), "net"), _ns_id(str(pid), "mnt"))
+        except OSError:
+            return False
+        return uid == 0 and theirs == self.own_ns
+
+    def _dispatch(self, name: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes]:
+        plugin = self.plugins.get(name)
+        if plugin is None:
+            return 1, b"", f"kin CNI server: unknown plugin {name!r}\n".encode()
+        captured = io.StringIO()
+        sys.stderr = captured
+        try:
+            code, out = skel.dispatch(plugin, env, stdin)
+        finally:
+            sys.stderr = sys.__stderr__
+        return code, out, captured.getvalue().encode()
+
+
+def _ns_id(pid: str, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def _read_request(conn: socket.socket) -> tuple[str, dict[str, str], bytes]:
+    blobs = read_blobs(b"".join(_chunks(conn)), 3)
+    if blobs is None:
+        raise OSError("malformed request")
+    name, environ, stdin = blobs
+    env = dict(item.split("=", 1) for item in environ.decode().split("\0") if "=" in item)
+    return name.decode(), env, stdin
+
+
+def _chunks(conn: socket.socket) -> Iterator[bytes]:
+    while chunk := conn.recv(65536):
+        yield chunk
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = args[args.index("--socket") + 1] if "--socket" in args else DEFAULT_SOCKET
+    server = Server(path)
+    server.listen()
+    sys.stderr.write(f"kin CNI server: serving kin's plugins on {path}\n")
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
