@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from kin.cni import portmap_rules as rules
 from kin.cni import result as results
 from kin.cni.install import install_plugins
 from kin.linux import ns, sysctl
@@ -133,6 +134,21 @@ class World:
             argv, input="\n".join(lines), check=True, capture_output=True, text=True
         )
         return done.stdout
+
+    def listing(self, family: str) -> list[dict[str, Any]]:
+        argv = [
+            "nsenter",
+            f"--net={ns.netns_path(self.node)}",
+            "nft",
+            "-j",
+            "list",
+            "table",
+            family,
+            "cni_hostport",
+        ]
+        done = subprocess.run(argv, check=True, capture_output=True, text=True)
+        items: list[dict[str, Any]] = json.loads(done.stdout)["nftables"]
+        return items
 
     def ruleset(self) -> str:
         return self.nft("list ruleset")
@@ -354,6 +370,22 @@ def test_del_removes_exactly_its_containers_rules(world: World) -> None:
     world.ok("CHECK", second, container="second")
     world.ok("DEL", second, container="second")
     assert world.ruleset() == ""
+
+
+@pytest.mark.usefixtures("echoes")
+def test_a_teardown_planned_before_a_concurrent_add_is_refused(world: World) -> None:
+    """DEL's "last rules, so the whole table" decision goes stale if an ADD commits in
+    between; the kernel must refuse it rather than take the new container's rules along."""
+    first, second = world.netconf(MAPPINGS[:1]), world.netconf([{**MAPPINGS[0], "hostPort": 8081}])
+    world.ok("ADD", first, container="first")
+    stale = rules.removal_script("ip", world.listing("ip"), f"{NETWORK}/first".__eq__)
+    assert stale.endswith("delete table ip cni_hostport\n")
+    world.ok("ADD", second, container="second")
+    with pytest.raises(subprocess.CalledProcessError):
+        world.nft(stale)
+    world.ok("DEL", first, container="first")
+    assert ask(world.client, TCP, NODE, 8081) == f"hi from {CLIENT}"
+    assert ask(world.client, TCP, NODE, 8080) is None
 
 
 @pytest.mark.usefixtures("echoes")
