@@ -2,11 +2,13 @@
 
 Each implementation gets its own throwaway node namespace and 100 pod namespaces.
 kin runs the flannel conflist entry (its meta plugin, delegating to kin's bridge
-and host-local); the reference runs Debian's Go ``bridge`` (with Go
-``host-local``) on the delegate config kin's flannel generates, since Debian
-ships no Go flannel plugin. Each plugin is exec'd directly by a driver process
-inside the node namespace, as a runtime would, and timed with wall clock
-(fork/exec included). Prints medians, p99 and the kin/reference ratios.
+and host-local) twice: with the node's CNI server running (``kin.cni.server``,
+as in a kin node) and without one (each call pays Python's start-up and
+imports); the reference runs Debian's Go ``bridge`` (with Go ``host-local``) on
+the delegate config kin's flannel generates, since Debian ships no Go flannel
+plugin. Each plugin is exec'd directly by a driver process inside the node
+namespace, as a runtime would, and timed with wall clock (fork/exec included).
+Prints medians, p99 and the kin/reference ratios.
 
     make bench            # or: .venv/bin/python benchmarks/bench_cni.py [COUNT]
 """
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +57,12 @@ def worker(request: dict[str, Any]) -> dict[str, list[float]]:
     return timings
 
 
+def in_node(node: str, *argv: str) -> list[str]:
+    return ["nsenter", f"--net={ns.netns_path(node)}", "--", *argv]
+
+
 def run_in_node(node: str, request: dict[str, Any]) -> dict[str, list[float]]:
-    argv = ["nsenter", f"--net={ns.netns_path(node)}", "--", sys.executable, __file__, "--worker"]
+    argv = in_node(node, sys.executable, __file__, "--worker")
     done = subprocess.run(argv, input=json.dumps(request), capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stdout + done.stderr)
@@ -62,16 +70,36 @@ def run_in_node(node: str, request: dict[str, Any]) -> dict[str, list[float]]:
     return timings
 
 
-def measure(label: str, plugin: str, config: dict[str, Any], cni_path: str, count: int) -> dict[str, list[float]]:
+@contextmanager
+def cni_server(node: str, socket_path: str) -> Iterator[None]:
+    argv = in_node(node, sys.executable, "-m", "kin.cni.server", "--socket", socket_path)
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stderr is not None and "serving" in proc.stderr.readline()
+            yield
+        finally:
+            proc.kill()
+
+
+def measure(
+    plugin: str, config: dict[str, Any], env: dict[str, str], count: int, server: str = ""
+) -> dict[str, list[float]]:
     node = random_name("kbench")
     pods = [random_name("kbpod") for _ in range(count)]
     ns.create_netns(node)
     try:
         for pod in pods:
             ns.create_netns(pod)
-        env = {"PATH": os.environ["PATH"], "CNI_PATH": cni_path}
-        request = {"plugin": plugin, "config": config, "env": env, "pods": [ns.netns_path(p) for p in pods]}
-        return run_in_node(node, request)
+        request = {
+            "plugin": plugin,
+            "config": config,
+            "env": env,
+            "pods": [ns.netns_path(p) for p in pods],
+        }
+        if not server:
+            return run_in_node(node, request)
+        with cni_server(node, server):
+            return run_in_node(node, {**request, "env": {**env, "KIN_CNI_SOCKET": server}})
     finally:
         for pod in pods:
             ns.delete_netns(pod)
@@ -100,17 +128,37 @@ def main() -> int:
         }  # fmt: skip
         reference = build_delegate(flannel, load_subnet_env(str(base / "subnet.env")))
         reference["ipam"]["dataDir"] = str(base / "ipam-ref")
-        kin = measure("kin", str(base / "bin" / "flannel"), flannel, str(base / "bin"), count)
-        ref = measure("ref", f"{REFERENCE_DIR}/bridge", reference, REFERENCE_DIR, count)
-    print(f"CNI ADD/DEL, {count} pods each, wall time per call incl. fork/exec, {os.cpu_count()} CPUs")
-    print(f"{'':28}{'median':>10}{'p99':>10}")
-    for command in ("ADD", "DEL"):
-        for label, timings in (("kin flannel>bridge>host-local", kin), ("reference bridge>host-local", ref)):
-            values = timings[command]
-            print(f"{command} {label:<24}{statistics.median(values) * 1000:>8.1f}ms{p99(values) * 1000:>8.1f}ms")
-        ratio = statistics.median(kin[command]) / statistics.median(ref[command])
-        print(f"{command} kin / reference median: {ratio:.2f}x")
+        kin_env = {"PATH": os.environ["PATH"], "CNI_PATH": str(base / "bin")}
+        plugin = str(base / "bin" / "flannel")
+        rows = {
+            "kin, node CNI server": measure(
+                plugin, flannel, kin_env, count, str(base / "cni.sock")
+            ),
+            "kin, no server": measure(plugin, flannel, {**kin_env, "KIN_CNI_SERVER": "0"}, count),
+            "reference (Go)": measure(
+                f"{REFERENCE_DIR}/bridge",
+                reference,
+                {"PATH": os.environ["PATH"], "CNI_PATH": REFERENCE_DIR},
+                count,
+            ),
+        }
+    report(rows, count)
     return 0
+
+
+def report(rows: dict[str, dict[str, list[float]]], count: int) -> None:
+    print(f"CNI ADD and DEL of {count} pods: kin's flannel > bridge > host-local chain and the")
+    print("reference Go bridge > host-local; wall time per exec'd call, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'':8}{'':24}{'median':>10}{'p99':>10}{'vs reference':>14}")
+    for command in ("ADD", "DEL"):
+        reference = statistics.median(rows["reference (Go)"][command])
+        for label, timings in rows.items():
+            median = statistics.median(timings[command])
+            print(
+                f"{command:<8}{label:<24}{median * 1000:>8.1f}ms{p99(timings[command]) * 1000:>8.1f}ms"
+                f"{median / reference:>13.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 Each executable is a three-line Python script run with ``-I -S`` (no site
 packages, no user environment: the fastest start-up), with kin's package
-directory put on ``sys.path`` explicitly; ``kin.cni.entry`` then hands the call
-to the node's CNI server or runs the plugin itself. The ``# kin-cni-plugin:
-NAME`` line lets a kin meta plugin recognise a delegate as kin's own and run it
-in-process.
+directory put on ``sys.path`` explicitly, followed by the source of
+``kin.cni.entry`` (pasted, so not even the ``kin`` package is imported before the
+node's CNI server has had its chance), which hands the call to that server or
+runs the plugin itself. The ``# kin-cni-plugin: NAME`` line lets a kin meta
+plugin recognise a delegate as kin's own and run it in-process.
 
     python -m kin.cni.install /opt/cni/bin
 """
@@ -16,18 +17,23 @@ import os
 import sys
 
 import kin
+from kin.cni import entry
 from kin.cni.invoke import KIN_PLUGINS, MARKER
 
 __all__ = ["install_plugins", "main", "plugin_script"]
 
 
 def plugin_script(name: str, python: str = sys.executable) -> str:
+    """The executable: a header naming the plugin, then ``kin.cni.entry``'s source, then a call."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(kin.__file__)))
+    with open(entry.__file__) as f:
+        body = f.read()
     return (
         f"#!{python} -IS\n"
         f"{MARKER.decode()}{name}\n"
         f"import sys; sys.path.insert(0, {package_root!r})\n"
-        f"from kin.cni.entry import run; run({name!r})\n"
+        f"{body}\n"
+        f"run({name!r})\n"
     )
 
 

@@ -108,7 +108,7 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes]:
     except OSError as exc:
         raise CNIError(spec.ERR_INTERNAL, f"failed to run plugin {path}: {exc}") from exc
     if done.stderr:
-        sys.stderr.buffer.write(done.stderr)
+        sys.stderr.write(done.stderr.decode(errors="replace"))
     return done.returncode, done.stdout
 
 

@@ -192,4 +192,5 @@ def main(plugin: Plugin, stdin: bytes | None = None) -> NoReturn:
     code, out = dispatch(plugin, env, stdin)
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
-    sys.exit(code)
+    sys.stderr.flush()
+    os._exit(code)  # skips the interpreter's teardown: ~4 ms of every pod start
