@@ -341,6 +341,9 @@ def test_ipv6_mappings_reach_the_pods_ipv6_address(world: World) -> None:
     world.ok("DEL", conf)
     assert ask(world.client, TCP, NODE6, 8080) is None
     assert world.ruleset() == ""
+    world.ok("ADD", conf)
+    world.ok("DEL", {k: v for k, v in conf.items() if k != "prevResult"})  # as before 0.4.0
+    assert world.ruleset() == ""
 
 
 def test_check_fails_when_a_rule_is_gone(world: World) -> None:

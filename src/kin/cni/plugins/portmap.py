@@ -63,7 +63,18 @@ def cmd_del(args: skel.CmdArgs) -> None:
     if not args.runtime_config.get("portMappings"):
         return
     comment = rules.owner_comment(args.config["name"], args.container_id)
-    _remove(lambda c: c == comment, f"error deleting nftables rules of {comment}")
+    what = f"error deleting nftables rules of {comment}"
+    _remove(lambda c: c == comment, what, _families_added(args))
+
+
+def _families_added(args: skel.CmdArgs) -> tuple[str, ...]:
+    """The families ADD wrote rules in, from the cached result DEL gets (0.4.0 on); both
+    when there is none or it cannot be read, as the reference always clears both."""
+    try:
+        prev = args.prev_result
+        return tuple(rules.container_ips(prev, args.ifname)) if prev else rules.FAMILIES
+    except (CNIError, LookupError, TypeError, AttributeError):  # DEL must not trip on it
+        return rules.FAMILIES
 
 
 def cmd_gc(args: skel.CmdArgs) -> None:
@@ -128,10 +139,12 @@ def _list(family: str) -> list[dict[str, Any]]:
         raise CNIError(spec.ERR_INTERNAL, msg, exc.output) from exc
 
 
-def _remove(doomed: Callable[[str], bool], what: str) -> None:
-    """Delete matching rules in both families; re-read and retry when a concurrent ADD won."""
+def _remove(
+    doomed: Callable[[str], bool], what: str, families: tuple[str, ...] = rules.FAMILIES
+) -> None:
+    """Delete matching rules; re-read and retry when a concurrent ADD won (see portmap_rules)."""
     for attempt in range(REMOVE_ATTEMPTS):
-        script = "".join(rules.removal_script(f, _list(f), doomed) for f in rules.FAMILIES)
+        script = "".join(rules.removal_script(f, _list(f), doomed) for f in families)
         if not script:
             return
         try:
