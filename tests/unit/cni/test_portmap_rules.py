@@ -1,5 +1,6 @@
 """kin.cni.portmap_rules without root: config checks, the nft scripts ADD writes, what DEL,
-GC and CHECK make of ``nft -j`` listings, and the route lookup for ``route_localnet``.
+GC and CHECK make of ``nft -j`` listings, and the plugin's two readers of /proc (the
+route toward the pod for ``route_localnet``, tracked UDP flows for ``conntrack -D``).
 
 The netns tier proves these scripts move packets; here every case pins the text, so a
 change to the layout shows up as a readable diff. Listings are built in the shape
@@ -323,6 +324,26 @@ def test_route_interface_is_the_longest_prefix_then_lowest_metric() -> None:
     assert portmap.route_interface(table, "10.244.7.2") == "flannel.1"
     assert portmap.route_interface(table, "8.8.8.8") == "eth0"
     assert portmap.route_interface(table.splitlines()[0], "8.8.8.8") is None
+
+
+NF_CONNTRACK = """\
+ipv4     2 udp      17 28 src=172.31.0.2 dst=172.31.0.1 sport=40000 dport=5353 [UNREPLIED] src=172.31.0.1 dst=172.31.0.2 sport=5353 dport=40000 mark=0 zone=0 use=2
+ipv4     2 udp      17 28 src=172.31.0.2 dst=172.31.0.1 sport=5353 dport=40001 [UNREPLIED] src=172.31.0.1 dst=172.31.0.2 sport=40001 dport=5353 mark=0 zone=0 use=2
+ipv4     2 tcp      6 431999 ESTABLISHED src=172.31.0.2 dst=172.31.0.1 sport=40002 dport=8080 src=10.244.1.2 dst=172.31.0.2 sport=80 dport=40002 [ASSURED] mark=0 zone=0 use=2
+ipv6     10 udp      17 28 src=fd00:31::2 dst=fd00:31::1 sport=40003 dport=8080 [UNREPLIED] src=fd00:31::1 dst=fd00:31::2 sport=8080 dport=40003 mark=0 zone=0 use=2
+"""
+
+
+def test_tracked_udp_reads_the_original_destination_port_per_family() -> None:
+    both = ("ip", "ip6")
+    assert portmap.tracked_udp(NF_CONNTRACK, {5353, 8080, 40001}, both) == {
+        ("ip", 5353),
+        ("ip", 40001),
+        ("ip6", 8080),
+    }
+    assert portmap.tracked_udp(NF_CONNTRACK, {5353, 8080}, ("ip",)) == {("ip", 5353)}
+    assert portmap.tracked_udp(NF_CONNTRACK, {53}, both) == set()
+    assert portmap.tracked_udp("", {5353}, both) == set()
 
 
 # --- DEL, GC and CHECK against listings -------------------------------------------------------
