@@ -53,3 +53,4 @@ e2e: setup
 
 bench: setup
 	$(PY) benchmarks/bench_cluster.py
+	$(PY) benchmarks/bench_cni.py

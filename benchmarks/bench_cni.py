@@ -33,7 +33,10 @@ from kin.linux import ns
 from kin.testing.cni import REFERENCE_DIR
 from kin.testing.names import random_name
 
-SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
+SUBNET_ENV = (
+    "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n"
+    "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
+)
 
 
 def worker(request: dict[str, Any]) -> dict[str, list[float]]:
@@ -108,7 +111,7 @@ def measure(
 
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -155,8 +158,9 @@ def report(rows: dict[str, dict[str, list[float]]], count: int) -> None:
         reference = statistics.median(rows["reference (Go)"][command])
         for label, timings in rows.items():
             median = statistics.median(timings[command])
+            tail = p99(timings[command]) * 1000
             print(
-                f"{command:<8}{label:<24}{median * 1000:>8.1f}ms{p99(timings[command]) * 1000:>8.1f}ms"
+                f"{command:<8}{label:<24}{median * 1000:>8.1f}ms{tail:>8.1f}ms"
                 f"{median / reference:>13.2f}x"
             )
 

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
+from kin.cni.install import install_plugins
 from kin.errors import KinError, ProvisionError
 from kin.linux import ns
 from kin.linux.files import write_atomic
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
 from kin.node.spec import Bind, NodeSpec
+from kin.node.units import Unit, write_unit
 
 __all__ = [
     "NODE_DIRECTORIES",
@@ -53,6 +55,7 @@ NODE_SYSCTLS = {
     "net.ipv4.conf.default.rp_filter": "0",
 }
 BOOT_TIMEOUT = 30.0
+CNI_SERVER_UNIT = "kin-cni-server"
 
 
 def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
@@ -107,7 +110,14 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
     os.makedirs(spec.units_dir, exist_ok=True)
     write_atomic(os.path.join(fs, "etc/hosts"), hosts_file(plan))
     write_atomic(os.path.join(fs, "etc/hostname"), node.name + "\n")
+    _install_cni(spec)
     spec.save()
+
+
+def _install_cni(spec: NodeSpec) -> None:
+    """What a kind node image carries in /opt/cni/bin, plus the server that keeps them fast."""
+    install_plugins(os.path.join(spec.state_dir, "fs/opt/cni/bin"))
+    write_unit(spec.units_dir, Unit(CNI_SERVER_UNIT, (sys.executable, "-m", "kin.cni.server")))
 
 
 def hosts_file(plan: ClusterPlan) -> str:

@@ -22,6 +22,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 from kin.cni import invoke, skel
@@ -69,6 +70,7 @@ class Server:
             name, env, stdin = _read_request(conn)
             code, out, err = self._dispatch(name, env, stdin)
             conn.sendall(blob(str(code).encode()) + blob(out) + blob(err))
+            _log_call(name, env, code)
         except OSError as exc:
             _STDERR.real.write(f"kin CNI server: call failed: {exc}\n")
         finally:
@@ -116,6 +118,15 @@ class _ThreadStderr:
 
 
 _STDERR = _ThreadStderr()
+
+
+def _log_call(name: str, env: dict[str, str], code: int) -> None:
+    """One line per call, as every kin daemon logs events."""
+    command = env.get("CNI_COMMAND", "?")
+    who = f"{env.get('CNI_CONTAINERID', '-')}/{env.get('CNI_IFNAME', '-')}"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _STDERR.real.write(f"{stamp} {command} {name} {who}: exit {code}\n")
+    _STDERR.real.flush()
 
 
 def _ns_id(pid: str, kind: str) -> str:
