@@ -117,7 +117,10 @@ def test_missing_keys_are_listed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("delegate", "message"),
     [
-        ({"name": "x"}, "'delegate' dictionary must not have 'name' field, it'll be set by flannel"),
+        (
+            {"name": "x"},
+            "'delegate' dictionary must not have 'name' field, it'll be set by flannel",
+        ),
         ({"ipam": {}}, "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel"),
         ({"type": 5}, "'delegate' dictionary, if present, must have (string) 'type' field"),
     ],
