@@ -22,6 +22,7 @@ from kin.linux.netlink import Netlink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from kin.linux.netlink import Link
@@ -32,6 +33,7 @@ __all__ = [
     "ensure_bridge",
     "ensure_gateway_address",
     "setup_veth",
+    "start_deleting_container_link",
     "wait_oper_up",
 ]
 
@@ -184,21 +186,22 @@ def wait_oper_up(nl: Netlink, name: str) -> Link:
     raise CNIError(spec.ERR_INTERNAL, f"bridge port in error state: {link.operstate}")
 
 
-def delete_container_link(netns: str, ifname: str) -> list[str]:
-    """Delete the pod's interface; return its global addresses. A missing one is fine."""
+def delete_container_link(netns: str, ifname: str) -> None:
+    """Delete the pod's interface (and so its veth pair). A missing one is fine."""
+    start_deleting_container_link(netns, ifname)()
 
-    def delete() -> list[str]:
+
+def start_deleting_container_link(netns: str, ifname: str) -> Callable[[], None]:
+    """Start deleting the pod's interface; call the result to wait. The kernel takes ~20 ms
+    to unregister a veth, time a DEL can spend releasing the pod's address meanwhile."""
+
+    def delete() -> None:
         with Netlink() as nl:
-            try:
-                cidrs = [a.cidr for a in nl.list_addresses(ifname)]
-            except LinkNotFound:
-                return []
             nl.delete_link(ifname)
-            return [c for c in cidrs if not ipaddress.ip_interface(c).is_link_local]
 
     if not netns or not os.path.exists(netns):
-        return []
-    return ns.run_in(netns, delete)
+        return lambda: None
+    return ns.start_in(netns, delete)
 
 
 def _quiet_sysctl(key: str, value: str) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "netns_exists",
     "netns_path",
     "run_in",
+    "start_in",
 ]
 
 NETNS_RUN_DIR = "/run/netns"
@@ -57,6 +58,12 @@ def run_in(path: str, fn: Callable[[], T]) -> T:
 
     Sockets ``fn`` opens stay bound to that namespace after it returns.
     """
+    return start_in(path, fn)()
+
+
+def start_in(path: str, fn: Callable[[], T]) -> Callable[[], T]:
+    """Start ``fn`` as ``run_in`` does, without waiting; call the returned function to wait
+    for it (it returns what ``fn`` returned, or raises what it raised)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as exc:
@@ -67,12 +74,11 @@ def run_in(path: str, fn: Callable[[], T]) -> T:
             syscalls.setns(fd, syscalls.CLONE_NEWNET)
         except OSError as exc:
             raise NetworkSetupError(f"failed to enter network namespace {path!r}: {exc}") from exc
+        finally:
+            os.close(fd)
         return fn()
 
-    try:
-        return _on_fresh_thread(enter_and_call)
-    finally:
-        os.close(fd)
+    return _start_on_fresh_thread(enter_and_call)
 
 
 def create_netns(name: str, run_dir: str = NETNS_RUN_DIR) -> str:
@@ -127,18 +133,26 @@ def _unlink_quietly(path: str) -> bool:
 
 def _on_fresh_thread(fn: Callable[[], T]) -> T:
     """Run ``fn`` on a thread used only for it; re-raise what it raised."""
+    return _start_on_fresh_thread(fn)()
+
+
+def _start_on_fresh_thread(fn: Callable[[], T]) -> Callable[[], T]:
     outcome: list[T] = []
     failure: list[BaseException] = []
 
     def target() -> None:
         try:
             outcome.append(fn())
-        except BaseException as exc:  # re-raised in the caller's thread below
+        except BaseException as exc:  # re-raised in the waiting thread
             failure.append(exc)
 
     thread = threading.Thread(target=target, name="kin-netns", daemon=True)
     thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return outcome[0]
+
+    def wait() -> T:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    return wait

@@ -197,9 +197,12 @@ def _finish(nl: Netlink, conf: BridgeConf, result: dict[str, Any]) -> None:
 
 def cmd_del(args: skel.CmdArgs) -> None:
     conf = BridgeConf(args.config)
-    bridgenet.delete_container_link(args.netns, args.ifname)
-    if conf.has_ipam:
-        invoke.delegate("DEL", args.config, args.env, conf.ipam_type)
+    wait_for_link = bridgenet.start_deleting_container_link(args.netns, args.ifname)
+    try:
+        if conf.has_ipam:
+            invoke.delegate("DEL", args.config, args.env, conf.ipam_type)
+    finally:
+        wait_for_link()
     if conf.ip_masq:
         from kin.cni import ipmasq
 
