@@ -88,7 +88,7 @@ def measure(
     plugin: str, config: dict[str, Any], env: dict[str, str], count: int, server: str = ""
 ) -> dict[str, list[float]]:
     node = random_name("kbench")
-    pods = [random_name("kbpod") for _ in range(count)]
+    pods = [f"{node}-p{i}" for i in range(count)]  # unique by construction
     ns.create_netns(node)
     try:
         for pod in pods:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,3 +175,26 @@ def test_a_node_whose_owner_is_gone_refuses_to_boot(netns: str, tmp_path: Path) 
     assert result.returncode == 1
     assert "deleted while booting" in result.stderr
     assert not os.path.exists(spec.pid_file)
+
+
+def test_a_socket_unit_starts_on_the_first_connection_and_again_after_it_exits(
+    node: NodeSpec, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "echo.sock")
+    # One connection per start: accept on the inherited fd 3, answer, exit.
+    program = (
+        "import socket; s = socket.socket(fileno=3); c, _ = s.accept(); "
+        "c.sendall(b'hello from an activated unit'); c.close()"
+    )
+    write_unit(node.units_dir, Unit("echo", (sys.executable, "-c", program), socket=path))
+    request(node.control_socket, "reload")
+    assert unit_status(node, "echo")["state"] == "listening"
+    assert "socket.socket(fileno=3)" not in inside(node, "ps", "-eo", "args")
+    for attempt in range(2):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+            assert client.recv(64) == b"hello from an activated unit", attempt
+        wait_for(lambda: unit_status(node, "echo")["state"] == "listening")
+    os.unlink(os.path.join(node.units_dir, "echo.json"))
+    request(node.control_socket, "reload")
+    assert not os.path.exists(path)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
+from kin.cni.entry import DEFAULT_SOCKET
 from kin.cni.install import install_plugins
 from kin.errors import KinError, ProvisionError
 from kin.linux import ns
@@ -117,7 +118,12 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
 def _install_cni(spec: NodeSpec) -> None:
     """What a kind node image carries in /opt/cni/bin, plus the server that keeps them fast."""
     install_plugins(os.path.join(spec.state_dir, "fs/opt/cni/bin"))
-    write_unit(spec.units_dir, Unit(CNI_SERVER_UNIT, (sys.executable, "-m", "kin.cni.server")))
+    server = Unit(
+        CNI_SERVER_UNIT,
+        (sys.executable, "-m", "kin.cni.server"),
+        socket=DEFAULT_SOCKET.decode(),  # started by the first plugin call, not at boot
+    )
+    write_unit(spec.units_dir, server)
 
 
 def hosts_file(plan: ClusterPlan) -> str:

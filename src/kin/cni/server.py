@@ -1,7 +1,8 @@
 """The node's CNI server: runs kin's plugins for their thin executables, with imports paid once.
 
 Run inside a node as ``python -m kin.cni.server [--socket /run/kin/cni.sock]``
-(a unit of the node's supervisor). It imports every kin plugin up front, then
+(a socket-activated unit of the node's supervisor: started by the first plugin
+call, with the listening socket as fd 3). It imports every kin plugin up front, then
 runs each call on a thread of its own through ``skel.dispatch``, exactly as the
 executable would have run it itself, and returns the exit code, stdout and
 stderr (see ``kin.cni.entry`` for the wire format). Threads, not a fork per
@@ -47,6 +48,9 @@ class Server:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 
     def listen(self) -> None:
+        if os.environ.get("LISTEN_FDS") == "1":
+            self.listener = socket.socket(fileno=3)  # socket-activated: the supervisor's socket
+            return
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         if os.path.exists(self.path):
             os.unlink(self.path)

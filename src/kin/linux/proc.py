@@ -157,15 +157,24 @@ def set_process_title(title: str) -> None:
 
 
 def spawn_daemon(
-    argv: list[str], log_path: str, env: dict[str, str], inherit: tuple[int, ...] = ()
+    argv: list[str],
+    log_path: str,
+    env: dict[str, str],
+    inherit: tuple[int, ...] = (),
+    fd3: int | None = None,
 ) -> int:
     """Start ``argv`` (looked up on PATH) in a session of its own, stdin from /dev/null and
-    stdout and stderr appended to ``log_path``; the fds in ``inherit`` stay open in it."""
+    stdout and stderr appended to ``log_path``; the fds in ``inherit`` stay open in it, and
+    ``fd3`` becomes its fd 3 (a socket handed over for socket activation)."""
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ]
+    if fd3 is not None and fd3 != 3:
+        actions.append((os.POSIX_SPAWN_DUP2, fd3, 3))
+    elif fd3 == 3:
+        inherit = (*inherit, 3)  # dup2 onto itself would keep close-on-exec
     for fd in inherit:
         os.set_inheritable(fd, True)
     try:

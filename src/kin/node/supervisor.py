@@ -79,6 +79,8 @@ class Supervisor:
                 _drain(wake_r)
             elif key.data == "control":
                 self._serve_one()
+            elif isinstance(key.data, UnitState):
+                self._activate(key.data)
         self._reap()
         self._run_timers()
 
@@ -106,7 +108,12 @@ class Supervisor:
         state.pid = None
         state.exit_code = code
         log("unit %s exited with code %d", state.unit.name, code)
-        if self.terminating or state.stopping or not state.unit.wants_restart(code):
+        if self.terminating or state.stopping:
+            return
+        if state.listener is not None:
+            self._await_client(state)  # the next client starts it again
+            return
+        if not state.unit.wants_restart(code):
             return
         now = time.monotonic()
         delay = state.next_backoff(now)
@@ -126,7 +133,7 @@ class Supervisor:
     def _start(self, state: UnitState) -> None:
         unit = state.unit
         try:
-            pid = _spawn(unit)
+            pid = _spawn(unit, state.listener)
         except OSError as exc:
             log("unit %s: failed to start %s: %s", unit.name, unit.argv[0], exc)
             self._unit_exited(state, 127)
@@ -140,6 +147,45 @@ class Supervisor:
         state.restart_at = None
         if state.pid is not None:
             _kill_group(state.pid, signal.SIGTERM)
+        if state.listener is not None:
+            self._close_listener(state)
+
+    # -- socket activation ----------------------------------------------------------------
+
+    def _listen_for(self, state: UnitState) -> None:
+        path = state.unit.socket
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.listen(128)
+        state.listener = listener
+        self._await_client(state)
+        log("unit %s: listening on %s, started on the first connection", state.unit.name, path)
+
+    def _await_client(self, state: UnitState) -> None:
+        if state.listener is not None:
+            self.selector.register(state.listener, selectors.EVENT_READ, state)
+
+    def _activate(self, state: UnitState) -> None:
+        """A client is waiting: hand the listening socket to the unit, started now."""
+        if state.listener is None:
+            return
+        self.selector.unregister(state.listener)
+        log("unit %s: activated by a connection on %s", state.unit.name, state.unit.socket)
+        self._start(state)
+
+    def _close_listener(self, state: UnitState) -> None:
+        if state.listener is None:
+            return
+        with contextlib.suppress(KeyError):
+            self.selector.unregister(state.listener)
+        state.listener.close()
+        state.listener = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(state.unit.socket)
 
     def _stop_all(self) -> None:
         self.stop_deadline = time.monotonic() + STOP_GRACE
@@ -162,8 +208,11 @@ class Supervisor:
             self._stop(self.units.pop(name))
         started = [name for name in wanted if name not in self.units]
         for name in started:
-            self.units[name] = UnitState(wanted[name])
-            self._start(self.units[name])
+            self.units[name] = state = UnitState(wanted[name])
+            if state.unit.socket:
+                self._listen_for(state)
+            else:
+                self._start(state)
         return {"ok": not problems, "started": started, "stopped": stopped, "problems": problems}
 
     # -- control socket -------------------------------------------------------------------
@@ -201,11 +250,14 @@ def log(message: str, *args: object) -> None:
     sys.stderr.flush()
 
 
-def _spawn(unit: Unit) -> int:
+def _spawn(unit: Unit, listener: socket.socket | None) -> int:
     os.makedirs(UNIT_LOG_DIR, exist_ok=True)
     log_path = os.path.join(UNIT_LOG_DIR, f"{unit.name}.log")
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **dict(unit.env)}
-    return spawn_daemon(list(unit.argv), log_path, env)
+    if listener is None:
+        return spawn_daemon(list(unit.argv), log_path, env)
+    env["LISTEN_FDS"] = "1"  # systemd's convention: the socket is fd 3
+    return spawn_daemon(list(unit.argv), log_path, env, fd3=listener.fileno())
 
 
 def _kill_group(pid: int, signum: int) -> None:

@@ -9,12 +9,19 @@ A unit is one JSON file ``<state_dir>/units/<name>.json``::
 starts every unit at boot and on ``reload``, restarts exited ones with an
 exponential back-off, and writes each unit's output to ``/var/log/kin/<name>.log``
 inside the node.
+
+A unit with ``"socket": "/run/kin/x.sock"`` is socket-activated, as systemd does
+it: the supervisor listens on that unix socket itself and starts the unit only
+when the first client connects, handing it the listening socket as fd 3
+(``LISTEN_FDS=1``). Clients queue meanwhile, and again while it restarts. A
+daemon used only now and then (the CNI server) then costs nothing until it is.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket as socket_module
 
 from kin.linux.files import write_atomic
 
@@ -29,7 +36,7 @@ STABLE_AFTER = 10.0
 class Unit:
     """What to run. A plain class, like ``NodeSpec``: it is on every node's boot path."""
 
-    __slots__ = ("argv", "env", "name", "restart")
+    __slots__ = ("argv", "env", "name", "restart", "socket")
 
     def __init__(
         self,
@@ -37,14 +44,16 @@ class Unit:
         argv: tuple[str, ...],
         env: tuple[tuple[str, str], ...] = (),
         restart: str = "always",
+        socket: str = "",
     ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.restart = restart
+        self.socket = socket
 
     def _key(self) -> tuple[object, ...]:
-        return (self.name, self.argv, self.env, self.restart)
+        return (self.name, self.argv, self.env, self.restart, self.socket)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Unit) and self._key() == other._key()
@@ -71,9 +80,16 @@ class UnitState:
         self.backoff = BACKOFF_FIRST
         self.restart_at: float | None = None
         self.stopping = False
+        self.listener: socket_module.socket | None = None
+        """The socket the supervisor holds for a socket-activated unit."""
 
     def describe(self) -> dict[str, object]:
-        state = "running" if self.pid else ("waiting" if self.restart_at else "exited")
+        if self.pid:
+            state = "running"
+        elif self.restart_at:
+            state = "waiting"
+        else:
+            state = "listening" if self.listener else "exited"
         return {
             "state": state,
             "pid": self.pid,
@@ -125,13 +141,19 @@ def _parse_unit(name: str, path: str) -> Unit:
     restart = raw.get("restart", "always")
     if restart not in RESTART_POLICIES:
         raise ValueError(f"'restart' must be one of {', '.join(RESTART_POLICIES)}, not {restart!r}")
-    return Unit(name, tuple(argv), tuple(sorted(env.items())), restart)
+    socket = raw.get("socket", "")
+    if not isinstance(socket, str) or (socket and not socket.startswith("/")):
+        raise ValueError("'socket' must be an absolute path")
+    return Unit(name, tuple(argv), tuple(sorted(env.items())), restart, socket)
 
 
 def write_unit(directory: str, unit: Unit) -> str:
     """Write ``unit`` atomically; return its path."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{unit.name}.json")
-    body = {"argv": list(unit.argv), "env": dict(unit.env), "restart": unit.restart}
+    body: dict[str, object] = {"argv": list(unit.argv), "env": dict(unit.env)}
+    body["restart"] = unit.restart
+    if unit.socket:
+        body["socket"] = unit.socket
     write_atomic(path, json.dumps(body, indent=2) + "\n")
     return path
