@@ -223,6 +223,7 @@ def test_a_bridge_with_another_address_is_refused_unless_force_address(
     assert held == []
     assert len(node.ip("link", "show", "type", "veth")) == 1
     assert node.ip("link", "show", where=second)[-1]["ifname"] == "lo"
+    assert node.plugin("DEL", other, second, cid="c2").code == 0  # the runtime's DEL after it
     other["forceAddress"] = True
     node.plugin("ADD", other, second, cid="c2").ok()
     addrs = [
