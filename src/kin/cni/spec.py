@@ -55,7 +55,7 @@ _ID_CHARS = _ALNUM | frozenset("_.-")
 
 
 def _valid_id(text: str) -> bool:
-    """The spec's ``^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`` (without importing ``re``)."""
+    """The spec's ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`` (without importing ``re``)."""
     return bool(text) and text[0] in _ALNUM and all(c in _ID_CHARS for c in text)
 
 
