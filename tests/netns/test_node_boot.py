@@ -40,13 +40,13 @@ def node(netns: str, tmp_path: Path) -> Iterator[NodeSpec]:
     )  # fmt: skip
     spec.save()
     boot = [sys.executable, "-m", "kin.node.boot", spec.spec_file]
-    subprocess.run(boot, check=True, timeout=30)
-    record = ProcessRecord.load(spec.pid_file)
-    assert record is not None
     try:
+        subprocess.run(boot, check=True, timeout=30)
         yield spec
-    finally:
-        kill_and_wait([record])
+    finally:  # also when boot failed or hung: a PID 1 records itself first thing
+        record = ProcessRecord.load(spec.pid_file)
+        if record is not None:
+            kill_and_wait([record])
 
 
 def inside(spec: NodeSpec, *argv: str) -> str:
