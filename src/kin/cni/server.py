@@ -28,6 +28,7 @@ from contextlib import contextmanager
 
 from kin.cni import invoke, skel
 from kin.cni.entry import DEFAULT_SOCKET, blob, read_blobs
+from kin.linux.proc import set_process_title
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ def _chunks(conn: socket.socket) -> Iterator[bytes]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     path = args[args.index("--socket") + 1] if "--socket" in args else DEFAULT_SOCKET.decode()
+    set_process_title("kin.cni.server")
     server = Server(path)
     server.listen()
     sys.stderr.write(f"kin CNI server: serving kin's plugins on {path}\n")
