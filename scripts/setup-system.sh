@@ -14,6 +14,8 @@ packages=(
     procps          # ps, sysctl
     containernetworking-plugins  # the reference CNI plugins: test peers only (/usr/lib/cni)
     conntrack       # looking at NAT state in tests
+    etcd-server     # the etcd v3 datastore, and a test peer of kin's storage
+    etcd-client     # etcdctl: looking at what kin stored
     ca-certificates
 )
 

@@ -17,7 +17,8 @@ Library code raises these, always with the object named and the cause chained
     │   └── NetnsNotFound      the named network namespace does not exist
     ├── NodeError              a node's supervisor is absent or answered badly
     ├── CommandError           an external program failed (argv, output, exit code)
-    └── CNIError               a CNI operation failed; maps to the spec's error JSON
+    ├── CNIError               a CNI operation failed; maps to the spec's error JSON
+    └── APIError               a Kubernetes API request failed; maps to a metav1.Status
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
+    "APIError",
     "CNIError",
     "ClusterError",
     "ClusterExistsError",
@@ -137,6 +139,35 @@ class CNIError(KinError):
 
     def to_json(self, cni_version: str) -> dict[str, object]:
         body: dict[str, object] = {"cniVersion": cni_version, "code": self.code, "msg": self.msg}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class APIError(KinError):
+    """A Kubernetes API failure: HTTP ``code``, Status ``reason`` (``NotFound``, ``Conflict``,
+    ``Invalid`` ...), ``message`` and optional ``details`` (name, group, kind, causes)."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, object] | None = None
+    ) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+    def status(self) -> dict[str, object]:
+        """The ``metav1.Status`` body kubectl reads."""
+        body: dict[str, object] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return body

@@ -1,0 +1,1 @@
+"""The built-in Kubernetes types: one description for validation, OpenAPI, patches, protobuf."""

@@ -1,0 +1,1 @@
+"""Datastores behind one interface (``base.Storage``): memory, SQLite, etcd v3."""
