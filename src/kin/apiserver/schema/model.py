@@ -15,8 +15,11 @@ __all__ = [
     "ANY",
     "BOOLEAN",
     "BYTES",
+    "FIELDS_V1",
+    "INT64",
     "INTEGER",
     "INT_OR_STRING",
+    "MICRO_TIME",
     "NUMBER",
     "QUANTITY",
     "STRING",
@@ -34,7 +37,8 @@ class T:
     """A type expression: a scalar, a reference to a ``TypeDef``, or an array/map of ``T``.
 
     ``kind`` is one of string, integer, number, boolean, object (with ``ref``), array,
-    map (string keys; ``item`` values), quantity, intorstring, time, bytes, any.
+    map (string keys; ``item`` values), quantity, intorstring, time, microtime, bytes, any.
+    ``any`` is free-form JSON; with a ``ref`` it names the OpenAPI component (``FieldsV1``).
     ``format`` refines scalars as OpenAPI does (int32, int64, double, date-time, byte).
     """
 
@@ -59,8 +63,10 @@ BOOLEAN = T("boolean")
 QUANTITY = T("quantity")
 INT_OR_STRING = T("intorstring")
 TIME = T("time", format="date-time")
+MICRO_TIME = T("microtime", format="date-time")
 BYTES = T("bytes", format="byte")
 ANY = T("any")
+FIELDS_V1 = T("any", ref="io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1")
 
 
 def ref(name: str) -> T:
@@ -84,6 +90,10 @@ class Field:
     ``merge,retainKeys``), and ``list_type``/``map_keys`` the ``x-kubernetes-list-type``
     (``atomic``, ``map``, ``set``) and ``x-kubernetes-list-map-keys`` that server-side
     apply uses.
+
+    ``pointer`` marks a Go pointer scalar (``*int32`` replicas, ``*bool`` optional): its
+    zero value is meaningful, so a protobuf decoder keeps an explicit 0/false/"" that it
+    drops for plain ``omitempty`` scalars.
     """
 
     __slots__ = (
@@ -92,6 +102,7 @@ class Field:
         "map_keys",
         "merge_key",
         "name",
+        "pointer",
         "proto",
         "required",
         "strategy",
@@ -110,6 +121,7 @@ class Field:
         map_keys: tuple[str, ...] = (),
         required: bool = False,
         description: str = "",
+        pointer: bool = False,
     ) -> None:
         self.name = name
         self.t = t
@@ -120,15 +132,22 @@ class Field:
         self.map_keys = map_keys
         self.required = required
         self.description = description
+        self.pointer = pointer
 
     def __repr__(self) -> str:
         return f"Field({self.name!r}, {self.t!r})"
 
 
 class TypeDef:
-    """A named object type; ``gvk`` is set for top-level kinds (group, version, kind)."""
+    """A named object type; ``gvk`` is set for top-level kinds (group, version, kind).
 
-    __slots__ = ("description", "fields", "gvk", "name")
+    ``embeds`` lists Go's inlined structs as (protobuf field number, TypeDef): a Volume
+    embeds VolumeSource under field 2. Their fields appear in ``fields`` as JSON shows
+    them (flat), while protobuf nests them in that field. ``atomic`` is
+    ``+structType=atomic`` (``x-kubernetes-map-type: atomic``): apply replaces it whole.
+    """
+
+    __slots__ = ("atomic", "description", "embeds", "fields", "gvk", "name")
 
     def __init__(
         self,
@@ -136,11 +155,19 @@ class TypeDef:
         fields: list[Field],
         gvk: tuple[str, str, str] | None = None,
         description: str = "",
+        *,
+        embeds: tuple[tuple[int, TypeDef], ...] = (),
+        atomic: bool = False,
     ) -> None:
         self.name = name
         self.fields = {f.name: f for f in fields}
         self.gvk = gvk
         self.description = description
+        self.embeds = embeds
+        self.atomic = atomic
+        for _, inner in embeds:
+            for field in inner.fields.values():
+                self.fields.setdefault(field.name, field)
 
     def __repr__(self) -> str:
         return f"TypeDef({self.name!r}, {len(self.fields)} fields)"
