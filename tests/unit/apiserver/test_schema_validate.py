@@ -463,6 +463,7 @@ TYPE_ERRORS = [
     ([*SPEC, "containers", 0, "resources", "limits", "cpu"], "1x",
      "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"),
     ([*SPEC, "containers", 0, "livenessProbe", "httpGet", "port"], True, "json: cannot unmarshal bool into Go value of type int32"),
+    ([*SPEC, "containers", 0, "livenessProbe", "httpGet", "port"], 80.5, "json: cannot unmarshal number 80.5 into Go value of type int32"),
     (["metadata", "creationTimestamp"], "yesterday",
      'parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"'),
 ]  # fmt: skip

@@ -187,7 +187,8 @@ def _special_error(value: object, kind: str, number: bool) -> str:
     if kind == "intorstring":
         if isinstance(value, str) or (number and isinstance(value, int)):
             return ""
-        return f"json: cannot unmarshal {_json_kind(value)} into Go value of type int32"
+        found = f"number {value}" if number else _json_kind(value)
+        return f"json: cannot unmarshal {found} into Go value of type int32"
     if kind in ("time", "microtime"):
         return _time_error(value)
     if kind == "bytes":
