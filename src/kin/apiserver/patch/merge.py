@@ -35,8 +35,15 @@ class PatchError(APIError):
     """A patch that cannot be applied. ``detail`` says why even when the Status
     message, as Kubernetes', does not (a failed JSON patch ``test``, for instance)."""
 
-    def __init__(self, code: int, reason: str, message: str, detail: str = "") -> None:
-        super().__init__(code, reason, message)
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        detail: str = "",
+        details: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(code, reason, message, details)
         self.detail = detail or message
 
     @classmethod
