@@ -111,7 +111,7 @@ def update_managed_fields(
     sending its own, or clear them with ``[{}]``, as kube-apiserver allows.
     """
     walker = TypedWalker(Schema(typedef, lookup or _no_types))
-    current = _without_managed_fields(old) if old is not None else {}
+    current = _unmanaged_view(old) if old is not None else {}
     target = _without_managed_fields(new)
     managers = _decode_managers(_incoming_entries(old, new))
     version = str(new.get("apiVersion", ""))
@@ -288,6 +288,14 @@ def _entry_order(entry: dict[str, Any]) -> tuple[str, ...]:
     """kube's order: operation (Apply first), time, manager, apiVersion, subresource."""
     keys = ("operation", "time", "manager", "apiVersion", "subresource")
     return tuple(str(entry.get(k, "")) for k in keys)
+
+
+def _unmanaged_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` without managedFields, sharing everything else (for reading only)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
