@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -142,3 +143,20 @@ def test_conflict_expired_and_unavailable_messages() -> None:
     unavailable = keys.unavailable("etcd", "http://127.0.0.1:1: refused")
     assert (unavailable.code, unavailable.reason) == (503, "ServiceUnavailable")
     assert "etcd" in unavailable.message
+
+
+def test_decoding_many_pauses_the_collector_and_restores_it() -> None:
+    rows = [(f"/registry/pods/a/p{i}", i + 1, '{"metadata":{}}') for i in range(300)]
+    assert gc.isenabled()
+    items = keys.decode_many(rows)
+    assert [i["metadata"]["resourceVersion"] for i in items[:2]] == ["1", "2"]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        keys.decode_many(rows)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+    with pytest.raises(APIError):
+        keys.decode_many([*rows, ("/registry/pods/a/bad", 1, "[]")])
+    assert gc.isenabled()

@@ -133,10 +133,12 @@ class EtcdStorage:
             if exc.code == 410:
                 raise errors.expired(f"too old resource version: {revision}") from exc
             raise
-        found = [(self._storage_key(kv["key"]), kv) for kv in reply.get("kvs") or []]
-        items = [keys.decode(_unb64(kv["value"]), int(kv["mod_revision"]), k) for k, kv in found]
+        found = [
+            (self._storage_key(kv["key"]), int(kv["mod_revision"]), _unb64(kv["value"]))
+            for kv in reply.get("kvs") or []
+        ]
         more = bool(reply.get("more")) and bool(found)
-        return items, revision or _revision(reply), found[-1][0] if more else ""
+        return keys.decode_many(found), revision or _revision(reply), found[-1][0] if more else ""
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")

@@ -10,11 +10,22 @@ store, the revision of the write *is* the resourceVersion, added back on every r
 Checking input here lets the three backends answer bad input with the same 400
 rather than three different crashes, and derive the same Kubernetes-like messages
 (``pods "web" not found``) from a key.
+
+``decode_many`` pauses Python's cyclic garbage collector while it builds a large list:
+decoding 5,000 pods allocates some 300,000 dicts and lists, and the collections they
+trigger (which traverse everything alive) made such a list two to four times slower
+(measured: 290-470 ms against 120-160 ms). JSON trees have no cycles, so nothing is
+lost by collecting later; the pause is process-wide, counted across threads, and
+ends when the last overlapping decode does.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kin.apiserver import errors
@@ -32,6 +43,7 @@ __all__ = [
     "check_revision",
     "conflict",
     "decode",
+    "decode_many",
     "encode",
     "expired",
     "future_revision",
@@ -43,6 +55,7 @@ __all__ = [
 
 ROOT = "/registry"
 MAX_KEY_BYTES = 4096
+GC_PAUSE_AT = 256
 # Resources whose key segment differs from their plural, or whose group the key omits.
 ALIASES = {"minions": "nodes"}
 GROUPS = {
@@ -140,6 +153,36 @@ def decode(text: str | bytes, revision: int, key: str) -> dict[str, Any]:
     except (ValueError, TypeError, AttributeError) as exc:
         raise errors.internal(f"stored value at {key} is not a JSON object: {exc}") from exc
     return obj
+
+
+def decode_many(rows: Sequence[tuple[str, int, str | bytes]]) -> list[dict[str, Any]]:
+    """``decode`` for each (key, revision, text), with the collector paused if many."""
+    if len(rows) < GC_PAUSE_AT:
+        return [decode(text, revision, key) for key, revision, text in rows]
+    with _gc_paused():
+        return [decode(text, revision, key) for key, revision, text in rows]
+
+
+class _Pauses:
+    lock = threading.Lock()
+    count = 0
+    was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    with _Pauses.lock:
+        if _Pauses.count == 0:
+            _Pauses.was_enabled = gc.isenabled()
+            gc.disable()
+        _Pauses.count += 1
+    try:
+        yield
+    finally:
+        with _Pauses.lock:
+            _Pauses.count -= 1
+            if _Pauses.count == 0 and _Pauses.was_enabled:
+                gc.enable()
 
 
 def identify(key: str) -> tuple[str, str, str]:

@@ -7,13 +7,16 @@ of every change (so a watch can start from any revision still kept). Values are 
 as JSON text, as the other backends hold them, so callers get fresh objects and bad
 input fails here exactly as it fails there.
 
-Every method runs without awaiting between reading and writing, so writes are atomic
-and serialized by the event loop itself. Nothing survives ``close()``; history is
-kept until ``compact()`` (see ``kin.apiserver.storage.compact_periodically``).
+Every write yields to the event loop once *before* it reads (so a burst of writers
+takes turns with watchers, as with a real datastore) and never between reading and
+writing, so writes are atomic and serialized by the event loop itself. Nothing
+survives ``close()``; history is kept until ``compact()`` (see
+``kin.apiserver.storage.compact_periodically``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import AsyncIterator
 from typing import Any
@@ -46,6 +49,7 @@ class MemoryStorage:
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
+        await asyncio.sleep(0)
         if self._current(key) is not None:
             raise keys.already_exists(key)
         return keys.decode(text, self._write(key, text, ADDED, text), key)
@@ -61,11 +65,13 @@ class MemoryStorage:
         self, key: str, obj: dict[str, Any], expected_revision: int | None = None
     ) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
+        await asyncio.sleep(0)
         self._check_current(key, keys.check_expected(expected_revision))
         return keys.decode(text, self._write(key, text, MODIFIED, text), key)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> dict[str, Any]:
         key = keys.check_key(key)
+        await asyncio.sleep(0)
         last = self._check_current(key, keys.check_expected(expected_revision))
         return keys.decode(last, self._write(key, None, DELETED, last), key)
 
@@ -78,8 +84,7 @@ class MemoryStorage:
         found = self._range(prefix, after, at, limit + 1 if limit else 0)
         more = bool(limit) and len(found) > limit
         found = found[:limit] if more else found
-        items = [keys.decode(text, rev, key) for key, rev, text in found]
-        return items, at, found[-1][0] if more else ""
+        return keys.decode_many(found), at, found[-1][0] if more else ""
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")

@@ -358,7 +358,7 @@ def _list(db: sqlite3.Connection, prefix: str, limit: int, after: str, revision:
     rows = cursor.fetchall()
     more = bool(limit) and len(rows) > limit
     rows = rows[:limit] if more else rows
-    return [keys.decode(text, rev, key) for key, rev, text in rows], at, rows[-1][0] if more else ""
+    return keys.decode_many(rows), at, rows[-1][0] if more else ""
 
 
 def _history(db: sqlite3.Connection, prefix: str, after: int) -> hub.Changes:
