@@ -1,0 +1,79 @@
+"""What exists on every cluster before anyone asks: the four system namespaces, and the
+``kubernetes`` Service (the first address of the service CIDR) with Endpoints pointing
+at this API server, as kube-apiserver's bootstrap controllers create them.
+
+Idempotent: a restart over existing storage finds them and leaves them alone (but
+repoints the endpoints, in case the advertised address changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kin.apiserver import errors
+from kin.apiserver.allocators import kubernetes_service_ip
+from kin.apiserver.registry import Registry, WriteOptions
+from kin.apiserver.resources import Resource, find
+
+__all__ = ["SYSTEM_NAMESPACES", "bootstrap"]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+MANAGER = "kube-apiserver"
+
+
+def _resource(plural: str) -> Resource:
+    found = find("", "v1", plural)
+    assert found is not None, plural
+    return found
+
+
+async def bootstrap(registry: Registry, service_cidr: str, address: str, port: int) -> None:
+    namespaces = _resource("namespaces")
+    for name in SYSTEM_NAMESPACES:
+        await _ensure(registry, namespaces, "", {"metadata": {"name": name}})
+    service = {
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": kubernetes_service_ip(service_cidr),
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+        },
+    }
+    await _ensure(registry, _resource("services"), "default", service)
+    endpoints = {
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [
+            {
+                "addresses": [{"ip": address}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            }
+        ],
+    }
+    await _ensure(registry, _resource("endpoints"), "default", endpoints, replace=True)
+
+
+async def _ensure(
+    registry: Registry, res: Resource, namespace: str, body: dict[str, Any], replace: bool = False
+) -> None:
+    opts = WriteOptions(manager=MANAGER)
+    try:
+        await registry.create(res, namespace, body, opts)
+        return
+    except errors.APIError as exc:
+        if exc.reason != "AlreadyExists":
+            raise
+    if not replace:
+        return
+    name = body["metadata"]["name"]
+
+    def repoint(current: dict[str, Any]) -> dict[str, Any]:
+        current["subsets"] = body["subsets"]
+        return current
+
+    await registry.replace_with(res, namespace, name, repoint, opts)

@@ -1,0 +1,92 @@
+"""The registry's points of contact with the rest of the server: selectors, managed
+fields, strict field validation, Service allocation, and finishing finalized deletions.
+
+Keeping them here lets ``registry`` stay a generic CRUD engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kin.apiserver import errors, fields
+from kin.apiserver.allocators import ServiceAllocator
+from kin.apiserver.objectmeta import meta
+from kin.apiserver.patch.apply import update_managed_fields
+from kin.apiserver.resources import Resource
+from kin.apiserver.schema import catalog, validate
+
+if TYPE_CHECKING:
+    from kin.apiserver.registry import Registry, WriteOptions
+
+__all__ = ["Hooks", "matcher"]
+
+Obj = dict[str, Any]
+
+
+def matcher(res: Resource, label_selector: str, field_selector: str) -> Callable[[Obj], bool]:
+    """A predicate for ``labelSelector``/``fieldSelector`` (parsed once; 400 when malformed)."""
+    if not label_selector and not field_selector:
+        return _everything
+    return fields.matcher(errors.qualified(res.plural, res.group), label_selector, field_selector)
+
+
+def _everything(obj: Obj) -> bool:
+    return True
+
+
+class Hooks:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.allocator: ServiceAllocator | None = None
+
+    def check_fields(self, res: Resource, obj: Obj, opts: WriteOptions) -> None:
+        """Values of the wrong type are a 400, as kube's decoder refuses them; unknown
+        fields are a 400 with ``fieldValidation=Strict``, a warning header with ``Warn``."""
+        typedef = catalog.for_gvk(res.group, res.version, res.kind)
+        if typedef is None:
+            return
+        problems = validate.check(obj, typedef)
+        if problems.types:
+            detail = "; ".join(problems.types)
+            raise errors.bad_request(validate.decode_error(res.kind, res.version, detail))
+        if not problems.unknown or opts.validation == "Ignore":
+            return
+        if opts.validation == "Strict":
+            raise errors.bad_request(validate.strict_error(res.kind, res.version, problems.unknown))
+        opts.warnings += problems.unknown
+
+    async def before_write(self, res: Resource, new: Obj, old: Obj | None) -> None:
+        if res.group == "" and res.plural == "services" and self.allocator is not None:
+            existing = await self._all_services()
+            self.allocator.assign(new, existing, old)
+
+    async def _all_services(self) -> list[Obj]:
+        from kin.apiserver.registry import ListOptions
+
+        items, _, _ = await self.registry.list(self.registry.services, "", ListOptions())
+        return items
+
+    def manage(
+        self, res: Resource, new: Obj, old: Obj | None, opts: WriteOptions, sub: str = ""
+    ) -> Obj:
+        """``new`` with ``metadata.managedFields`` recording what ``fieldManager`` changed."""
+        if not opts.manager or opts.applying:
+            return new
+        typedef = catalog.for_gvk(res.group, res.version, res.kind)
+        return update_managed_fields(
+            old, new, opts.manager, typedef=typedef, lookup=catalog.lookup, subresource=sub
+        )
+
+    async def finish_deletion_if_done(self, res: Resource, namespace: str, obj: Obj) -> bool:
+        """An object marked for deletion goes when its last finalizer does (graceful pods
+        instead wait for their kubelet)."""
+        metadata = meta(obj)
+        if not metadata.get("deletionTimestamp") or metadata.get("finalizers"):
+            return False
+        if metadata.get("deletionGracePeriodSeconds"):
+            return False
+        if res.plural == "namespaces" and (obj.get("spec") or {}).get("finalizers"):
+            return False
+        await self.registry.remove(res, namespace, str(metadata["name"]))
+        return True

@@ -1,0 +1,101 @@
+"""Object metadata rules every kind shares: names, generateName, uid, timestamps, immutability.
+
+The name rules and messages are Kubernetes' (``IsDNS1123Subdomain``, ``IsDNS1123Label``),
+so ``kubectl apply`` of a bad name fails with the causes kubectl prints for a real cluster.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+import uuid
+from typing import Any
+
+from kin.apiserver.errors import cause
+
+__all__ = [
+    "DNS1123_LABEL",
+    "DNS1123_SUBDOMAIN",
+    "generate_name",
+    "meta",
+    "name_causes",
+    "new_uid",
+    "now_rfc3339",
+    "set_create_metadata",
+]
+
+DNS1123_LABEL = "label"
+DNS1123_SUBDOMAIN = "subdomain"
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+# Kubernetes' generateName suffix alphabet: no vowels (no words), no confusable characters.
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj["metadata"]``, created if absent."""
+    value = obj.get("metadata")
+    if not isinstance(value, dict):
+        value = obj["metadata"] = {}
+    return value
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generate_name(prefix: str) -> str:
+    """``generateName`` + 5 random characters, as the API server names ``web-`` objects."""
+    return prefix + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+
+
+def name_causes(name: str, rule: str, field: str = "metadata.name") -> list[dict[str, str]]:
+    """Validation causes for ``name`` under ``rule`` (DNS1123_LABEL or DNS1123_SUBDOMAIN)."""
+    if not name:
+        return [
+            cause(field, "Required value: name or generateName is required", "FieldValueRequired")
+        ]
+    limit, pattern, message = (
+        (63, _LABEL, _LABEL_MESSAGE)
+        if rule == DNS1123_LABEL
+        else (253, _SUBDOMAIN, _SUBDOMAIN_MESSAGE)
+    )
+    causes = []
+    if len(name) > limit:
+        causes.append(
+            cause(field, f'Invalid value: "{name}": must be no more than {limit} characters')
+        )
+    if not pattern.match(name):
+        causes.append(cause(field, f'Invalid value: "{name}": {message}'))
+    return causes
+
+
+def set_create_metadata(obj: dict[str, Any], namespace: str) -> None:
+    """What the server assigns on create: name from generateName, namespace, uid, timestamp;
+    and what a client may not set: resourceVersion, deletion fields, selfLink."""
+    metadata = meta(obj)
+    if not metadata.get("name") and metadata.get("generateName"):
+        metadata["name"] = generate_name(str(metadata["generateName"]))
+    if namespace:
+        metadata["namespace"] = namespace
+    else:
+        metadata.pop("namespace", None)
+    metadata["uid"] = new_uid()
+    metadata["creationTimestamp"] = now_rfc3339()
+    for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        metadata.pop(key, None)

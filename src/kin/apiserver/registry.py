@@ -1,0 +1,334 @@
+"""The generic REST registry: get, list, watch, create, update and delete for every resource.
+
+It sits between the HTTP layer and storage and applies what every kind shares: object
+metadata (uid, names, timestamps, generation), the kind's strategy (defaults, validation,
+status ownership), optimistic concurrency on ``metadata.resourceVersion``, dry runs,
+managed fields, namespace lifecycle checks, and selector filtering. Kind-specific verbs
+(scale, binding, finalize ...) live in ``subresources``; deletion in ``deletion``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from kin.apiserver import errors, hooks
+from kin.apiserver.convert import from_storage, to_storage
+from kin.apiserver.deletion import Deleter
+from kin.apiserver.objectmeta import meta, set_create_metadata
+from kin.apiserver.resources import Resource, find
+from kin.apiserver.storage.base import ADDED, Storage
+from kin.apiserver.strategies import strategy_for
+
+__all__ = ["ListOptions", "Registry", "WriteOptions"]
+
+Obj = dict[str, Any]
+Causes = list[dict[str, str]]
+NAMESPACES = find("", "v1", "namespaces")
+CONFLICT_RETRIES = 5
+
+
+class WriteOptions:
+    """What a write request asked for besides its body."""
+
+    def __init__(
+        self, dry_run: bool = False, manager: str = "", validation: str = "Ignore"
+    ) -> None:
+        self.dry_run = dry_run
+        self.manager = manager
+        self.validation = validation  # Ignore | Warn | Strict (fieldValidation)
+        self.applying = False  # server-side apply records its own managedFields
+        self.warnings: list[str] = []
+
+
+class ListOptions:
+    def __init__(
+        self,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+    ) -> None:
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.limit = limit
+        self.continue_token = continue_token
+        self.resource_version = resource_version
+
+
+class Registry:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.write_lock = asyncio.Lock()  # allocations and other read-decide-write sequences
+        self.hooks = hooks.Hooks(self)
+        self.deleter = Deleter(self)
+        services = find("", "v1", "services")
+        assert services is not None
+        self.services = services
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, res: Resource, namespace: str, name: str) -> Obj:
+        try:
+            stored = await self.storage.get(res.key(namespace, name))
+        except errors.APIError as exc:
+            raise self._named(exc, res, name) from None
+        return from_storage(res, stored)
+
+    async def list(
+        self, res: Resource, namespace: str, opts: ListOptions
+    ) -> tuple[list[Obj], int, str]:
+        """Matching objects, the list's revision, and a continue token when ``limit`` cut it.
+
+        Pages are filtered after reading, so a page is full even when most objects do not
+        match; every page of one listing reads the store at the first page's revision.
+        """
+        match = hooks.matcher(res, opts.label_selector, opts.field_selector)
+        revision, after = decode_continue(opts.continue_token)
+        items, rev, _ = await self.storage.list(res.prefix(namespace), 0, after, revision)
+        chosen = [from_storage(res, o) for o in items if match(o)]
+        if opts.limit and len(chosen) > opts.limit:
+            chosen = chosen[: opts.limit]
+            return chosen, rev, encode_continue(rev, res, chosen[-1])
+        return chosen, rev, ""
+
+    async def watch(
+        self, res: Resource, namespace: str, opts: ListOptions
+    ) -> AsyncGenerator[tuple[str, Obj], None]:
+        """Events after ``resourceVersion``; with none or ``0``, the current objects first."""
+        match = hooks.matcher(res, opts.label_selector, opts.field_selector)
+        after = _revision(opts.resource_version)
+        if after == 0:
+            items, after, _ = await self.storage.list(res.prefix(namespace))
+            for obj in items:
+                if match(obj):
+                    yield ADDED, from_storage(res, obj)
+        async for event in self.storage.watch(res.prefix(namespace), after):
+            if match(event.object):
+                yield event.type, from_storage(res, event.object)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def create(self, res: Resource, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
+        obj = self._own(res, body, namespace)
+        self.hooks.check_fields(res, obj, opts)
+        strategy = strategy_for(res.group, res.plural)
+        set_create_metadata(obj, namespace if res.namespaced else "")
+        strategy.defaults(obj)
+        strategy.prepare_create(obj)
+        self._validate(res, obj, strategy.validate(obj))
+        await self._check_namespace(res, namespace)
+        async with self.write_lock:
+            await self.hooks.before_write(res, obj, None)
+            obj = self.hooks.manage(res, obj, None, opts)
+            if opts.dry_run:
+                return from_storage(res, obj)
+            stored = await self._store_new(res, namespace, obj)
+        return from_storage(res, stored)
+
+    async def _store_new(self, res: Resource, namespace: str, obj: Obj) -> Obj:
+        try:
+            return await self.storage.create(
+                res.key(namespace, meta(obj)["name"]), to_storage(res, obj)
+            )
+        except errors.APIError as exc:
+            raise self._named(exc, res, str(meta(obj)["name"])) from None
+
+    async def update(
+        self, res: Resource, namespace: str, name: str, body: Obj, opts: WriteOptions, sub: str = ""
+    ) -> Obj:
+        """PUT: replace the object (or its status), honouring ``metadata.resourceVersion``."""
+        new = self._own(res, body, namespace)
+        if meta(new).get("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta(new).get('name')}) does not match "
+                f"the name on the URL ({name})"
+            )
+        old = await self.get(res, namespace, name)
+        expected = _revision(str(meta(new).get("resourceVersion", "")))
+        return await self._replace(res, namespace, old, new, opts, _Mode(sub), expected)
+
+    async def replace_with(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        change: Any,
+        opts: WriteOptions,
+        sub: str = "",
+        *,
+        allow_deletion_fields: bool = False,
+        status_too: bool = False,
+    ) -> Obj:
+        """Read-modify-write with ``change(old) -> new``, retried on conflicts (PATCH, and the
+        server's own writes: ``allow_deletion_fields`` and ``status_too`` are for those)."""
+        mode = _Mode(sub, allow_deletion_fields, status_too)
+        for attempt in range(CONFLICT_RETRIES):
+            old = await self.get(res, namespace, name)
+            new = change(copy.deepcopy(old))
+            try:
+                expected = _revision(str(meta(old)["resourceVersion"]))
+                return await self._replace(res, namespace, old, new, opts, mode, expected)
+            except errors.APIError as exc:
+                if exc.code != 409 or attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def remove(self, res: Resource, namespace: str, name: str) -> Obj:
+        """Delete from storage now (the deleter decides when); return the last state."""
+        try:
+            gone = await self.storage.delete(res.key(namespace, name))
+        except errors.APIError as exc:
+            raise self._named(exc, res, name) from None
+        return from_storage(res, gone)
+
+    async def _replace(
+        self,
+        res: Resource,
+        namespace: str,
+        old: Obj,
+        new: Obj,
+        opts: WriteOptions,
+        mode: _Mode,
+        expected: int,
+    ) -> Obj:
+        strategy = strategy_for(res.group, res.plural)
+        self.hooks.check_fields(res, new, opts)
+        self._keep_identity(new, old, mode.allow_deletion_fields)
+        if mode.sub == "status":
+            strategy.prepare_status_update(new, old)
+        elif not mode.status_too:
+            strategy.defaults(new)
+            strategy.prepare_update(new, old)
+        self._validate(res, new, strategy.validate_update(new, old))
+        new = self.hooks.manage(res, new, old, opts, mode.sub)
+        if opts.dry_run:
+            return from_storage(res, new)
+        if await self.hooks.finish_deletion_if_done(res, namespace, new):
+            return from_storage(res, new)
+        async with self.write_lock:
+            await self.hooks.before_write(res, new, old)
+            stored = await self._store(res, namespace, new, expected)
+        return from_storage(res, stored)
+
+    async def delete(
+        self, res: Resource, namespace: str, name: str, options: Obj, opts: WriteOptions
+    ) -> Obj:
+        return await self.deleter.delete(res, namespace, name, options, opts)
+
+    async def _store(self, res: Resource, namespace: str, obj: Obj, expected: int) -> Obj:
+        name = str(meta(obj)["name"])
+        try:
+            return await self.storage.update(
+                res.key(namespace, name), to_storage(res, obj), expected or None
+            )
+        except errors.APIError as exc:
+            raise self._named(exc, res, name) from None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _own(self, res: Resource, body: Obj, namespace: str) -> Obj:
+        """A deep copy with kind/apiVersion checked and the request's namespace applied."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        obj = copy.deepcopy(body)
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind not in (None, "", res.kind) or api_version not in (None, "", res.api_version):
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match "
+                f"the expected API version ({res.api_version})"
+                if api_version != res.api_version
+                else f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+            )
+        obj["kind"], obj["apiVersion"] = res.kind, res.api_version
+        body_ns = meta(obj).get("namespace")
+        if res.namespaced and body_ns and body_ns != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match "
+                "the namespace sent on the request"
+            )
+        return obj
+
+    def _keep_identity(self, new: Obj, old: Obj, deletion_too: bool = False) -> None:
+        """What no client update may change: name, namespace, uid, creation time, and the
+        deletion fields (only the server's deleter sets those)."""
+        keys = ["name", "namespace", "uid", "creationTimestamp"]
+        if not deletion_too:
+            keys += ["deletionTimestamp", "deletionGracePeriodSeconds"]
+        for key in keys:
+            if key in meta(old):
+                meta(new)[key] = meta(old)[key]
+            else:
+                meta(new).pop(key, None)
+
+    def _validate(self, res: Resource, obj: Obj, causes: Causes) -> None:
+        if causes:
+            raise errors.invalid(res.kind, str(meta(obj).get("name", "")), causes, res.group)
+
+    async def _check_namespace(self, res: Resource, namespace: str) -> None:
+        if not res.namespaced or NAMESPACES is None:
+            return
+        ns = await self.get(NAMESPACES, "", namespace)
+        if meta(ns).get("deletionTimestamp"):
+            raise errors.forbidden(
+                f"{res.plural} is forbidden: unable to create new content in namespace "
+                f"{namespace} because it is being terminated"
+            )
+
+    def _named(self, exc: errors.APIError, res: Resource, name: str) -> errors.APIError:
+        """Storage speaks in keys; the API names the resource (``pods "web" not found``)."""
+        if exc.code == 404:
+            return errors.not_found(res.plural, name, res.group)
+        if exc.reason == "AlreadyExists":
+            return errors.already_exists(res.plural, name, res.group)
+        if exc.code == 409:
+            return errors.conflict(res.plural, name, res.group)
+        return exc
+
+
+class _Mode:
+    """How a replace treats the stored object: ``sub`` is "" or "status"."""
+
+    def __init__(
+        self, sub: str = "", allow_deletion_fields: bool = False, status_too: bool = False
+    ) -> None:
+        self.sub = sub
+        self.allow_deletion_fields = allow_deletion_fields
+        self.status_too = status_too
+
+
+def _revision(text: str) -> int:
+    if not text:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{text}"') from None
+    if value < 0:
+        raise errors.bad_request(f'invalid resource version "{text}"')
+    return value
+
+
+def encode_continue(revision: int, res: Resource, last: Obj) -> str:
+    """An opaque token: the listing's revision and the last key returned."""
+    key = res.key(str(meta(last).get("namespace", "")), str(meta(last)["name"]))
+    raw = json.dumps({"rv": revision, "start": key}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    if not token:
+        return 0, ""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(raw["rv"]), str(raw["start"])
+    except (ValueError, KeyError, TypeError):
+        raise errors.bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion "
+            "(version meta.k8s.io/v1)"
+        ) from None
