@@ -1,0 +1,54 @@
+"""``python -m kin.apiserver``: the API server daemon, with kube-apiserver's flag names."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from kin.apiserver.server import ServerConfig, run
+
+
+def parse_args(argv: list[str]) -> ServerConfig:
+    parser = argparse.ArgumentParser(prog="kin-apiserver", description=__doc__)
+    add = parser.add_argument
+    add("--storage", default="memory://", help="sqlite:///PATH, etcd://HOST:PORT or memory://")
+    add("--bind-address", default="127.0.0.1")
+    add("--secure-port", type=int, default=6443, help="0 picks a free port")
+    add("--advertise-address", default="")
+    add("--tls-cert-file", default="")
+    add("--tls-private-key-file", default="")
+    add("--client-ca-file", default="")
+    add("--token-auth-file", default="")
+    add("--service-cluster-ip-range", default="10.96.0.0/16")
+    add("--compaction-interval", type=float, default=300.0, help="seconds")
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        parser.error("--tls-cert-file and --tls-private-key-file go together")
+    return ServerConfig(
+        storage=args.storage,
+        bind_address=args.bind_address,
+        port=args.secure_port,
+        advertise_address=args.advertise_address,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        token_auth_file=args.token_auth_file,
+        service_cluster_ip_range=args.service_cluster_ip_range,
+        compaction_interval=args.compaction_interval,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        run(config)
+    except (OSError, ValueError) as exc:
+        print(f"kin-apiserver: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The aiohttp application: discovery, OpenAPI, health, and every resource URL.
+
+Middlewares turn ``APIError`` into the ``Status`` body kubectl prints, refuse anonymous
+requests (but for health and version, which kube serves to anyone), refuse Accept headers
+the server cannot satisfy, and log one line per write and per error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from kin.apiserver import discovery, errors
+from kin.apiserver.http import handlers
+from kin.apiserver.http.auth import TokenFile, authenticate
+from kin.apiserver.http.bodies import dump, json_response
+from kin.apiserver.http.routes import parse_route
+from kin.apiserver.http.subresources import NODE_PROXY, NodeProxy
+from kin.apiserver.registry import Registry
+from kin.apiserver.resources import CATALOG
+from kin.apiserver.schema import openapi
+
+__all__ = ["make_app"]
+
+log = logging.getLogger("kin.apiserver")
+REGISTRY = web.AppKey("registry", Registry)
+TOKENS = web.AppKey("tokens", TokenFile)
+ADDRESS = web.AppKey("address", str)
+PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(
+    registry: Registry,
+    tokens: TokenFile | None = None,
+    address: str = "127.0.0.1:6443",
+    node_proxy: NodeProxy | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[_log_and_status, _authenticate, _negotiate],
+        client_max_size=4 * 1024 * 1024,
+    )
+    app[REGISTRY] = registry
+    app[TOKENS] = tokens or TokenFile()
+    app[ADDRESS] = address
+    if node_proxy is not None:
+        app[NODE_PROXY] = node_proxy
+    _add_routes(app.router)
+    return app
+
+
+def _add_routes(router: web.UrlDispatcher) -> None:
+    for path in ("/healthz", "/livez", "/readyz"):
+        router.add_get(path, _health)
+        router.add_get(path + "/{check:.+}", _health)
+    router.add_get("/version", _version)
+    router.add_get("/api", _api)
+    router.add_get("/apis", _apis)
+    router.add_get("/api/v1", _core_resources)
+    router.add_get("/apis/{group}", _group)
+    router.add_get("/apis/{group}/{version}", _group_resources)
+    router.add_get("/openapi/v2", _openapi_v2)
+    router.add_get("/openapi/v3", _openapi_v3)
+    router.add_get("/openapi/v3/{path:.+}", _openapi_v3_document)
+    router.add_route("*", "/api/v1/{tail:.+}", _core_resource)
+    router.add_route("*", "/apis/{group}/{version}/{tail:.+}", _group_resource)
+
+
+# -- middlewares ----------------------------------------------------------------------------
+
+
+@web.middleware
+async def _log_and_status(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.monotonic()
+    try:
+        response = await handler(request)
+    except errors.APIError as exc:
+        response = json_response(exc.status(), exc.code)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # a bug must not take the server down: log it, answer 500
+        log.exception("%s %s failed", request.method, request.path_qs)
+        response = json_response(errors.internal(f"{type(exc).__name__}: {exc}").status(), 500)
+    if request.method != "GET" or response.status >= 400:
+        took = (time.monotonic() - started) * 1000
+        log.info("%s %s %d %.1fms", request.method, request.path_qs, response.status, took)
+    return response
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    user = authenticate(request, request.app[TOKENS])
+    if user is None and not request.path.startswith(PUBLIC):
+        raise errors.unauthorized()
+    return await handler(request)
+
+
+@web.middleware
+async def _negotiate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    accept = request.headers.get("Accept", "")
+    if accept and not any(t in accept for t in ("json", "*/*", "text/plain")):
+        raise errors.not_acceptable(
+            "only the following media types are accepted: application/json, "
+            "application/json;as=Table;v=v1;g=meta.k8s.io"
+        )
+    return await handler(request)
+
+
+# -- health, version, discovery -------------------------------------------------------------
+
+
+async def _health(request: web.Request) -> web.Response:
+    try:
+        await request.app[REGISTRY].storage.revision()
+    except Exception as exc:  # storage down: not healthy, and say why
+        return web.Response(status=500, text=f"[-]etcd failed: {exc}\nhealthz check failed\n")
+    return web.Response(text="ok")
+
+
+async def _version(request: web.Request) -> web.Response:
+    return json_response(discovery.version_info())
+
+
+def _discovery(request: web.Request, core: bool, legacy: object) -> web.Response:
+    if discovery.wants_aggregated(request.headers.get("Accept", "")):
+        body = dump(discovery.aggregated(core))
+        headers = {"Content-Type": discovery.AGGREGATED_CONTENT_TYPE, "Vary": "Accept"}
+        return web.Response(body=body, headers=headers)
+    return json_response(legacy)
+
+
+async def _api(request: web.Request) -> web.Response:
+    return _discovery(request, True, discovery.api_versions(request.app[ADDRESS]))
+
+
+async def _apis(request: web.Request) -> web.Response:
+    return _discovery(request, False, discovery.api_group_list())
+
+
+async def _core_resources(request: web.Request) -> web.Response:
+    return json_response(discovery.resource_list("", "v1"))
+
+
+async def _group(request: web.Request) -> web.Response:
+    group = request.match_info["group"]
+    for entry in discovery.api_group_list()["groups"]:
+        if entry["name"] == group:
+            return json_response({"kind": "APIGroup", "apiVersion": "v1", **entry})
+    raise _not_found()
+
+
+async def _group_resources(request: web.Request) -> web.Response:
+    found = discovery.resource_list(request.match_info["group"], request.match_info["version"])
+    if found is None:
+        raise _not_found()
+    return json_response(found)
+
+
+async def _openapi_v2(request: web.Request) -> web.Response:
+    """kube serves Swagger 2.0 here; kin serves OpenAPI v3 only, and kubectl falls back."""
+    raise _not_found()
+
+
+async def _openapi_v3(request: web.Request) -> web.Response:
+    return json_response(openapi.openapi_root(_OPENAPI_RESOURCES))
+
+
+async def _openapi_v3_document(request: web.Request) -> web.Response:
+    """Documents are immutable for a given ``hash``: kubectl caches them under it."""
+    body = _openapi_bytes(request.match_info["path"])
+    if body is None:
+        raise _not_found()
+    headers = {"Cache-Control": "public, immutable", "Content-Type": "application/json"}
+    return web.Response(body=body, headers=headers)
+
+
+_OPENAPI_RESOURCES = tuple(
+    openapi.Resource(r.group, r.version, r.kind, r.plural, r.namespaced,
+                     tuple(s.name for s in r.subresources), r.verbs)
+    for r in CATALOG
+)  # fmt: skip
+
+
+@functools.cache
+def _openapi_bytes(path: str) -> bytes | None:
+    found = openapi.group_version(path)
+    if found is None:
+        return None
+    group, version = found
+    if not any(r.group == group and r.version == version for r in CATALOG):
+        return None
+    return dump(openapi.openapi_document(group, version, _OPENAPI_RESOURCES))
+
+
+def _not_found() -> errors.APIError:
+    return errors.APIError(404, "NotFound", "the server could not find the requested resource")
+
+
+# -- resources ------------------------------------------------------------------------------
+
+
+async def _core_resource(request: web.Request) -> web.StreamResponse:
+    route = parse_route("", "v1", request.match_info["tail"].split("/"))
+    return await handlers.handle(request, request.app[REGISTRY], route)
+
+
+async def _group_resource(request: web.Request) -> web.StreamResponse:
+    info = request.match_info
+    route = parse_route(info["group"], info["version"], info["tail"].split("/"))
+    return await handlers.handle(request, request.app[REGISTRY], route)

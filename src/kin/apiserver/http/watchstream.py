@@ -1,0 +1,130 @@
+"""``?watch=true``: a chunked stream of ``{"type": ..., "object": ...}`` lines.
+
+Objects are Tables when kubectl asked for Tables (one row per event, no column
+definitions after the first). ``resourceVersion`` unset or ``0`` starts with the current
+objects as ADDED (kubectl throws that first event away for a single-object watch);
+``N`` continues strictly after N; a compacted N ends the stream with an ERROR event
+carrying a 410 Status, as kube-apiserver does. The stream lasts until the client goes
+away, or ``timeoutSeconds``. With ``allowWatchBookmarks`` an idle stream gets a BOOKMARK
+with the current resourceVersion every minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiohttp import web
+
+from kin.apiserver import errors, tables
+from kin.apiserver.http.bodies import dump, wants_table
+from kin.apiserver.http.common import qualified
+from kin.apiserver.http.routes import Route
+from kin.apiserver.registry import ListOptions, Registry
+
+__all__ = ["serve"]
+
+BOOKMARK_EVERY = 60.0
+SETUP_GRACE = 0.05
+Event = tuple[str, dict[str, Any]]
+Events = AsyncGenerator[Event, None]
+
+
+async def serve(
+    request: web.Request, registry: Registry, route: Route, opts: ListOptions
+) -> web.StreamResponse:
+    timeout = _timeout(request)
+    bookmarks = request.query.get("allowWatchBookmarks", "") in ("true", "1")
+    events = registry.watch(route.resource, route.namespace, opts)
+    pump = _Pump(events, route, registry, wants_table(request), bookmarks)
+    try:
+        await pump.start()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError, asyncio.TimeoutError):
+            await asyncio.wait_for(pump.run(response), timeout)
+        return response
+    finally:
+        await pump.close()
+
+
+def _timeout(request: web.Request) -> float | None:
+    try:
+        seconds = int(request.query.get("timeoutSeconds", "0") or 0)
+    except ValueError:
+        raise errors.bad_request("timeoutSeconds must be an integer") from None
+    return float(seconds) if seconds > 0 else None
+
+
+class _Pump:
+    """Copies events to the response until the watch ends or the client goes away.
+
+    The next event is always awaited in a task of its own: cancelling a bare ``anext`` on
+    a timeout would close the watch's generator.
+    """
+
+    def __init__(
+        self, events: Events, route: Route, registry: Registry, table: bool, bookmarks: bool
+    ) -> None:
+        self.events = events
+        self.route = route
+        self.registry = registry
+        self.table = table
+        self.bookmarks = bookmarks
+        self.first = True
+        self.pending: asyncio.Future[Event] | None = None
+
+    async def start(self) -> None:
+        """Setup errors (a bad selector, an expired resourceVersion) still get a plain
+        Status: give the watch a moment to fail before the 200 goes out."""
+        self.pending = asyncio.ensure_future(anext(self.events))
+        await asyncio.wait({self.pending}, timeout=SETUP_GRACE)
+        if self.pending.done() and isinstance(self.pending.exception(), errors.APIError):
+            self.pending.result()
+
+    async def run(self, response: web.StreamResponse) -> None:
+        every = BOOKMARK_EVERY if self.bookmarks else None
+        while self.pending is not None:
+            done, _ = await asyncio.wait({self.pending}, timeout=every)
+            if not done:
+                await _bookmark(response, self.route, self.registry)
+                continue
+            try:
+                event = self.pending.result()
+            except StopAsyncIteration:
+                return
+            except errors.APIError as exc:
+                await response.write(dump({"type": "ERROR", "object": exc.status()}) + b"\n")
+                return
+            await self.send(response, event)
+            self.pending = asyncio.ensure_future(anext(self.events))
+
+    async def send(self, response: web.StreamResponse, event: Event) -> None:
+        kind, obj = event
+        if self.table:
+            rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+            res = qualified(self.route.resource)
+            obj = tables.table(res, [obj], "Metadata", rv, no_headers=not self.first)
+        self.first = False
+        await response.write(dump({"type": kind, "object": obj}) + b"\n")
+
+    async def close(self) -> None:
+        if self.pending is not None and not self.pending.done():
+            self.pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await self.pending
+        await self.events.aclose()
+
+
+async def _bookmark(response: web.StreamResponse, route: Route, registry: Registry) -> None:
+    revision = await registry.storage.revision()
+    res = route.resource
+    marker = {
+        "kind": res.kind,
+        "apiVersion": res.api_version,
+        "metadata": {"resourceVersion": str(revision)},
+    }
+    await response.write(dump({"type": "BOOKMARK", "object": marker}) + b"\n")
