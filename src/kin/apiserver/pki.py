@@ -21,7 +21,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertKey", "issue", "load", "new_ca", "write"]
+__all__ = [
+    "CertKey",
+    "apiserver_sans",
+    "issue",
+    "load",
+    "new_ca",
+    "node_identity",
+    "write",
+    "write_cluster_pki",
+]
 
 VALIDITY = datetime.timedelta(days=3650)
 CA_VALIDITY = datetime.timedelta(days=3650 * 3)
@@ -139,3 +148,39 @@ def load(cert_path: str, key_path: str) -> CertKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{key_path}: expected an EC private key")
     return CertKey(cert, key)
+
+
+def apiserver_sans(
+    service_cidr: str, addresses: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(DNS names, IP addresses) of kube-apiserver's certificate, as kubeadm chooses them:
+    the ``kubernetes`` service's names and first service IP, loopback, and ``addresses``."""
+    dns = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+           "kubernetes.default.svc.cluster.local", "localhost")  # fmt: skip
+    service_ip = str(ipaddress.ip_network(service_cidr)[1])
+    ips = tuple(dict.fromkeys((service_ip, "127.0.0.1", *addresses)))
+    return dns, ips
+
+
+def node_identity(node: str) -> tuple[str, tuple[str, ...]]:
+    """The user and groups a kubelet authenticates as."""
+    return f"system:node:{node}", ("system:nodes",)
+
+
+def write_cluster_pki(
+    directory: str, service_cidr: str, addresses: tuple[str, ...], nodes: tuple[str, ...]
+) -> CertKey:
+    """kubeadm's layout under ``directory`` (``/etc/kubernetes/pki``): ca, apiserver,
+    admin, and ``node-<name>`` for each node. Returns the CA."""
+    ca = new_ca()
+    write(ca, f"{directory}/ca.crt", f"{directory}/ca.key")
+    dns, ips = apiserver_sans(service_cidr, addresses)
+    server = issue(ca, "kube-apiserver", dns_names=dns, ip_addresses=ips, server=True)
+    write(server, f"{directory}/apiserver.crt", f"{directory}/apiserver.key")
+    admin = issue(ca, "kubernetes-admin", ("system:masters",))
+    write(admin, f"{directory}/admin.crt", f"{directory}/admin.key")
+    for node in nodes:
+        user, groups = node_identity(node)
+        pair = issue(ca, user, groups)
+        write(pair, f"{directory}/node-{node}.crt", f"{directory}/node-{node}.key")
+    return ca

@@ -104,6 +104,8 @@ CATALOG: tuple[Resource, ...] = (
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     Resource("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",)),
+    Resource("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+             "selfsubjectreview", False, verbs=("create",)),
 )  # fmt: skip
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in CATALOG}

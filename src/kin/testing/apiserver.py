@@ -12,6 +12,7 @@ Both listen on a free port of 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -35,6 +36,9 @@ from kin.testing.etcd import free_port
 __all__ = ["Client", "InProcessServer", "Response", "ServerProcess"]
 
 TOKEN = "kin-test-token"
+SERVICE_CIDR = "10.96.0.0/16"
+NODE = "kin-test-node"
+"""``ServerProcess`` also writes a client certificate for this node (``node-<NODE>.crt``)."""
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 JSON = "application/json"
@@ -192,17 +196,17 @@ class ServerProcess:
         self._write_pki()
 
     def _write_pki(self) -> None:
-        ca = pki.new_ca()
-        server = pki.issue(ca, "kube-apiserver", dns_names=("localhost", "kubernetes"),
-                           ip_addresses=("127.0.0.1",), server=True)  # fmt: skip
-        admin = pki.issue(ca, "kubernetes-admin", ("system:masters",))
-        pki.write(ca, str(self.dir / "ca.crt"), str(self.dir / "ca.key"))
-        pki.write(server, str(self.dir / "apiserver.crt"), str(self.dir / "apiserver.key"))
-        pki.write(admin, str(self.dir / "admin.crt"), str(self.dir / "admin.key"))
+        d = str(self.dir)
+        self.ca = pki.write_cluster_pki(d, SERVICE_CIDR, ("127.0.0.1",), (NODE,))
+        self.write_kubeconfig(self.kubeconfig, "admin")
+
+    def write_kubeconfig(self, path: str, identity: str) -> None:
+        """A kubeconfig that authenticates with ``<identity>.crt`` (``admin``, ``node-<name>``)."""
+        pair = pki.load(str(self.dir / f"{identity}.crt"), str(self.dir / f"{identity}.key"))
         config = kubeconfig.render(
-            "kind-test", self.url, ca.cert_pem(), admin.cert_pem(), admin.key_pem(), "kind-test"
+            "kind-test", self.url, self.ca.cert_pem(), pair.cert_pem(), pair.key_pem(), identity
         )
-        kubeconfig.write(config, self.kubeconfig)
+        kubeconfig.write(config, path)
 
     def start(self) -> ServerProcess:
         d = self.dir
@@ -235,8 +239,9 @@ class ServerProcess:
                 code, tail = self.proc.returncode, self.log.read_text()[-2000:]
                 raise RuntimeError(f"kin.apiserver exited with {code}: {tail}")
             try:
-                if self.client().get("/readyz", accept="*/*").status == 200:
-                    return
+                with contextlib.closing(self.client()) as client:
+                    if client.get("/readyz", accept="*/*").status == 200:
+                        return
             except OSError:
                 pass
             time.sleep(0.05)

@@ -55,3 +55,22 @@ def test_token_file_rows_and_groups(tmp_path: Path) -> None:
     carol = tokens.user("plain")
     assert carol is not None and carol.groups == ()
     assert tokens.user("wrong") is None
+
+
+def test_cluster_pki_has_kubeadms_files_and_identities(tmp_path: Path) -> None:
+    ca = pki.write_cluster_pki(str(tmp_path), "10.96.0.0/16", ("172.18.0.2",), ("n1", "n2"))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        f"{base}.{ext}" for base in ("ca", "apiserver", "admin", "node-n1", "node-n2")
+        for ext in ("crt", "key")
+    )  # fmt: skip
+    server = pki.load(str(tmp_path / "apiserver.crt"), str(tmp_path / "apiserver.key"))
+    sans = server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    assert ips == {"10.96.0.1", "127.0.0.1", "172.18.0.2"}
+    assert "kubernetes.default.svc.cluster.local" in sans.get_values_for_type(x509.DNSName)
+    node = pki.load(str(tmp_path / "node-n2.crt"), str(tmp_path / "node-n2.key"))
+    node.cert.verify_directly_issued_by(ca.cert)
+    subject = node.cert.subject
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:n2"
+    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "system:nodes"

@@ -16,13 +16,13 @@ from aiohttp import web
 
 from kin.apiserver import discovery, errors
 from kin.apiserver.http import handlers
-from kin.apiserver.http.auth import TokenFile, authenticate
+from kin.apiserver.http.auth import USER, TokenFile, authenticate, self_subject_review
 from kin.apiserver.http.bodies import dump, json_response
 from kin.apiserver.http.routes import parse_route
 from kin.apiserver.http.subresources import NODE_PROXY, NodeProxy
 from kin.apiserver.registry import Registry
 from kin.apiserver.resources import CATALOG
-from kin.apiserver.schema import openapi
+from kin.apiserver.schema import catalog, openapi
 
 __all__ = ["make_app"]
 
@@ -94,8 +94,11 @@ async def _log_and_status(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     user = authenticate(request, request.app[TOKENS])
-    if user is None and not request.path.startswith(PUBLIC):
-        raise errors.unauthorized()
+    if user is None:
+        if not request.path.startswith(PUBLIC):
+            raise errors.unauthorized()
+    else:
+        request[USER] = user
     return await handler(request)
 
 
@@ -182,6 +185,7 @@ _OPENAPI_RESOURCES = tuple(
     openapi.Resource(r.group, r.version, r.kind, r.plural, r.namespaced,
                      tuple(s.name for s in r.subresources), r.verbs)
     for r in CATALOG
+    if catalog.for_gvk(r.group, r.version, r.kind) is not None
 )  # fmt: skip
 
 
@@ -191,7 +195,7 @@ def _openapi_bytes(path: str) -> bytes | None:
     if found is None:
         return None
     group, version = found
-    if not any(r.group == group and r.version == version for r in CATALOG):
+    if not any(r.group == group and r.version == version for r in _OPENAPI_RESOURCES):
         return None
     return dump(openapi.openapi_document(group, version, _OPENAPI_RESOURCES))
 
@@ -211,4 +215,8 @@ async def _core_resource(request: web.Request) -> web.StreamResponse:
 async def _group_resource(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     route = parse_route(info["group"], info["version"], info["tail"].split("/"))
+    if route.resource.plural == "selfsubjectreviews":
+        if request.method != "POST":
+            raise errors.method_not_supported("selfsubjectreviews", request.method)
+        return json_response(self_subject_review(request[USER]), 201)
     return await handlers.handle(request, request.app[REGISTRY], route)

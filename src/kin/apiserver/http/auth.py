@@ -18,7 +18,7 @@ from aiohttp import web
 
 from kin.apiserver import errors
 
-__all__ = ["ANONYMOUS_PATHS", "TokenFile", "User", "authenticate"]
+__all__ = ["ANONYMOUS_PATHS", "USER", "TokenFile", "User", "authenticate", "self_subject_review"]
 
 ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz")
 
@@ -80,3 +80,20 @@ def authenticate(request: web.Request, tokens: TokenFile) -> User | None:
             raise errors.unauthorized()
         return user
     return None
+
+
+USER: web.RequestKey[User] = web.RequestKey("user")
+
+
+def self_subject_review(user: User) -> dict[str, Any]:
+    """``kubectl auth whoami``: who the server thinks is asking."""
+    groups = [*user.groups, "system:authenticated"]
+    info: dict[str, Any] = {"username": user.name, "groups": groups}
+    if user.uid:
+        info["uid"] = user.uid
+    return {
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": info},
+    }
