@@ -13,8 +13,10 @@ Why it is shaped like this:
   points at each live key's current row. A current read joins the two; a read at an
   older revision (the later pages of a paged list) takes, per key, the newest log row
   at or before it; a watch replays the log by revision, also after a restart.
-- **Compaction** (``compact(c)``) deletes log rows older than ``c`` that no read at
-  ``c`` or later can see: tombstones, and versions superseded at or before ``c``.
+- **Compaction** (``compact(c)``) records ``c``, then deletes log rows older than ``c``
+  that no read at ``c`` or later can see (tombstones, versions superseded at or before
+  ``c``) in small transactions between other writes; a crash half-way leaves rows the
+  next compaction deletes.
   Lists at revisions >= ``c`` and watches after ``c - 1`` keep working, older ones get
   410, as with etcd. Nothing is compacted unless asked (see
   ``kin.apiserver.storage.compact_periodically``).
@@ -66,9 +68,11 @@ HISTORY = """
 SELECT rev, type, key, value FROM log WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev LIMIT ?
 """
 COMPACT = """
-DELETE FROM log WHERE rev < :c AND (type = 'DELETED' OR EXISTS (
+DELETE FROM log WHERE rev >= :low AND rev < :high AND (type = 'DELETED' OR EXISTS (
     SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= :c))
 """
+COMPACT_STEP = 200
+COMPACT_PAUSE = 0.005
 BATCH = 512
 CHUNK = 1000
 Found = tuple[list[dict[str, Any]], int, str]
@@ -259,18 +263,15 @@ class SqliteStorage:
         return await self._read(lambda db: _meta(db, "revision"))
 
     async def compact(self, revision: int) -> None:
+        """Mark ``revision`` compacted (reads before it get 410 from now on), then delete
+        what no later read can see, a few hundred revisions per write transaction so
+        that other writes keep flowing (one statement took 4 s for 200,000 rows)."""
         revision = keys.check_revision(revision)
-
-        def compact(tx: Tx) -> None:
-            if revision <= _meta(tx.db, "compacted"):
-                return
-            if revision > tx.revision:
-                why = f"the current revision is {tx.revision}"
-                raise errors.bad_request(f"cannot compact to revision {revision}: {why}")
-            tx.db.execute(COMPACT, {"c": revision})
-            tx.db.execute("UPDATE meta SET value = ? WHERE name = 'compacted'", (revision,))
-
-        await self._write(compact)
+        start: int | None = await self._write(lambda tx: _mark_compacted(tx, revision))
+        for low in range(start or revision, revision, COMPACT_STEP):
+            bounds = {"low": low, "high": min(low + COMPACT_STEP, revision), "c": revision}
+            await self._write(_deleting(COMPACT, bounds))
+            await asyncio.sleep(COMPACT_PAUSE)  # let waiting writes have the writer
 
     async def close(self) -> None:
         if self._closed:
@@ -342,6 +343,26 @@ def _connect(path: str) -> sqlite3.Connection:
 def _meta(db: sqlite3.Connection, name: str) -> int:
     value: int = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0]
     return value
+
+
+def _deleting(statement: str, parameters: dict[str, int]) -> Op:
+    def delete(tx: Tx) -> None:
+        tx.db.execute(statement, parameters)
+
+    return delete
+
+
+def _mark_compacted(tx: Tx, revision: int) -> int | None:
+    """Record ``revision`` as compacted; the oldest revision left to clean up, or None if
+    it was compacted already."""
+    if revision <= _meta(tx.db, "compacted"):
+        return None
+    if revision > tx.revision:
+        why = f"the current revision is {tx.revision}"
+        raise errors.bad_request(f"cannot compact to revision {revision}: {why}")
+    tx.db.execute("UPDATE meta SET value = ? WHERE name = 'compacted'", (revision,))
+    oldest: int | None = tx.db.execute("SELECT min(rev) FROM log").fetchone()[0]
+    return oldest
 
 
 def _list(db: sqlite3.Connection, prefix: str, limit: int, after: str, revision: int) -> Found:
