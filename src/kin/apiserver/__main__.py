@@ -20,11 +20,16 @@ def parse_args(argv: list[str]) -> ServerConfig:
     add("--tls-private-key-file", default="")
     add("--client-ca-file", default="")
     add("--token-auth-file", default="")
+    add("--kubelet-client-certificate", default="")
+    add("--kubelet-client-key", default="")
+    add("--kubelet-certificate-authority", default="")
     add("--service-cluster-ip-range", default="10.96.0.0/16")
     add("--compaction-interval", type=float, default=300.0, help="seconds")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
+    if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
+        parser.error("--kubelet-client-certificate and --kubelet-client-key go together")
     return ServerConfig(
         storage=args.storage,
         bind_address=args.bind_address,
@@ -34,6 +39,9 @@ def parse_args(argv: list[str]) -> ServerConfig:
         tls_private_key_file=args.tls_private_key_file,
         client_ca_file=args.client_ca_file,
         token_auth_file=args.token_auth_file,
+        kubelet_client_certificate=args.kubelet_client_certificate,
+        kubelet_client_key=args.kubelet_client_key,
+        kubelet_certificate_authority=args.kubelet_certificate_authority,
         service_cluster_ip_range=args.service_cluster_ip_range,
         compaction_interval=args.compaction_interval,
     )

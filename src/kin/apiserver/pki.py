@@ -171,7 +171,7 @@ def write_cluster_pki(
     directory: str, service_cidr: str, addresses: tuple[str, ...], nodes: tuple[str, ...]
 ) -> CertKey:
     """kubeadm's layout under ``directory`` (``/etc/kubernetes/pki``): ca, apiserver,
-    admin, and ``node-<name>`` for each node. Returns the CA."""
+    apiserver-kubelet-client, admin, and ``node-<name>`` for each node. Returns the CA."""
     ca = new_ca()
     write(ca, f"{directory}/ca.crt", f"{directory}/ca.key")
     dns, ips = apiserver_sans(service_cidr, addresses)
@@ -179,6 +179,9 @@ def write_cluster_pki(
     write(server, f"{directory}/apiserver.crt", f"{directory}/apiserver.key")
     admin = issue(ca, "kubernetes-admin", ("system:masters",))
     write(admin, f"{directory}/admin.crt", f"{directory}/admin.key")
+    kubelet_client = issue(ca, "kube-apiserver-kubelet-client", ("kubeadm:cluster-admins",))
+    write(kubelet_client, f"{directory}/apiserver-kubelet-client.crt",
+          f"{directory}/apiserver-kubelet-client.key")  # fmt: skip
     for node in nodes:
         user, groups = node_identity(node)
         pair = issue(ca, user, groups)

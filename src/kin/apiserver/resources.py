@@ -75,6 +75,7 @@ POD_SUBRESOURCES = (
     Subresource("binding", "Binding", ("create",)),
     Subresource("log", "Pod", ("get",)),
     Subresource("exec", "PodExecOptions", ("create", "get")),
+    Subresource("attach", "PodAttachOptions", ("create", "get")),
     Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
     Subresource("eviction", "Eviction", ("create",), "policy", "v1"),
 )

@@ -19,6 +19,7 @@ from kin.apiserver.allocators import ServiceAllocator
 from kin.apiserver.bootstrap import bootstrap
 from kin.apiserver.http.app import make_app
 from kin.apiserver.http.auth import TokenFile
+from kin.apiserver.http.nodeproxy import KubeletProxy, kubelet_client_context
 from kin.apiserver.registry import Registry
 from kin.apiserver.storage import compact_periodically, open_storage
 from kin.apiserver.storage.base import Storage
@@ -40,6 +41,10 @@ class ServerConfig:
     tls_private_key_file: str = ""
     client_ca_file: str = ""
     token_auth_file: str = ""
+    kubelet_client_certificate: str = ""
+    kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""
+    """The kubelets' serving CA; without it their certificates are not verified (kube's default)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     compaction_interval: float = 300.0
     """Seconds between compactions; each keeps the history since the one before."""
@@ -53,6 +58,7 @@ class APIServer:
         self.registry: Registry | None = None
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
+        self._kubelets: KubeletProxy | None = None
 
     @property
     def scheme(self) -> str:
@@ -79,7 +85,13 @@ class APIServer:
         registry = self.registry = Registry(storage)
         registry.hooks.allocator = ServiceAllocator(config.service_cluster_ip_range)
         tokens = TokenFile(config.token_auth_file)
-        app = make_app(registry, tokens, f"{config.bind_address}:{config.port}")
+        context = kubelet_client_context(
+            config.kubelet_client_certificate,
+            config.kubelet_client_key,
+            config.kubelet_certificate_authority,
+        )
+        self._kubelets = KubeletProxy(registry, context)
+        app = make_app(registry, tokens, f"{config.bind_address}:{config.port}", self._kubelets)
         # handler_cancellation: a watch learns that its client left even when idle
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, handler_cancellation=True
@@ -121,9 +133,11 @@ class APIServer:
                 task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._kubelets is not None:
+            await self._kubelets.close()
         if self.storage is not None:
             await self.storage.close()
-        self._runner = self._compactor = self.registry = self.storage = None
+        self._runner = self._compactor = self.registry = self.storage = self._kubelets = None
 
 
 def _bound_port(site: web.TCPSite) -> int:

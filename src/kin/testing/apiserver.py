@@ -217,6 +217,8 @@ class ServerProcess:
             "--tls-cert-file", str(d / "apiserver.crt"),
             "--tls-private-key-file", str(d / "apiserver.key"),
             "--client-ca-file", str(d / "ca.crt"),
+            "--kubelet-client-certificate", str(d / "apiserver-kubelet-client.crt"),
+            "--kubelet-client-key", str(d / "apiserver-kubelet-client.key"),
         ]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

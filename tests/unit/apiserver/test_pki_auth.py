@@ -61,7 +61,8 @@ def test_cluster_pki_has_kubeadms_files_and_identities(tmp_path: Path) -> None:
     ca = pki.write_cluster_pki(str(tmp_path), "10.96.0.0/16", ("172.18.0.2",), ("n1", "n2"))
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
-        f"{base}.{ext}" for base in ("ca", "apiserver", "admin", "node-n1", "node-n2")
+        f"{base}.{ext}"
+        for base in ("ca", "apiserver", "apiserver-kubelet-client", "admin", "node-n1", "node-n2")
         for ext in ("crt", "key")
     )  # fmt: skip
     server = pki.load(str(tmp_path / "apiserver.crt"), str(tmp_path / "apiserver.key"))

@@ -8,8 +8,8 @@ node-proxied log, exec and portforward.
 * ``eviction`` deletes a pod with the Eviction's delete options (kin has no disruption
   budgets to refuse it).
 * ``finalize`` replaces a namespace's ``spec.finalizers``.
-* ``log``, ``exec`` and ``portforward`` belong to the pod's kubelet: the server hands them
-  to the ``NodeProxy`` it was given, and answers 503 when it has none.
+* ``log``, ``exec``, ``attach`` and ``portforward`` belong to the pod's kubelet: the server
+  hands them to the ``NodeProxy`` it was given (``nodeproxy``), and answers 503 without one.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ async def handle(request: web.Request, registry: Registry, route: Route) -> web.
         return await _evict(request, registry, route)
     if sub == "finalize" and method == "PUT":
         return await _finalize(request, registry, route)
-    if sub in ("log", "exec", "portforward"):
+    if sub in ("log", "exec", "attach", "portforward"):
         return await _node_proxy(request, registry, route)
     raise errors.method_not_supported(f"{route.resource.plural}/{sub}", method)
 
