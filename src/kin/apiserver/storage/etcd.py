@@ -42,7 +42,7 @@ Json = dict[str, Any]
 Jsons = list[Json]
 Events = list[Event]
 TIMEOUT = 10.0
-WATCH_RETRIES = 5
+WATCH_RETRY_SECONDS = 15.0
 
 
 def _b64(data: bytes) -> str:
@@ -237,22 +237,26 @@ class EtcdStorage:
     # --- watch -------------------------------------------------------------------------
 
     async def _watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
-        """Follow one watch stream; reconnect from the last revision delivered if it
-        breaks (etcd restarting), a few times, then 503."""
-        last, failures = after, 0
+        """Follow one watch stream; if it breaks (etcd restarting, an endpoint gone),
+        reconnect from the last revision delivered, for up to WATCH_RETRY_SECONDS of
+        failures in a row; then 503."""
+        loop, last, broken_since = asyncio.get_running_loop(), after, 0.0
         while not self._closed:
+            attempt = loop.time()
             try:
                 async for event in self._watch_stream(prefix, last):
                     yield event
-                    last, failures = event.revision, 0
+                    last = event.revision
             except APIError as exc:
                 if self._closed:
                     return
-                failures += 1
-                if exc.code != 503 or failures > WATCH_RETRIES:
+                now = loop.time()
+                if not broken_since or now - attempt > 1.0:  # it had been working
+                    broken_since = now
+                if exc.code != 503 or now - broken_since > WATCH_RETRY_SECONDS:
                     raise
                 self._preferred = (self._preferred + 1) % len(self.endpoints)
-                await asyncio.sleep(0.2 * failures)
+                await asyncio.sleep(min(1.0, 0.1 + (now - broken_since) / 4))
 
     async def _watch_stream(self, prefix: str, after: int) -> AsyncIterator[Event]:
         request = {
