@@ -1,5 +1,9 @@
 """The registry's points of contact with the rest of the server: selectors, managed
-fields, strict field validation, Service allocation, and finishing finalized deletions.
+fields, field validation, Service allocation, and finishing finalized deletions.
+
+Unknown fields never reach storage: kube-apiserver decodes a body into Go structs, so
+what the type does not have is gone whatever ``fieldValidation`` says (``Strict``
+refuses the request, ``Warn`` says so in a ``Warning`` header, ``Ignore`` says nothing).
 
 Keeping them here lets ``registry`` stay a generic CRUD engine.
 """
@@ -15,6 +19,7 @@ from kin.apiserver.objectmeta import meta
 from kin.apiserver.patch.apply import update_managed_fields
 from kin.apiserver.resources import Resource
 from kin.apiserver.schema import catalog, validate
+from kin.apiserver.schema.model import T, TypeDef
 
 if TYPE_CHECKING:
     from kin.apiserver.registry import Registry, WriteOptions
@@ -35,6 +40,25 @@ def _everything(obj: Obj) -> bool:
     return True
 
 
+def _prune(obj: Obj, typedef: TypeDef) -> None:
+    """Drop the fields ``typedef`` does not have, at every depth (free-form values stay)."""
+    for key in [k for k in obj if k not in typedef.fields]:
+        del obj[key]
+    for key, value in obj.items():
+        _prune_value(value, typedef.fields[key].t)
+
+
+def _prune_value(value: object, t: T) -> None:
+    if t.kind == "object" and isinstance(value, dict):
+        _prune(value, catalog.resolve(t))
+    elif t.kind == "array" and isinstance(value, list) and t.item is not None:
+        for item in value:
+            _prune_value(item, t.item)
+    elif t.kind == "map" and isinstance(value, dict) and t.item is not None:
+        for item in value.values():
+            _prune_value(item, t.item)
+
+
 class Hooks:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -42,7 +66,8 @@ class Hooks:
 
     def check_fields(self, res: Resource, obj: Obj, opts: WriteOptions) -> None:
         """Values of the wrong type are a 400, as kube's decoder refuses them; unknown
-        fields are a 400 with ``fieldValidation=Strict``, a warning header with ``Warn``."""
+        fields are a 400 with ``fieldValidation=Strict``, a warning header with ``Warn``,
+        and are removed from ``obj`` unless refused."""
         typedef = catalog.for_gvk(res.group, res.version, res.kind)
         if typedef is None:
             return
@@ -50,11 +75,13 @@ class Hooks:
         if problems.types:
             detail = "; ".join(problems.types)
             raise errors.bad_request(validate.decode_error(res.kind, res.version, detail))
-        if not problems.unknown or opts.validation == "Ignore":
+        if not problems.unknown:
             return
         if opts.validation == "Strict":
             raise errors.bad_request(validate.strict_error(res.kind, res.version, problems.unknown))
-        opts.warnings += problems.unknown
+        if opts.validation == "Warn":
+            opts.warnings += problems.unknown
+        _prune(obj, typedef)
 
     async def before_write(self, res: Resource, new: Obj, old: Obj | None) -> None:
         if res.group == "" and res.plural == "services" and self.allocator is not None:

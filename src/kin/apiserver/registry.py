@@ -122,7 +122,7 @@ class Registry:
         strategy.defaults(obj)
         strategy.prepare_create(obj)
         self._validate(res, obj, strategy.validate(obj))
-        await self._check_namespace(res, namespace)
+        await self._check_namespace(res, namespace, str(meta(obj).get("name", "")))
         async with self.write_lock:
             await self.hooks.before_write(res, obj, None)
             obj = self.hooks.manage(res, obj, None, opts)
@@ -270,15 +270,13 @@ class Registry:
         if causes:
             raise errors.invalid(res.kind, str(meta(obj).get("name", "")), causes, res.group)
 
-    async def _check_namespace(self, res: Resource, namespace: str) -> None:
+    async def _check_namespace(self, res: Resource, namespace: str, name: str) -> None:
+        """404 for a missing namespace, 403 for a Terminating one (NamespaceLifecycle)."""
         if not res.namespaced or NAMESPACES is None:
             return
         ns = await self.get(NAMESPACES, "", namespace)
         if meta(ns).get("deletionTimestamp"):
-            raise errors.forbidden(
-                f"{res.plural} is forbidden: unable to create new content in namespace "
-                f"{namespace} because it is being terminated"
-            )
+            raise _terminating(res, namespace, name)
 
     def _named(self, exc: errors.APIError, res: Resource, name: str) -> errors.APIError:
         """Storage speaks in keys; the API names the resource (``pods "web" not found``)."""
@@ -300,6 +298,19 @@ class _Mode:
         self.sub = sub
         self.allow_deletion_fields = allow_deletion_fields
         self.status_too = status_too
+
+
+def _terminating(res: Resource, namespace: str, name: str) -> errors.APIError:
+    """403 as the NamespaceLifecycle admission plugin words it."""
+    why = f"unable to create new content in namespace {namespace} because it is being terminated"
+    details: dict[str, object] = {"name": name, "kind": res.plural}
+    if res.group:
+        details["group"] = res.group
+    details["causes"] = [
+        {"reason": "NamespaceTerminating", "message": why, "field": "metadata.namespace"}
+    ]
+    message = f'{errors.qualified(res.plural, res.group)} "{name}" is forbidden: {why}'
+    return errors.APIError(403, "Forbidden", message, details)
 
 
 def _revision(text: str) -> int:

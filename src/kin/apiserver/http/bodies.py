@@ -22,6 +22,7 @@ __all__ = [
     "json_response",
     "read_body",
     "wants_table",
+    "warning_header",
 ]
 
 MAX_BODY = 3 * 1024 * 1024
@@ -36,8 +37,15 @@ def dump(value: Any) -> bytes:
 def json_response(value: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     response = web.Response(body=dump(value), status=status, content_type=JSON)
     for warning in warnings or []:
-        response.headers.add("Warning", f'299 - "{warning}"')
+        response.headers.add("Warning", warning_header(warning))
     return response
+
+
+def warning_header(text: str) -> str:
+    """``299 - "<text>"`` with ``"`` and ``\\`` escaped, as kube-apiserver quotes it (an
+    unescaped quote would end the quoted-string, and kubectl would drop the warning)."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
 
 
 def wants_table(request: web.Request) -> bool:
