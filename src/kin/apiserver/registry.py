@@ -166,13 +166,20 @@ class Registry:
         status_too: bool = False,
     ) -> Obj:
         """Read-modify-write with ``change(old) -> new``, retried on conflicts (PATCH, and the
-        server's own writes: ``allow_deletion_fields`` and ``status_too`` are for those)."""
+        server's own writes: ``allow_deletion_fields`` and ``status_too`` are for those).
+
+        A ``metadata.resourceVersion`` that the change sets is a precondition, as in a
+        PATCH body: another one than the stored object's is a 409, never retried."""
         mode = _Mode(sub, allow_deletion_fields, status_too)
         for attempt in range(CONFLICT_RETRIES):
             old = await self.get(res, namespace, name)
             new = change(copy.deepcopy(old))
+            current = str(meta(old)["resourceVersion"])
+            wanted = str(meta(new).get("resourceVersion") or current)
+            if wanted != current:
+                raise errors.conflict(res.plural, name, res.group)
             try:
-                expected = _revision(str(meta(old)["resourceVersion"]))
+                expected = _revision(current)
                 return await self._replace(res, namespace, old, new, opts, mode, expected)
             except errors.APIError as exc:
                 if exc.code != 409 or attempt == CONFLICT_RETRIES - 1:
