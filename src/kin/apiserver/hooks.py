@@ -20,11 +20,12 @@ from kin.apiserver.patch.apply import update_managed_fields
 from kin.apiserver.resources import Resource
 from kin.apiserver.schema import catalog, validate
 from kin.apiserver.schema.model import T, TypeDef
+from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event
 
 if TYPE_CHECKING:
     from kin.apiserver.registry import Registry, WriteOptions
 
-__all__ = ["Hooks", "matcher"]
+__all__ = ["Hooks", "Selection", "matcher"]
 
 Obj = dict[str, Any]
 
@@ -57,6 +58,49 @@ def _prune_value(value: object, t: T) -> None:
     elif t.kind == "map" and isinstance(value, dict) and t.item is not None:
         for item in value.values():
             _prune_value(item, t.item)
+
+
+class Selection:
+    """What a filtered watch has told its client, so that changes in and out of the
+    selection are ADDED and DELETED events, as kube's watch cache sends them.
+
+    An object that stops matching is DELETED in the state the client last saw, with the
+    event's resourceVersion. Without selectors everything matches and nothing is kept.
+    """
+
+    def __init__(self, match: Callable[[Obj], bool], tracking: bool) -> None:
+        self.match = match
+        self.tracking = tracking
+        self.shown: dict[tuple[str, str], Obj] = {}
+
+    def start(self, objects: list[Obj]) -> list[Obj]:
+        """The matching ``objects``, remembered as known to the client."""
+        matching = [obj for obj in objects if self.match(obj)]
+        if self.tracking:
+            self.shown = {_identity(obj): obj for obj in matching}
+        return matching
+
+    def see(self, event: Event) -> tuple[str, Obj] | None:
+        """The event to send for a storage event, if any."""
+        obj = event.object
+        if not self.tracking:
+            return (event.type, obj) if self.match(obj) else None
+        identity = _identity(obj)
+        before = self.shown.pop(identity, None)
+        if event.type != DELETED and self.match(obj):
+            self.shown[identity] = obj
+            return (MODIFIED if before is not None else ADDED), obj
+        if before is None:
+            return None
+        if event.type == DELETED:
+            return DELETED, obj
+        meta(before)["resourceVersion"] = str(event.revision)
+        return DELETED, before
+
+
+def _identity(obj: Obj) -> tuple[str, str]:
+    metadata = meta(obj)
+    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
 
 
 class Hooks:

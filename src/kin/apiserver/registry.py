@@ -100,17 +100,25 @@ class Registry:
     async def watch(
         self, res: Resource, namespace: str, opts: ListOptions
     ) -> AsyncGenerator[tuple[str, Obj], None]:
-        """Events after ``resourceVersion``; with none or ``0``, the current objects first."""
+        """Events after ``resourceVersion``; with none or ``0``, the current objects first.
+
+        With selectors, an object that starts matching is ADDED and one that stops is
+        DELETED (see ``hooks.Selection``), which needs what matched at the start: the
+        listing at ``resourceVersion`` (410 when that is compacted)."""
         match = hooks.matcher(res, opts.label_selector, opts.field_selector)
-        after = _revision(opts.resource_version)
+        selection = hooks.Selection(match, bool(opts.label_selector or opts.field_selector))
+        prefix, after = res.prefix(namespace), _revision(opts.resource_version)
         if after == 0:
-            items, after, _ = await self.storage.list(res.prefix(namespace))
-            for obj in items:
-                if match(obj):
-                    yield ADDED, from_storage(res, obj)
-        async for event in self.storage.watch(res.prefix(namespace), after):
-            if match(event.object):
-                yield event.type, from_storage(res, event.object)
+            items, after, _ = await self.storage.list(prefix)
+            for obj in selection.start(items):
+                yield ADDED, from_storage(res, obj)
+        elif selection.tracking:
+            at = min(after, await self.storage.revision())
+            selection.start((await self.storage.list(prefix, revision=at))[0])
+        async for event in self.storage.watch(prefix, after):
+            seen = selection.see(event)
+            if seen is not None:
+                yield seen[0], from_storage(res, seen[1])
 
     # -- writes -----------------------------------------------------------------------------
 
