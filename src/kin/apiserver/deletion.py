@@ -97,9 +97,13 @@ class Deleter:
         self, res: Resource, namespace: str, obj: Obj, finalizers: list[str], opts: WriteOptions
     ) -> Obj:
         def mark(current: Obj) -> Obj:
-            meta(current)["finalizers"] = finalizers
-            meta(current).setdefault("deletionTimestamp", now_rfc3339())
-            meta(current).setdefault("deletionGracePeriodSeconds", 0)
+            """Deleted now but for the finalizers: a graceful deletion in progress (a pod
+            deleted again with grace 0) ends, so the last finalizer's removal finishes it."""
+            metadata = meta(current)
+            metadata["finalizers"] = finalizers
+            if metadata.get("deletionGracePeriodSeconds") or not metadata.get("deletionTimestamp"):
+                metadata["deletionTimestamp"] = now_rfc3339()
+            metadata["deletionGracePeriodSeconds"] = 0
             return current
 
         marked = await self.registry.replace_with(

@@ -17,6 +17,7 @@ from kin.apiserver.errors import cause
 __all__ = [
     "DNS1123_LABEL",
     "DNS1123_SUBDOMAIN",
+    "finalizer_causes",
     "generate_name",
     "meta",
     "name_causes",
@@ -99,3 +100,19 @@ def set_create_metadata(obj: dict[str, Any], namespace: str) -> None:
     metadata["creationTimestamp"] = now_rfc3339()
     for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
         metadata.pop(key, None)
+
+
+def finalizer_causes(new: dict[str, Any], old: dict[str, Any]) -> list[dict[str, str]]:
+    """``ValidateObjectMetaUpdate``'s rule: no new finalizers once deletion has begun."""
+    if not meta(old).get("deletionTimestamp"):
+        return []
+    before = set(meta(old).get("finalizers") or [])
+    added = [f for f in meta(new).get("finalizers") or [] if f not in before]
+    if not added:
+        return []
+    found = "[]string{" + ", ".join(f'"{f}"' for f in added) + "}"
+    message = (
+        "Forbidden: no new finalizers can be added if the object is being deleted, "
+        f"found new finalizers {found}"
+    )
+    return [cause("metadata.finalizers", message, "FieldValueForbidden")]

@@ -19,7 +19,7 @@ from typing import Any
 from kin.apiserver import errors, hooks
 from kin.apiserver.convert import from_storage, to_storage
 from kin.apiserver.deletion import Deleter
-from kin.apiserver.objectmeta import meta, set_create_metadata
+from kin.apiserver.objectmeta import finalizer_causes, meta, set_create_metadata
 from kin.apiserver.resources import Resource, find
 from kin.apiserver.storage.base import ADDED, Storage
 from kin.apiserver.strategies import strategy_for
@@ -220,7 +220,10 @@ class Registry:
         elif not mode.status_too:
             strategy.defaults(new)
             strategy.prepare_update(new, old)
-        self._validate(res, new, strategy.validate_update(new, old))
+        causes = strategy.validate_update(new, old)
+        if not mode.allow_deletion_fields:
+            causes += finalizer_causes(new, old)
+        self._validate(res, new, causes)
         new = self.hooks.manage(res, new, old, opts, mode.sub)
         if opts.dry_run:
             return from_storage(res, new)
