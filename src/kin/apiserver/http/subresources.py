@@ -128,7 +128,9 @@ async def bind(request: web.Request, registry: Registry, namespace: str, name: s
     _, body = await read_body(request)
     if not isinstance(body, dict):
         raise errors.bad_request("the body of a binding must be a Binding object")
-    pod_name = name or str(meta(body).get("name", ""))
+    pod_name = str(meta(body).get("name", "")) or name
+    if name and pod_name != name:
+        raise errors.bad_request("name in URL does not match name in Binding object")
     target = body.get("target") or {}
     node = target.get("name") if isinstance(target, dict) else None
     if not pod_name or not node:
@@ -141,14 +143,10 @@ async def bind(request: web.Request, registry: Registry, namespace: str, name: s
         current = (pod.get("spec") or {}).get("nodeName")
         if current:
             why = f'pod {pod_name} is already assigned to node "{current}"'
-            raise errors.conflict("pods", pod_name, "", why)
+            raise errors.conflict("pods/binding", pod_name, "", why)
         if meta(pod).get("deletionTimestamp"):
-            raise errors.conflict(
-                "pods",
-                pod_name,
-                "",
-                f"pod {pod_name} is being deleted, cannot be assigned to a host",
-            )
+            why = f"pod {pod_name} is being deleted, cannot be assigned to a host"
+            raise errors.conflict("pods/binding", pod_name, "", why)
         pod.setdefault("spec", {})["nodeName"] = node
         return pod
 
