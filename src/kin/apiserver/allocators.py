@@ -45,6 +45,7 @@ class ServiceAllocator:
         if spec.get("type") != "ExternalName":
             self._cluster_ip(svc, spec, others, old)
         if spec.get("type") in ("NodePort", "LoadBalancer"):
+            _keep_node_ports(spec, old)
             self._node_ports(svc, spec, others)
         else:
             for port in spec.get("ports") or []:
@@ -58,7 +59,10 @@ class ServiceAllocator:
         old: dict[str, Any] | None,
     ) -> None:
         previous = ((old or {}).get("spec") or {}).get("clusterIP")
-        wanted = spec.get("clusterIP") or previous
+        wanted = spec.get("clusterIP") or (spec.get("clusterIPs") or [""])[0] or previous
+        if previous and wanted != previous:
+            changed = f"Invalid value: {_go_strings([str(wanted)])}: may not change once set"
+            self._refuse(svc, "spec.clusterIPs[0]", changed)
         if wanted == "None":
             spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
             return
@@ -78,14 +82,14 @@ class ServiceAllocator:
             self._refuse(
                 svc,
                 "spec.clusterIPs",
-                f'Invalid value: ["{ip}"]: failed to allocate IP {ip}: the provided IP '
+                f"Invalid value: {_go_strings([ip])}: failed to allocate IP {ip}: the provided IP "
                 f"({ip}) is not in the valid range. The range of valid IPs is {self.network}",
             )
         if ip in taken and ip != previous:
             self._refuse(
                 svc,
                 "spec.clusterIPs",
-                f'Invalid value: ["{ip}"]: failed to allocate IP {ip}: '
+                f"Invalid value: {_go_strings([ip])}: failed to allocate IP {ip}: "
                 "provided IP is already allocated",
             )
 
@@ -146,3 +150,23 @@ class ServiceAllocator:
 
 def _uid(obj: dict[str, Any]) -> Any:
     return (obj.get("metadata") or {}).get("uid")
+
+
+def _keep_node_ports(spec: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """An update that leaves a port's nodePort out keeps the one the port (by name) had,
+    unless another port now uses it (kube's ``patchAllocatedValues``)."""
+    before = {
+        p.get("name", ""): p.get("nodePort")
+        for p in ((old or {}).get("spec") or {}).get("ports") or []
+    }
+    used = {p.get("nodePort") for p in spec.get("ports") or [] if p.get("nodePort")}
+    for port in spec.get("ports") or []:
+        kept = before.get(port.get("name", ""))
+        if not port.get("nodePort") and kept and kept not in used:
+            port["nodePort"] = kept
+            used.add(kept)
+
+
+def _go_strings(values: list[str]) -> str:
+    """A ``[]string`` as Go's ``%#v`` prints it in field errors: ``[]string{"10.96.0.5"}``."""
+    return "[]string{" + ", ".join(f'"{v}"' for v in values) + "}"
