@@ -61,19 +61,30 @@ async def bootstrap(registry: Registry, service_cidr: str, address: str, port: i
 async def _ensure(
     registry: Registry, res: Resource, namespace: str, body: dict[str, Any], replace: bool = False
 ) -> None:
+    """Create ``body`` unless it exists; with ``replace``, repoint an existing Endpoints.
+
+    Looked up first, as kube's bootstrap controller does: creating the ``kubernetes``
+    Service again would fail on its taken cluster IP (422), not its taken name."""
     opts = WriteOptions(manager=MANAGER)
-    try:
+    name = body["metadata"]["name"]
+    if not await _exists(registry, res, namespace, name):
         await registry.create(res, namespace, body, opts)
         return
-    except errors.APIError as exc:
-        if exc.reason != "AlreadyExists":
-            raise
     if not replace:
         return
-    name = body["metadata"]["name"]
 
     def repoint(current: dict[str, Any]) -> dict[str, Any]:
         current["subsets"] = body["subsets"]
         return current
 
     await registry.replace_with(res, namespace, name, repoint, opts)
+
+
+async def _exists(registry: Registry, res: Resource, namespace: str, name: str) -> bool:
+    try:
+        await registry.get(res, namespace, name)
+    except errors.APIError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
