@@ -16,6 +16,7 @@ from kin.apiserver.resources import Resource
 __all__ = ["flag", "include", "list_options", "qualified", "respond", "success", "write_options"]
 
 Obj = dict[str, Any]
+_OPTIONS = {"PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
 
 
 def flag(request: web.Request, name: str) -> bool:
@@ -38,14 +39,25 @@ def list_options(request: web.Request) -> ListOptions:
 
 
 def write_options(request: web.Request, body_dry_run: Any = None) -> WriteOptions:
+    """``dryRun`` (only ``All``), ``fieldValidation`` and ``fieldManager``; anything else
+    is 422, as ``ValidateCreateOptions`` and friends refuse it (a ``dryRun=true`` must
+    never be taken for a real write)."""
     query = request.query
-    dry_run = "All" in query.getall("dryRun", []) or body_dry_run == ["All"]
-    validation = query.get("fieldValidation", "Warn") or "Warn"
-    if validation not in ("Ignore", "Warn", "Strict"):
-        raise errors.bad_request(
-            f"fieldValidation must be one of Ignore, Warn or Strict, not {validation!r}"
-        )
-    return WriteOptions(dry_run, _manager(request), validation)
+    dry_run = query.getall("dryRun", []) or (body_dry_run if isinstance(body_dry_run, list) else [])
+    validation = query.get("fieldValidation", "")
+    causes = []
+    if any(value != "All" for value in dry_run):
+        quoted = ", ".join(f'"{value}"' for value in dry_run)
+        message = f'Unsupported value: []string{{{quoted}}}: supported values: "All"'
+        causes.append(errors.cause("dryRun", message, "FieldValueNotSupported"))
+    if validation not in ("", "Ignore", "Strict", "Warn"):
+        supported = '"Ignore", "Strict", "Warn"'
+        message = f'Unsupported value: "{validation}": supported values: {supported}'
+        causes.append(errors.cause("fieldValidation", message, "FieldValueNotSupported"))
+    if causes:
+        kind = _OPTIONS.get(request.method, "CreateOptions")
+        raise errors.invalid(kind, "", causes, "meta.k8s.io")
+    return WriteOptions(bool(dry_run), _manager(request), validation or "Warn")
 
 
 def _manager(request: web.Request) -> str:

@@ -269,6 +269,29 @@ def test_dry_run_create_stores_nothing(api: Client, ns: str) -> None:
     assert api.get(f"{pods(ns)}/web").status == 404
 
 
+def test_a_dry_run_other_than_all_is_422_and_writes_nothing(api: Client, ns: str) -> None:
+    refused = api.post(pods(ns) + "?dryRun=true", pod())
+    assert refused.status == 422, refused
+    status = refused.json()
+    assert status["message"] == (
+        'CreateOptions.meta.k8s.io "" is invalid: '
+        'dryRun: Unsupported value: []string{"true"}: supported values: "All"'
+    )
+    assert status["details"]["causes"][0]["field"] == "dryRun"
+    assert api.get(f"{pods(ns)}/web").status == 404
+    assert api.delete(f"{pods(ns)}/web?dryRun=yes").status == 422
+
+
+def test_an_unknown_field_validation_is_422(api: Client, ns: str) -> None:
+    refused = api.post(pods(ns) + "?fieldValidation=Loose", pod())
+    assert refused.status == 422, refused
+    assert refused.json()["message"] == (
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: '
+        '"Loose": supported values: "Ignore", "Strict", "Warn"'
+    )
+    assert api.get(f"{pods(ns)}/web").status == 404
+
+
 def test_the_response_is_json_with_kind_and_api_version(api: Client, ns: str) -> None:
     created = api.post(pods(ns), pod())
     assert created.headers["Content-Type"].startswith("application/json")
