@@ -10,6 +10,7 @@
   (objects whose ``ownerReferences`` name its uid) right after — the garbage collector's
   job, done in-process until kin has a controller manager.
 * A namespace is Terminating until everything in it is gone; then it goes too.
+  ``default``, ``kube-system`` and ``kube-public`` may not be deleted (403).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 FOREGROUND, ORPHAN, NAMESPACE_FINALIZER = "foregroundDeletion", "orphan", "kubernetes"
 SETTLE_POLL = 0.2
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+"""What the NamespaceLifecycle admission plugin never lets anyone delete."""
 
 
 class Deleter:
@@ -44,6 +47,9 @@ class Deleter:
         self, res: Resource, namespace: str, name: str, options: Obj, opts: WriteOptions
     ) -> Obj:
         obj = await self.registry.get(res, namespace, name)
+        if res.plural == "namespaces" and res.group == "" and name in IMMORTAL_NAMESPACES:
+            message = f'namespaces "{name}" is forbidden: this namespace may not be deleted'
+            raise errors.APIError(403, "Forbidden", message, {"name": name, "kind": "namespaces"})
         _check_preconditions(res, obj, options.get("preconditions") or {})
         if opts.dry_run:
             return obj

@@ -318,3 +318,15 @@ def test_a_graceful_pod_without_finalizers_still_waits_for_its_kubelet(
     assert api.get(path).json()["metadata"]["deletionGracePeriodSeconds"] == 30
     assert api.delete(path + "?gracePeriodSeconds=0").status == 200
     assert api.get(path).status == 404
+
+
+def test_the_system_namespaces_may_not_be_deleted(api: Client) -> None:
+    for name in ("default", "kube-system", "kube-public"):
+        refused = api.delete(f"/api/v1/namespaces/{name}")
+        assert refused.status == 403, (name, refused)
+        assert refused.json()["message"] == (
+            f'namespaces "{name}" is forbidden: this namespace may not be deleted'
+        )
+        namespace = api.get(f"/api/v1/namespaces/{name}").json()
+        assert namespace["status"]["phase"] == "Active"
+        assert "deletionTimestamp" not in namespace["metadata"]
