@@ -124,6 +124,7 @@ class Registry:
 
     async def create(self, res: Resource, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
         obj = self._own(res, body, namespace)
+        stale = _set_on_create(obj)
         self.hooks.check_fields(res, obj, opts)
         strategy = strategy_for(res.group, res.plural)
         set_create_metadata(obj, namespace if res.namespaced else "")
@@ -136,6 +137,10 @@ class Registry:
             obj = self.hooks.manage(res, obj, None, opts)
             if opts.dry_run:
                 return from_storage(res, obj)
+            if stale:  # etcd3 store's check, which a dry run never reaches
+                raise errors.APIError(
+                    500, "", "resourceVersion should not be set on objects to be created"
+                )
             stored = await self._store_new(res, namespace, obj)
         return from_storage(res, stored)
 
@@ -316,6 +321,13 @@ class _Mode:
         self.sub = sub
         self.allow_deletion_fields = allow_deletion_fields
         self.status_too = status_too
+
+
+def _set_on_create(obj: Obj) -> bool:
+    """A create whose body carries a resourceVersion (one that parses as a nonzero uint64,
+    so "-1" or "abc" pass, as in kube) was probably copied from a live object: refused."""
+    text = str(meta(obj).get("resourceVersion") or "")
+    return text.isdigit() and int(text) != 0
 
 
 def _terminating(res: Resource, namespace: str, name: str) -> errors.APIError:

@@ -26,7 +26,7 @@ def test_create_assigns_name_uid_timestamp_and_a_string_resource_version(
     api: Client, ns: str
 ) -> None:
     body = pod()
-    body["metadata"] = {"generateName": "web-", "uid": "mine", "resourceVersion": "12"}
+    body["metadata"] = {"generateName": "web-", "uid": "mine", "resourceVersion": "0"}
     created = api.post(pods(ns), body)
     assert created.status == 201, created
     metadata = created.json()["metadata"]
@@ -34,7 +34,6 @@ def test_create_assigns_name_uid_timestamp_and_a_string_resource_version(
     assert UID.match(metadata["uid"])
     assert TIMESTAMP.match(metadata["creationTimestamp"])
     assert isinstance(metadata["resourceVersion"], str) and int(metadata["resourceVersion"]) > 0
-    assert metadata["resourceVersion"] != "12"
     assert metadata["namespace"] == ns
     assert metadata["generation"] == 1
     got = api.get(f"{pods(ns)}/{metadata['name']}").json()
@@ -42,6 +41,20 @@ def test_create_assigns_name_uid_timestamp_and_a_string_resource_version(
     again = api.post(pods(ns), body).json()["metadata"]
     assert again["name"] != metadata["name"] and again["uid"] != metadata["uid"]
     assert int(again["resourceVersion"]) > int(metadata["resourceVersion"])
+
+
+def test_a_resource_version_copied_into_a_create_is_refused(api: Client, ns: str) -> None:
+    body = pod()
+    body["metadata"]["resourceVersion"] = "12"
+    refused = api.post(pods(ns), body)
+    assert refused.status == 500, refused
+    assert refused.json()["message"] == "resourceVersion should not be set on objects to be created"
+    assert api.get(f"{pods(ns)}/web").status == 404
+    assert api.post(pods(ns) + "?dryRun=All", body).status == 201  # dry runs skip the check
+    body["metadata"]["resourceVersion"] = "-1"  # not a resourceVersion: ignored, as in kube
+    created = api.post(pods(ns), body)
+    assert created.status == 201, created
+    assert created.json()["metadata"]["resourceVersion"] != "-1"
 
 
 def test_create_applies_the_pod_defaults(api: Client, ns: str) -> None:
