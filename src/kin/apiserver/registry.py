@@ -29,7 +29,9 @@ __all__ = ["ListOptions", "Registry", "WriteOptions"]
 Obj = dict[str, Any]
 Causes = list[dict[str, str]]
 NAMESPACES = find("", "v1", "namespaces")
-CONFLICT_RETRIES = 5
+CONFLICT_RETRIES = 1000
+"""Read-modify-writes retry lost races as kube's GuaranteedUpdate does (it never gives
+up); the bound only stops a livelock."""
 
 
 class WriteOptions:
