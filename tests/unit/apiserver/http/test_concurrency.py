@@ -93,12 +93,11 @@ def test_concurrent_services_get_distinct_addresses_and_node_ports(
 
     def work(client: Client, index: int) -> None:
         for step in range(5):
+            ports = [{"port": 80, "name": "a"}, {"port": 443, "name": "b"}]
             body = {
                 "metadata": {"name": f"s{index}-{step}"},
-                "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443, "name": "b"}]},
+                "spec": {"type": "NodePort", "ports": ports},
             }
-            if step == 0:
-                body["spec"]["ports"][0]["name"] = "a"
             answer = client.post(path, body)
             assert answer.status == 201, answer
             created.append(answer.json())
