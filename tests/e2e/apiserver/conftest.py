@@ -97,6 +97,7 @@ class Lines:
         self.proc = proc
         self.seen: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._peeked: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -106,13 +107,21 @@ class Lines:
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
 
+    def _get(self, timeout: float) -> str | None:
+        """The next line, or None once kubectl has ended; queue.Empty on timeout."""
+        if self._peeked:
+            return self._peeked.pop()
+        line = self._lines.get(timeout=timeout)
+        if line is None:
+            self._lines.put(None)  # stays ended for every later read
+        return line
+
     def next(self, timeout: float = WAIT) -> str:
         try:
-            line = self._lines.get(timeout=timeout)
+            line = self._get(timeout)
         except queue.Empty:
             raise AssertionError(f"no new line after {timeout}s; so far: {self.seen}") from None
         if line is None:
-            self._lines.put(None)
             raise AssertionError(f"kubectl ended; its output was: {self.seen}")
         self.seen.append(line)
         return line
@@ -121,13 +130,14 @@ class Lines:
         return [self.next(timeout) for _ in range(count)]
 
     def quiet(self, seconds: float) -> bool:
-        """True if no line arrives within ``seconds``."""
+        """True if no line arrives within ``seconds`` (or kubectl has ended)."""
         try:
-            line = self._lines.get(timeout=seconds)
+            line = self._get(seconds)
         except queue.Empty:
             return True
-        self._lines.put(line)
-        return False
+        if line is not None:
+            self._peeked.append(line)
+        return line is None
 
     def wait(self, timeout: float = WAIT) -> int:
         return self.proc.wait(timeout)

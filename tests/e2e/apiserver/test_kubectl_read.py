@@ -147,13 +147,34 @@ def test_get_pods_wide_adds_ip_and_node(
     make_pod(api, namespace, "web-1", node=node)
     mark_running(api, namespace, "web-1")
     make_pod(api, namespace, "web-2")
+    gated = {
+        "metadata": {"name": "web-3"},
+        "spec": {
+            "readinessGates": [
+                {"conditionType": "example.com/a"},
+                {"conditionType": "example.com/b"},
+            ],
+            "containers": [{"name": "web", "image": "nginx:1.25"}],
+        },
+    }
+    assert api.post(f"/api/v1/namespaces/{namespace}/pods", gated).status == 201
+    status = {
+        "nominatedNodeName": node,
+        "conditions": [{"type": "example.com/a", "status": "True"}],
+    }
+    path = f"/api/v1/namespaces/{namespace}/pods/web-3/status"
+    assert api.patch(path, {"status": status}, MERGE).status == 200
     output = k("get", "pods", "-o", "wide").stdout
     assert list(table(output)[0]) == [
         "NAME", "READY", "STATUS", "RESTARTS", "AGE",
         "IP", "NODE", "NOMINATED NODE", "READINESS GATES",
     ]  # fmt: skip
     wide = [(r["IP"], r["NODE"], r["NOMINATED NODE"], r["READINESS GATES"]) for r in table(output)]
-    assert wide == [(POD_IP, node, "<none>", "<none>"), ("<none>", "<none>", "<none>", "<none>")]
+    assert wide == [
+        (POD_IP, node, "<none>", "<none>"),
+        ("<none>", "<none>", "<none>", "<none>"),
+        ("<none>", "<none>", node, "1/2"),
+    ]
 
 
 def test_get_nodes_wide_shows_addresses_and_node_info(
@@ -334,6 +355,22 @@ def test_get_events(k: Kubectl, api: Client, namespace: str, table: Table) -> No
     assert [(r["SOURCE"], r["COUNT"], r["NAME"]) for r in wide] == [
         ("default-scheduler", "2", "web-1.a")
     ]
+
+
+def test_core_events_read_through_events_k8s_io(k: Kubectl, api: Client, namespace: str) -> None:
+    pod = make_pod(api, namespace, "web-1")
+    make_event(api, namespace, "web-1.a", involved_pod(pod), "Scheduled", "assigned to kn-1")
+    listed = json.loads(k("get", "events.v1.events.k8s.io", "-o", "json").stdout)
+    (event,) = listed["items"]
+    assert (event["apiVersion"], event["kind"]) == ("events.k8s.io/v1", "Event")
+    assert (event["reason"], event["note"], event["type"]) == (
+        "Scheduled",
+        "assigned to kn-1",
+        "Normal",
+    )
+    assert event["regarding"] == involved_pod(pod)
+    assert event["deprecatedCount"] == 2
+    assert event["deprecatedSource"] == {"component": "default-scheduler"}
 
 
 def test_describe_pod_shows_its_events(k: Kubectl, api: Client, namespace: str) -> None:
