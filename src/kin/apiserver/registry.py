@@ -238,6 +238,10 @@ class Registry:
             return from_storage(res, new)
         async with self.write_lock:
             await self.hooks.before_write(res, new, old)
+            if _unchanged(new, old):  # as etcd3's GuaranteedUpdate: no write, no event
+                if expected and expected != _revision(str(meta(old)["resourceVersion"])):
+                    raise errors.conflict(res.plural, str(meta(old)["name"]), res.group)
+                return old
             stored = await self._store(res, namespace, new, expected)
         return from_storage(res, stored)
 
@@ -323,6 +327,16 @@ class _Mode:
         self.sub = sub
         self.allow_deletion_fields = allow_deletion_fields
         self.status_too = status_too
+
+
+def _unchanged(new: Obj, old: Obj) -> bool:
+    """Would storing ``new`` over ``old`` change nothing but the resourceVersion?"""
+
+    def bare(obj: Obj) -> Obj:
+        metadata = {k: v for k, v in meta(obj).items() if k != "resourceVersion"}
+        return {**obj, "metadata": metadata}
+
+    return bare(new) == bare(old)
 
 
 def _set_on_create(obj: Obj) -> bool:

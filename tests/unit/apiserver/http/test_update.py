@@ -202,3 +202,43 @@ def _service() -> Obj:
         "metadata": {"name": "svc"},
         "spec": {"ports": [{"port": 80}], "type": "NodePort"},
     }
+
+
+def test_a_write_that_changes_nothing_keeps_the_version_and_sends_no_event(
+    api: Client, ns: str
+) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    body = {"metadata": {"name": "cfg", "labels": {"a": "1"}}, "data": {"k": "v"}}
+    created = api.post(path + "?fieldManager=me", body).json()
+    version = created["metadata"]["resourceVersion"]
+    same = api.patch(f"{path}/cfg?fieldManager=me", {"metadata": {"labels": {"a": "1"}}}, MERGE)
+    assert same.status == 200, same
+    assert same.json()["metadata"]["resourceVersion"] == version
+    assert same.json()["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+    again = api.put(f"{path}/cfg?fieldManager=me", created)
+    assert again.status == 200, again
+    assert again.json()["metadata"]["resourceVersion"] == version
+    changed = api.patch(f"{path}/cfg", {"data": {"k": "w"}}, MERGE).json()
+    assert int(changed["metadata"]["resourceVersion"]) > int(version)
+    watch = f"{path}?watch=1&resourceVersion={version}&timeoutSeconds=1"
+    events = [line for line in api.get(watch).body.splitlines() if line.strip()]
+    assert len(events) == 1  # the real change only
+
+
+def test_a_write_that_changes_nothing_still_checks_its_resource_version(
+    api: Client, ns: str
+) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    created = api.post(path, configmap(a="1")).json()
+    api.patch(f"{path}/cfg", {"data": {"a": "2"}}, MERGE)
+    api.patch(f"{path}/cfg", {"data": {"a": "1"}}, MERGE)
+    refused = api.put(f"{path}/cfg", created)  # same content, stale version
+    assert refused.status == 409, refused
+
+
+def test_a_status_write_that_changes_nothing_keeps_the_version(api: Client, ns: str) -> None:
+    path = f"{deployments(ns)}/web"
+    api.post(deployments(ns), deployment())
+    first = api.patch(path + "/status", {"status": {"replicas": 0}}, MERGE).json()
+    second = api.patch(path + "/status", {"status": {"replicas": 0}}, MERGE).json()
+    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
