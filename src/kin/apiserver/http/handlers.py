@@ -138,7 +138,26 @@ def delete_options(request: web.Request, body: Any) -> Obj:
             raise errors.bad_request("gracePeriodSeconds must be an integer") from None
     if "propagationPolicy" in query:
         options["propagationPolicy"] = query["propagationPolicy"]
+    _check_propagation(options)
     return options
+
+
+def _check_propagation(options: Obj) -> None:
+    """``ValidateDeleteOptions``: a known policy, and not together with orphanDependents."""
+    policy = options.get("propagationPolicy")
+    if policy is None:
+        return
+    causes = []
+    if options.get("orphanDependents") is not None:
+        why = f'Invalid value: "{policy}": '
+        why += "orphanDependents and deletionPropagation cannot be both set"
+        causes.append(errors.cause("propagationPolicy", why))
+    if policy not in ("Foreground", "Background", "Orphan"):
+        supported = '"Foreground", "Background", "Orphan", "nil"'
+        why = f'Unsupported value: "{policy}": supported values: {supported}'
+        causes.append(errors.cause("propagationPolicy", why, "FieldValueNotSupported"))
+    if causes:
+        raise errors.invalid("DeleteOptions", "", causes, "meta.k8s.io")
 
 
 async def _optional_body(request: web.Request) -> Any:

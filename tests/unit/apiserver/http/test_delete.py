@@ -330,3 +330,17 @@ def test_the_system_namespaces_may_not_be_deleted(api: Client) -> None:
         namespace = api.get(f"/api/v1/namespaces/{name}").json()
         assert namespace["status"]["phase"] == "Active"
         assert "deletionTimestamp" not in namespace["metadata"]
+
+
+def test_an_unknown_propagation_policy_is_422_and_deletes_nothing(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps/cfg"
+    api.post(f"/api/v1/namespaces/{ns}/configmaps", configmap("cfg"))
+    refused = api.delete(path + "?propagationPolicy=Sideways")
+    assert refused.status == 422, refused
+    assert refused.json()["message"] == (
+        'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+        '"Sideways": supported values: "Foreground", "Background", "Orphan", "nil"'
+    )
+    both = {"propagationPolicy": "Orphan", "orphanDependents": True}
+    assert api.delete(path, both).status == 422
+    assert api.get(path).status == 200
