@@ -74,6 +74,20 @@ def test_strategic_patch_delete_directive(k: Kubectl, namespace: str, stored: St
     assert list(by_name(deployment_at(stored, namespace))) == ["app"]
 
 
+def test_a_patch_that_changes_nothing_writes_nothing(
+    k: Kubectl, namespace: str, stored: Stored
+) -> None:
+    """kube-apiserver skips a write whose result equals the stored object, so the
+    resourceVersion stays and kubectl says ``(no change)``."""
+    k("create", "-f", "-", input=DEPLOYMENT)
+    version = deployment_at(stored, namespace)["metadata"]["resourceVersion"]
+    done = k("patch", "deployment", "web", "-p", '{"spec":{"replicas":2}}')
+    assert deployment_at(stored, namespace)["metadata"]["resourceVersion"] == version
+    assert done.stdout == "deployment.apps/web patched (no change)\n"
+    assert k("label", "deployment", "web", "app=web", "--overwrite").returncode == 0
+    assert deployment_at(stored, namespace)["metadata"]["resourceVersion"] == version
+
+
 def test_merge_patch_replaces_lists_and_deletes_with_null(
     k: Kubectl, namespace: str, stored: Stored
 ) -> None:

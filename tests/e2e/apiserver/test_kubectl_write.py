@@ -114,6 +114,22 @@ def test_apply_removes_a_field_dropped_from_the_manifest(
     assert after["app"]["env"] == [{"name": "MODE", "value": "one"}]
 
 
+def test_apply_over_an_imperatively_created_object(
+    k: Kubectl, namespace: str, stored: Stored
+) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c1}\ndata: {a: '%s'}\n"
+    k("create", "-f", "-", input=manifest % "1")
+    done = k("apply", "-f", "-", input=manifest % "2")
+    assert done.stdout == "configmap/c1 configured\n"
+    assert done.stderr.startswith(
+        "Warning: resource configmaps/c1 is missing the "
+        "kubectl.kubernetes.io/last-applied-configuration annotation"
+    )
+    live = stored(f"/api/v1/namespaces/{namespace}/configmaps/c1")
+    assert live["data"] == {"a": "2"}
+    assert json.loads(live["metadata"]["annotations"][LAST_APPLIED])["data"] == {"a": "2"}
+
+
 # -- server-side apply -----------------------------------------------------------------------
 
 CONFIGMAP = """\
