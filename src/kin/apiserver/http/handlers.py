@@ -38,6 +38,9 @@ async def handle(request: web.Request, registry: Registry, route: Route) -> web.
     if route.sub and route.sub != "status":
         return await subresources.handle(request, registry, route)
     method = request.method
+    if route.resource.namespaced and not route.namespace and method != "GET":
+        # across all namespaces kube serves list and watch only: no create, no deletecollection
+        raise errors.method_not_supported(route.resource.plural, method)
     if route.resource.plural == "bindings" and method == "POST":
         return await subresources.bind(request, registry, route.namespace, "")
     if route.sub or route.name:

@@ -197,3 +197,12 @@ def test_cluster_scoped_lists(api: Client, ns: str) -> None:
     assert listing["items"][0]["status"]["phase"] == "Active"
     for system in ("default", "kube-system", "kube-public", "kube-node-lease"):
         assert api.get(f"/api/v1/namespaces/{system}").status == 200
+
+
+def test_across_all_namespaces_only_list_and_watch_are_served(api: Client, ns: str) -> None:
+    api.post(f"/api/v1/namespaces/{ns}/configmaps", configmap("kept"))
+    assert api.delete("/api/v1/configmaps").status == 405
+    assert (
+        api.post("/api/v1/configmaps", {"metadata": {"name": "x", "namespace": ns}}).status == 405
+    )
+    assert api.get(f"/api/v1/namespaces/{ns}/configmaps/kept").status == 200
