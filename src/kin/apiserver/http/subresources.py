@@ -156,7 +156,11 @@ async def bind(request: web.Request, registry: Registry, namespace: str, name: s
 
 async def _evict(request: web.Request, registry: Registry, route: Route) -> web.Response:
     _, body = await read_body(request)
-    options = (body.get("deleteOptions") or {}) if isinstance(body, dict) else {}
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of an eviction must be an Eviction object")
+    if str(meta(body).get("name", "")) != route.name:
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    options = body.get("deleteOptions") or {}
     opts = write_options(request, options.get("dryRun"))
     await registry.delete(route.resource, route.namespace, route.name, copy.deepcopy(options), opts)
     return success(201)

@@ -120,6 +120,15 @@ def test_eviction_deletes_the_pod(api: Client, ns: str) -> None:
     assert api.get(f"{pods}/bound").status == 404
 
 
+def test_an_eviction_must_name_the_pod_on_the_url(api: Client, ns: str) -> None:
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    api.post(pods, pod("p"))
+    refused = api.post(f"{pods}/p/eviction", {"metadata": {"name": "q"}})
+    assert refused.status == 400, refused
+    assert refused.json()["message"] == "name in URL does not match name in Eviction object"
+    assert api.get(f"{pods}/p").status == 200
+
+
 def test_evicting_a_missing_pod_is_404(api: Client, ns: str) -> None:
     refused = api.post(
         f"/api/v1/namespaces/{ns}/pods/ghost/eviction", {"metadata": {"name": "ghost"}}

@@ -159,6 +159,19 @@ def test_a_bound_pod_enters_a_node_s_watch(api: Client, ns: str) -> None:
         assert event["object"]["spec"]["nodeName"] == "node-a"
 
 
+def test_a_watch_that_cannot_start_is_a_plain_error(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    for params, code in (
+        ({"labelSelector": "a in b"}, 400),
+        ({"fieldSelector": "spec.colour=red"}, 400),
+        ({"resourceVersion": "abc"}, 400),
+        ({"timeoutSeconds": "soon"}, 400),
+    ):
+        refused = api.get(watch_path(path, **params))
+        assert refused.status == code, (params, refused)
+        assert refused.json()["kind"] == "Status"
+
+
 def test_timeout_seconds_ends_the_stream(api: Client, ns: str) -> None:
     path = f"/api/v1/namespaces/{ns}/configmaps"
     api.post(path, configmap("a"))
