@@ -227,7 +227,9 @@ class Registry:
         elif not mode.status_too:
             strategy.defaults(new)
             strategy.prepare_update(new, old)
-        causes = strategy.validate_update(new, old)
+        # the server's own writes (binding, namespace termination) may change what no
+        # client update may
+        causes = strategy.validate(new) if mode.status_too else strategy.validate_update(new, old)
         if not mode.allow_deletion_fields:
             causes += finalizer_causes(new, old)
         self._validate(res, new, causes)

@@ -134,14 +134,10 @@ class PodStrategy(Strategy):
 
 
 def _immutable(pod: Obj) -> object:
-    """The parts of a pod spec that may not change after create."""
+    """The parts of a pod spec that may not change after create (``nodeName`` neither:
+    only a binding sets it)."""
     spec = dict(pod.get("spec") or {})
-    for key in (
-        "activeDeadlineSeconds",
-        "tolerations",
-        "terminationGracePeriodSeconds",
-        "nodeName",
-    ):
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
         spec.pop(key, None)
     for key in ("containers", "initContainers"):
         spec[key] = [{k: v for k, v in c.items() if k != "image"} for c in spec.get(key) or []]

@@ -53,6 +53,19 @@ def test_binding_assigns_the_node_once(api: Client, ns: str) -> None:
     assert api.get(f"{pods}/p").json()["spec"]["nodeName"] == "node-a"
 
 
+def test_only_a_binding_sets_the_node(api: Client, ns: str) -> None:
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    api.post(pods, pod())
+    refused = api.patch(f"{pods}/p", {"spec": {"nodeName": "node-a"}}, MERGE)
+    assert refused.status == 422, refused
+    assert "pod updates may not change fields" in refused.json()["message"]
+    assert "nodeName" not in api.get(f"{pods}/p").json()["spec"]
+    api.post(f"{pods}/p/binding", binding("p", "node-a"))
+    moved = api.patch(f"{pods}/p", {"spec": {"nodeName": "node-b"}}, MERGE)
+    assert moved.status == 422, moved
+    assert api.get(f"{pods}/p").json()["spec"]["nodeName"] == "node-a"
+
+
 def test_the_bindings_collection_binds_too(api: Client, ns: str) -> None:
     pods = f"/api/v1/namespaces/{ns}/pods"
     api.post(pods, pod())
