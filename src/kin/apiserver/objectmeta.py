@@ -7,12 +7,14 @@ so ``kubectl apply`` of a bad name fails with the causes kubectl prints for a re
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import secrets
 import uuid
 from typing import Any
 
 from kin.apiserver.errors import cause
+from kin.apiserver.selectors import _label_value_errors, _qualified_name_errors
 
 __all__ = [
     "DNS1123_LABEL",
@@ -20,6 +22,7 @@ __all__ = [
     "finalizer_causes",
     "generate_name",
     "meta",
+    "metadata_causes",
     "name_causes",
     "new_uid",
     "now_rfc3339",
@@ -40,6 +43,7 @@ _SUBDOMAIN_MESSAGE = (
     "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
+TOTAL_ANNOTATION_SIZE = 256 * 1024
 # Kubernetes' generateName suffix alphabet: no vowels (no words), no confusable characters.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -84,6 +88,51 @@ def name_causes(name: str, rule: str, field: str = "metadata.name") -> list[dict
     if not pattern.match(name):
         causes.append(cause(field, f'Invalid value: "{name}": {message}'))
     return causes
+
+
+def metadata_causes(obj: dict[str, Any]) -> list[dict[str, str]]:
+    """``ValidateObjectMeta`` beyond the name: label keys and values, annotation keys and
+    size, and the four fields every owner reference needs (the garbage collector finds
+    dependents by uid)."""
+    metadata = meta(obj)
+    causes = []
+    labels = metadata.get("labels") or {}
+    for key, value in labels.items() if isinstance(labels, dict) else ():
+        causes += _invalid("metadata.labels", key, _qualified_name_errors(str(key)))
+        causes += _invalid("metadata.labels", value, _label_value_errors(str(value)))
+    annotations = metadata.get("annotations") or {}
+    if isinstance(annotations, dict):
+        for key in annotations:
+            causes += _invalid("metadata.annotations", key, _qualified_name_errors(key.lower()))
+        size = sum(len(k) + len(str(v)) for k, v in annotations.items())
+        if size > TOTAL_ANNOTATION_SIZE:
+            too_long = f"Too long: must have at most {TOTAL_ANNOTATION_SIZE} bytes"
+            causes.append(cause("metadata.annotations", too_long, "FieldValueTooLong"))
+    for ref in metadata.get("ownerReferences") or []:
+        causes += _owner_reference_causes(ref if isinstance(ref, dict) else {})
+    return causes
+
+
+def _owner_reference_causes(ref: dict[str, Any]) -> list[dict[str, str]]:
+    version = str(ref.get("apiVersion") or "").rsplit("/", 1)[-1]
+    checks = (
+        ("apiVersion", version, "version must not be empty"),
+        ("kind", ref.get("kind"), "kind must not be empty"),
+        ("name", ref.get("name"), "name must not be empty"),
+        ("uid", ref.get("uid"), "uid must not be empty"),
+    )
+    return [
+        cause(
+            f"metadata.ownerReferences.{field}", f'Invalid value: "{ref.get(field) or ""}": {why}'
+        )
+        for field, value, why in checks
+        if not value
+    ]
+
+
+def _invalid(field: str, value: str, problems: list[str]) -> list[dict[str, str]]:
+    shown = json.dumps(value, ensure_ascii=False)
+    return [cause(field, f"Invalid value: {shown}: {problem}") for problem in problems]
 
 
 def set_create_metadata(obj: dict[str, Any], namespace: str) -> None:

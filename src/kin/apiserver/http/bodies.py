@@ -68,12 +68,15 @@ async def read_body(request: web.Request) -> tuple[str, Any]:
 
 
 async def _raw(request: web.Request) -> bytes:
+    """The whole body (``read(n)`` returns what has arrived so far, not n bytes)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large()
-    data = await request.content.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
-        raise errors.too_large()
-    return data
+    data = bytearray()
+    while chunk := await request.content.read(MAX_BODY + 1 - len(data)):
+        data += chunk
+        if len(data) > MAX_BODY:
+            raise errors.too_large()
+    return bytes(data)
 
 
 def _json(raw: bytes) -> Any:

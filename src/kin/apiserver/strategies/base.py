@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kin.apiserver.objectmeta import DNS1123_SUBDOMAIN, meta, name_causes
+from kin.apiserver.objectmeta import DNS1123_SUBDOMAIN, meta, metadata_causes, name_causes
 
 __all__ = ["Strategy"]
 
@@ -31,7 +31,8 @@ class Strategy:
 
     def validate(self, obj: Obj) -> Causes:
         """Validation causes for a new object (empty when valid)."""
-        return name_causes(str(meta(obj).get("name", "")), self.name_rule)
+        name = str(meta(obj).get("name", ""))
+        return name_causes(name, self.name_rule) + metadata_causes(obj)
 
     def validate_update(self, new: Obj, old: Obj) -> Causes:
         return self.validate(new)

@@ -123,6 +123,62 @@ def test_bad_name_and_missing_image_are_422_invalid_with_causes(api: Client, ns:
     assert api.get(f"{pods(ns)}/Bad_Name").status == 404
 
 
+def test_labels_annotations_and_owner_references_are_validated(api: Client, ns: str) -> None:
+    cms = f"/api/v1/namespaces/{ns}/configmaps"
+    cases: list[tuple[Obj, str, str]] = [
+        (
+            {"labels": {"bad key": "v"}},
+            "metadata.labels",
+            'Invalid value: "bad key": name part must consist of alphanumeric characters',
+        ),
+        (
+            {"labels": {"k": "bad value!"}},
+            "metadata.labels",
+            'Invalid value: "bad value!": a valid label must be an empty string',
+        ),
+        (
+            {"annotations": {"a/b/c": "v"}},
+            "metadata.annotations",
+            'Invalid value: "a/b/c": a qualified name must consist of',
+        ),
+        (
+            {"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o"}]},
+            "metadata.ownerReferences.uid",
+            'Invalid value: "": uid must not be empty',
+        ),
+    ]
+    for metadata, field, message in cases:
+        refused = api.post(cms, {"metadata": {"name": "cm", **metadata}})
+        assert refused.status == 422, (metadata, refused)
+        [cause] = refused.json()["details"]["causes"]
+        assert cause["field"] == field and cause["message"].startswith(message), cause
+    fine = {
+        "labels": {"example.com/tier": "web", "empty": ""},
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u"}
+        ],
+    }
+    assert api.post(cms, {"metadata": {"name": "cm", **fine}}).status == 201
+    refused = api.patch(
+        f"{cms}/cm", {"metadata": {"labels": {"x": "no spaces"}}}, "application/merge-patch+json"
+    )
+    assert refused.status == 422, refused
+
+
+def test_annotations_are_limited_to_256_kib_in_all(api: Client, ns: str) -> None:
+    cms = f"/api/v1/namespaces/{ns}/configmaps"
+    big = {"a": "x" * (128 * 1024), "b": "y" * (128 * 1024)}
+    refused = api.post(cms, {"metadata": {"name": "cm", "annotations": big}})
+    assert refused.status == 422, refused
+    [cause] = refused.json()["details"]["causes"]
+    assert cause == {
+        "field": "metadata.annotations",
+        "reason": "FieldValueTooLong",
+        "message": "Too long: must have at most 262144 bytes",
+    }
+
+
 def test_a_name_is_required(api: Client, ns: str) -> None:
     body = pod()
     del body["metadata"]["name"]
@@ -175,6 +231,14 @@ def test_a_body_over_3_mib_is_413(api: Client, ns: str) -> None:
     assert refused.status == 413, refused
     assert refused.json()["reason"] == "RequestEntityTooLarge"
     assert api.get(f"{pods(ns)}/web").status == 404
+
+
+def test_a_body_under_3_mib_is_read_whole(api: Client, ns: str) -> None:
+    data = {f"k{i}": "v" * (256 * 1024) for i in range(10)}  # 2.5 MiB
+    body = {"metadata": {"name": "big"}, "data": data}
+    created = api.post(f"/api/v1/namespaces/{ns}/configmaps", body)
+    assert created.status == 201, created
+    assert api.get(f"/api/v1/namespaces/{ns}/configmaps/big").json()["data"] == data
 
 
 def test_unknown_fields_are_refused_when_strict(api: Client, ns: str) -> None:
