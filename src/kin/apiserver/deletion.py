@@ -83,6 +83,7 @@ class Deleter:
             grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         if grace == 0 or not pod_is_bound(pod) or pod_is_terminal(pod):
             return None
+        grace = max(int(grace), 1)  # a negative grace period means 1 s, as in kube
         current = meta(pod).get("deletionGracePeriodSeconds")
         if current is not None and current <= grace:
             return pod

@@ -344,3 +344,11 @@ def test_an_unknown_propagation_policy_is_422_and_deletes_nothing(api: Client, n
     both = {"propagationPolicy": "Orphan", "orphanDependents": True}
     assert api.delete(path, both).status == 422
     assert api.get(path).status == 200
+
+
+def test_a_negative_grace_period_means_one_second(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/pods/p"
+    api.post(f"/api/v1/namespaces/{ns}/pods", pod("p", node="node-a"))
+    marked = api.delete(path + "?gracePeriodSeconds=-5")
+    assert marked.status == 200, marked
+    assert api.get(path).json()["metadata"]["deletionGracePeriodSeconds"] == 1
