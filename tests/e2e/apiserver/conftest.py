@@ -21,7 +21,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,10 +233,7 @@ def server() -> Iterator[ServerProcess]:
     try:
         running = ServerProcess(f"sqlite:///{directory}/store.db", directory)
         try:
-            with warnings.catch_warnings():
-                # ServerProcess._wait_ready drops one Client (an open socket) per poll
-                warnings.simplefilter("ignore", ResourceWarning)
-                running.start()
+            running.start()
             yield running
         finally:
             running.stop()
