@@ -57,7 +57,9 @@ async def read_body(request: web.Request) -> tuple[str, Any]:
     """(media type, decoded body). 413 when too large, 415 for unknown media types, 400 when
     the body does not parse."""
     raw = await _raw(request)
-    media = request.content_type or JSON
+    # no Content-Type is JSON, the first type kube-apiserver serves (aiohttp would say
+    # application/octet-stream); the Python client sends some bodies without one
+    media = request.content_type if request.headers.get("Content-Type", "").strip() else JSON
     if media.startswith(PROTOBUF):
         return media, _protobuf(raw)
     if media in ("application/yaml", "application/apply-patch+yaml"):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from typing import Any
 
-from kin.testing.apiserver import Client
+from kin.testing.apiserver import Client, InProcessServer
 
 Obj = dict[str, Any]
 UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -192,6 +193,18 @@ def test_malformed_json_is_400(api: Client, ns: str) -> None:
         refused = api.post(pods(ns), raw)
         assert refused.status == 400, (raw, refused)
         assert refused.json()["reason"] == "BadRequest"
+
+
+def test_a_body_without_a_content_type_is_json(server: InProcessServer, ns: str) -> None:
+    connection = http.client.HTTPConnection(server.server.config.bind_address, server.server.port)
+    try:
+        body = json.dumps(pod()).encode()
+        headers = {"Authorization": f"Bearer {server.token}"}
+        connection.request("POST", pods(ns), body, headers)
+        answer = connection.getresponse()
+        assert answer.status == 201, answer.read()
+    finally:
+        connection.close()
 
 
 def test_wrong_kind_or_api_version_in_the_body_is_400(api: Client, ns: str) -> None:
