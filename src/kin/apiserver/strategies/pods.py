@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kin.apiserver.errors import cause
+from kin.apiserver.objectmeta import DNS1123_LABEL, name_causes
 from kin.apiserver.strategies.base import Causes, Obj, Strategy
 
 __all__ = [
@@ -99,6 +100,8 @@ def _validate_container(container: Any, path: str, names: set[str]) -> Causes:
         causes.append(cause(f"{path}.name", "Required value", "FieldValueRequired"))
     elif name in names:
         causes.append(cause(f"{path}.name", f'Duplicate value: "{name}"', "FieldValueDuplicate"))
+    else:
+        causes += name_causes(str(name), DNS1123_LABEL, f"{path}.name")
     names.add(str(name))
     if not container.get("image"):
         causes.append(cause(f"{path}.image", "Required value", "FieldValueRequired"))

@@ -180,6 +180,17 @@ def test_annotations_are_limited_to_256_kib_in_all(api: Client, ns: str) -> None
     }
 
 
+def test_container_names_are_dns_labels(api: Client, ns: str) -> None:
+    refused = api.post(pods(ns), pod(containers=[{"name": "Bad_C", "image": "x"}]))
+    assert refused.status == 422, refused
+    assert refused.json()["message"] == (
+        'Pod "web" is invalid: spec.containers[0].name: Invalid value: "Bad_C": a lowercase '
+        "RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+        "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+        "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    )
+
+
 def test_a_name_is_required(api: Client, ns: str) -> None:
     body = pod()
     del body["metadata"]["name"]
