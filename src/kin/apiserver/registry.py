@@ -189,6 +189,7 @@ class Registry:
         for attempt in range(CONFLICT_RETRIES):
             old = await self.get(res, namespace, name)
             new = change(copy.deepcopy(old))
+            _check_name(new, name, namespace)
             current = str(meta(old)["resourceVersion"])
             wanted = str(meta(new).get("resourceVersion") or current)
             if wanted != current:
@@ -329,6 +330,21 @@ class _Mode:
         self.sub = sub
         self.allow_deletion_fields = allow_deletion_fields
         self.status_too = status_too
+
+
+def _check_name(obj: Obj, name: str, namespace: str) -> None:
+    """A patch may not rename or move the object (kube's patcher runs checkName)."""
+    got = meta(obj).get("name") or ""
+    if got != name:
+        raise errors.bad_request(
+            f"the name of the object ({got}) does not match the name on the URL ({name})"
+        )
+    moved = meta(obj).get("namespace")
+    if namespace and moved and moved != namespace:
+        raise errors.bad_request(
+            f"the namespace of the object ({moved}) does not match the namespace on the URL "
+            f"({namespace})"
+        )
 
 
 def _unchanged(new: Obj, old: Obj) -> bool:

@@ -48,7 +48,52 @@ def _go_map(labels: dict[str, Any]) -> str:
     return "map[string]string{" + inner + "}"
 
 
-class DeploymentStrategy(Strategy):
+def _immutable_selector(new: Obj, old: Obj) -> Causes:
+    """apps/v1 workloads keep the selector they were created with."""
+    selector = (new.get("spec") or {}).get("selector")
+    if selector == (old.get("spec") or {}).get("selector"):
+        return []
+    message = f"Invalid value: {_go_selector(selector)}: field is immutable"
+    return [cause("spec.selector", message)]
+
+
+def _go_selector(selector: Any) -> str:
+    """A LabelSelector as Go's ``%#v`` prints it in a field error."""
+    if not isinstance(selector, dict):
+        return "(*v1.LabelSelector)(nil)"
+    labels = selector.get("matchLabels")
+    shown = _go_map(labels) if labels else "map[string]string(nil)"
+    requirements = [
+        f'v1.LabelSelectorRequirement{{Key:"{r.get("key", "")}", '
+        f'Operator:"{r.get("operator", "")}", Values:{_go_strings(r.get("values"))}}}'
+        for r in selector.get("matchExpressions") or []
+    ]
+    expressions = (
+        "[]v1.LabelSelectorRequirement{" + ", ".join(requirements) + "}"
+        if requirements
+        else "[]v1.LabelSelectorRequirement(nil)"
+    )
+    return f"v1.LabelSelector{{MatchLabels:{shown}, MatchExpressions:{expressions}}}"
+
+
+def _go_strings(values: Any) -> str:
+    if not values:
+        return "[]string(nil)"
+    return "[]string{" + ", ".join(f'"{v}"' for v in values) + "}"
+
+
+class _Workload(Strategy):
+    """What the three apps/v1 workloads share: selector and template checks, and a
+    selector that never changes."""
+
+    def validate(self, obj: Obj) -> Causes:
+        return super().validate(obj) + _validate_workload(obj)
+
+    def validate_update(self, new: Obj, old: Obj) -> Causes:
+        return self.validate(new) + _immutable_selector(new, old)
+
+
+class DeploymentStrategy(_Workload):
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
@@ -62,21 +107,15 @@ class DeploymentStrategy(Strategy):
         spec.setdefault("progressDeadlineSeconds", 600)
         _default_template(spec)
 
-    def validate(self, obj: Obj) -> Causes:
-        return super().validate(obj) + _validate_workload(obj)
 
-
-class ReplicaSetStrategy(Strategy):
+class ReplicaSetStrategy(_Workload):
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
         _default_template(spec)
 
-    def validate(self, obj: Obj) -> Causes:
-        return super().validate(obj) + _validate_workload(obj)
 
-
-class DaemonSetStrategy(Strategy):
+class DaemonSetStrategy(_Workload):
     def defaults(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         update = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
@@ -87,9 +126,6 @@ class DaemonSetStrategy(Strategy):
             rolling.setdefault("maxSurge", 0)
         spec.setdefault("revisionHistoryLimit", 10)
         _default_template(spec)
-
-    def validate(self, obj: Obj) -> Causes:
-        return super().validate(obj) + _validate_workload(obj)
 
     def initial_status(self, obj: Obj) -> Obj:
         return {"currentNumberScheduled": 0, "numberMisscheduled": 0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from kin.apiserver.errors import cause
 from kin.apiserver.objectmeta import DNS1123_LABEL
 from kin.apiserver.strategies.base import Causes, Obj, Strategy
@@ -48,7 +50,22 @@ class NodeStrategy(Strategy):
 
 class SecretStrategy(PlainStrategy):
     def defaults(self, obj: Obj) -> None:
+        """``type`` Opaque, and write-only ``stringData`` moved into ``data`` (base64; it
+        wins over a ``data`` key of the same name), as v1 Secret's conversion does."""
         obj.setdefault("type", "Opaque")
+        strings = obj.pop("stringData", None)
+        if isinstance(strings, dict) and strings:
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for key, value in strings.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
+
+    def validate_update(self, new: Obj, old: Obj) -> Causes:
+        causes = self.validate(new)
+        if new.get("type") != old.get("type"):
+            message = f'Invalid value: "{new.get("type")}": field is immutable'
+            causes.append(cause("type", message))
+        return causes
 
 
 class ServiceStrategy(Strategy):
@@ -70,6 +87,8 @@ class ServiceStrategy(Strategy):
             spec.setdefault("internalTrafficPolicy", "Cluster")
         if spec["type"] in ("NodePort", "LoadBalancer"):
             spec.setdefault("externalTrafficPolicy", "Cluster")
+        if spec["type"] == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
 
     def initial_status(self, obj: Obj) -> Obj:
         return {"loadBalancer": {}}

@@ -112,6 +112,13 @@ def test_a_node_port_is_allocated_in_range_and_a_taken_one_is_422(api: Client, n
     assert api.post(f"/api/v1/namespaces/{ns}/services", outside).status == 422
 
 
+def test_a_load_balancer_allocates_node_ports_by_default(api: Client, ns: str) -> None:
+    spec = create(api, ns, service("lb", "LoadBalancer"))["spec"]
+    assert spec["allocateLoadBalancerNodePorts"] is True
+    assert 30000 <= spec["ports"][0]["nodePort"] <= 32767
+    assert spec["externalTrafficPolicy"] == "Cluster"
+
+
 def test_two_ports_of_one_service_get_two_node_ports(api: Client, ns: str) -> None:
     body = service("twoports", "NodePort")
     body["spec"]["ports"].append({"name": "https", "port": 443})

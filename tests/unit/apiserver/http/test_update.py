@@ -242,3 +242,61 @@ def test_a_status_write_that_changes_nothing_keeps_the_version(api: Client, ns: 
     first = api.patch(path + "/status", {"status": {"replicas": 0}}, MERGE).json()
     second = api.patch(path + "/status", {"status": {"replicas": 0}}, MERGE).json()
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+
+def test_a_workload_s_selector_is_immutable(api: Client, ns: str) -> None:
+    path = f"{deployments(ns)}/web"
+    api.post(deployments(ns), deployment())
+    relabel = {
+        "spec": {
+            "selector": {"matchLabels": {"app": "z"}},
+            "template": {"metadata": {"labels": {"app": "z"}}},
+        }
+    }
+    refused = api.patch(path, relabel, MERGE)
+    assert refused.status == 422, refused
+    assert refused.json()["message"] == (
+        'Deployment.apps "web" is invalid: spec.selector: Invalid value: '
+        'v1.LabelSelector{MatchLabels:map[string]string{"app":"z"}, '
+        "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
+    )
+    assert api.get(path).json()["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+
+
+def test_a_secret_s_type_is_immutable(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/secrets"
+    api.post(path, {"metadata": {"name": "s"}, "data": {"a": "Yg=="}})
+    refused = api.patch(f"{path}/s", {"type": "example.com/x"}, MERGE)
+    assert refused.status == 422, refused
+    assert refused.json()["message"] == (
+        'Secret "s" is invalid: type: Invalid value: "example.com/x": field is immutable'
+    )
+    assert api.get(f"{path}/s").json()["type"] == "Opaque"
+
+
+def test_secret_string_data_is_written_into_data(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/secrets"
+    body = {"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}, "data": {"a": "YQ=="}}
+    created = api.post(path, body)
+    assert created.status == 201, created
+    stored = api.get(f"{path}/s").json()
+    assert stored["data"] == {"a": "YQ==", "pw": "aHVudGVyMg=="}
+    assert "stringData" not in stored
+    api.patch(f"{path}/s", {"stringData": {"a": "b"}}, MERGE)
+    assert api.get(f"{path}/s").json()["data"] == {"a": "Yg==", "pw": "aHVudGVyMg=="}
+
+
+def test_a_patch_may_not_rename_or_move_the_object(api: Client, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    api.post(path, configmap())
+    renamed = api.patch(f"{path}/cfg", {"metadata": {"name": "other"}}, MERGE)
+    assert renamed.status == 400, renamed
+    assert renamed.json()["message"] == (
+        "the name of the object (other) does not match the name on the URL (cfg)"
+    )
+    moved = api.patch(f"{path}/cfg", {"metadata": {"namespace": "default"}}, MERGE)
+    assert moved.status == 400, moved
+    assert moved.json()["message"] == (
+        f"the namespace of the object (default) does not match the namespace on the URL ({ns})"
+    )
+    assert api.get(f"{path}/other").status == 404
