@@ -54,3 +54,4 @@ e2e: setup
 bench: setup
 	$(PY) benchmarks/bench_cluster.py
 	$(PY) benchmarks/bench_cni.py
+	$(PY) -m benchmarks.bench_apiserver --quick
