@@ -6,7 +6,7 @@ objects as ADDED (kubectl throws that first event away for a single-object watch
 ``N`` continues strictly after N; a compacted N ends the stream with an ERROR event
 carrying a 410 Status, as kube-apiserver does. The stream lasts until the client goes
 away, or ``timeoutSeconds``. With ``allowWatchBookmarks`` an idle stream gets a BOOKMARK
-with the current resourceVersion every minute.
+every minute, with a resourceVersion whose events it has surely all been sent.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class _Pump:
         self.bookmarks = bookmarks
         self.first = True
         self.pending: asyncio.Future[Event] | None = None
+        self.sent = 0  # the newest resourceVersion sent
+        self.settled: int | None = None  # the store's revision at the last idle interval
 
     async def start(self) -> None:
         """Setup errors (a bad selector, an expired resourceVersion) still get a plain
@@ -90,7 +92,7 @@ class _Pump:
         while self.pending is not None:
             done, _ = await asyncio.wait({self.pending}, timeout=every)
             if not done:
-                await _bookmark(response, self.route, self.registry)
+                await self.idle(response)
                 continue
             try:
                 event = self.pending.result()
@@ -102,8 +104,19 @@ class _Pump:
             await self.send(response, event)
             self.pending = asyncio.ensure_future(anext(self.events))
 
+    async def idle(self, response: web.StreamResponse) -> None:
+        """A whole interval without events: bookmark the store's revision as read one
+        interval ago (every event up to it has long arrived; one read now may be of a
+        write whose event is still on its way, and a client resuming from it would miss
+        that event), never below what was sent; then read the next."""
+        if self.settled is not None:
+            await _bookmark(response, self.route, max(self.settled, self.sent))
+        self.settled = await self.registry.storage.revision()
+
     async def send(self, response: web.StreamResponse, event: Event) -> None:
         kind, obj = event
+        with contextlib.suppress(KeyError, ValueError):
+            self.sent = max(self.sent, int((obj.get("metadata") or {})["resourceVersion"]))
         if self.table:
             rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
             res = qualified(self.route.resource)
@@ -119,8 +132,7 @@ class _Pump:
         await self.events.aclose()
 
 
-async def _bookmark(response: web.StreamResponse, route: Route, registry: Registry) -> None:
-    revision = await registry.storage.revision()
+async def _bookmark(response: web.StreamResponse, route: Route, revision: int) -> None:
     res = route.resource
     marker = {
         "kind": res.kind,

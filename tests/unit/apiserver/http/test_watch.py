@@ -12,6 +12,9 @@ import urllib.parse
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any, cast
 
+import pytest
+
+from kin.apiserver.http import watchstream
 from kin.testing.apiserver import Client, InProcessServer
 
 Obj = dict[str, Any]
@@ -170,6 +173,28 @@ def test_a_watch_that_cannot_start_is_a_plain_error(api: Client, ns: str) -> Non
         refused = api.get(watch_path(path, **params))
         assert refused.status == code, (params, refused)
         assert refused.json()["kind"] == "Status"
+
+
+def test_bookmarks_carry_a_resource_version_a_watch_may_resume_from(
+    api: Client, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watchstream, "BOOKMARK_EVERY", 0.1)
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    start = current_rv(api, path)
+    params = {"resourceVersion": str(start), "allowWatchBookmarks": "true", "timeoutSeconds": "5"}
+    with watching(api, watch_path(path, **params)) as events:
+        first = next(events)
+        assert first["type"] == "BOOKMARK"
+        assert (first["object"]["kind"], first["object"]["apiVersion"]) == ("ConfigMap", "v1")
+        assert int(first["object"]["metadata"]["resourceVersion"]) >= start
+        elsewhere = api.post("/api/v1/namespaces/default/configmaps", configmap(f"{ns}-far"))
+        beyond = rv(elsewhere.json())
+        marks = (int(e["object"]["metadata"]["resourceVersion"]) for e in events)
+        assert next(m for m in marks if m >= beyond) == beyond  # moves past unseen writes
+    api.delete(f"/api/v1/namespaces/default/configmaps/{ns}-far")
+    created = rv(api.post(path, configmap("a")).json())
+    with watching(api, watch_path(path, resourceVersion=str(beyond))) as resumed:
+        assert take(resumed, 1) == [("ADDED", "a", created)]
 
 
 def test_timeout_seconds_ends_the_stream(api: Client, ns: str) -> None:
