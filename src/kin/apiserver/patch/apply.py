@@ -112,7 +112,7 @@ def update_managed_fields(
     """
     walker = TypedWalker(Schema(typedef, lookup or _no_types))
     current = _unmanaged_view(old) if old is not None else {}
-    target = _without_managed_fields(new)
+    target = _unmanaged_view(new)  # the result shares new's values; neither is modified
     managers = _decode_managers(_incoming_entries(old, new))
     version = str(new.get("apiVersion", ""))
     me = _Manager(manager, operation, version, subresource, set())

@@ -58,14 +58,25 @@ class _Object(dict[str, object]):
     duplicates: list[str]
 
 
-def _pairs(pairs: list[tuple[str, object]]) -> _Object:
-    obj = _Object()
-    obj.duplicates = []
-    for key, value in pairs:
-        if key in obj:
-            obj.duplicates.append(key)
-        obj[key] = value
-    return obj
+def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A plain dict (cheap to copy) unless a key came twice."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _Object(obj)
+    marked.duplicates = _repeated([key for key, _ in pairs])
+    return marked
+
+
+def _repeated(keys: list[str]) -> list[str]:
+    """Each key as often as it came again after its first time."""
+    seen: set[str] = set()
+    again = []
+    for key in keys:
+        if key in seen:
+            again.append(key)
+        seen.add(key)
+    return again
 
 
 def loads(body: str | bytes) -> object:
