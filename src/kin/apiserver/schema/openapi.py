@@ -13,21 +13,28 @@ components of their own, shaped as kube publishes them in v3.
 
 The hash in each URL is a digest of the document, so it changes exactly when the
 content does and clients may cache a document for as long as its URL stays the same.
+
+The schema builders take a ``Dialect`` so that ``/openapi/v2`` (``openapi_v2.py``) builds
+its Swagger 2.0 ``definitions`` from the same code: only the reference prefix and the
+shapes of the special components differ between the two versions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+from kin.apiserver.resources import CATALOG
 from kin.apiserver.schema import catalog
 from kin.apiserver.schema.model import Field, T, TypeDef
-from kin.apiserver.schema.openapi_paths import Resource, base_path, path_items, schema_ref
+from kin.apiserver.schema.openapi_paths import Resource, base_path, path_items
 
 __all__ = [
+    "V3",
+    "Dialect",
     "Resource",
     "base_path",
     "component_schemas",
@@ -35,6 +42,8 @@ __all__ = [
     "group_version",
     "openapi_document",
     "openapi_root",
+    "referenced",
+    "served_resources",
     "type_schema",
 ]
 
@@ -74,6 +83,21 @@ _SPECIAL_REFS = {
     "time": _META + "Time",
     "microtime": _META + "MicroTime",
 }
+
+
+class Dialect(NamedTuple):
+    """What differs between OpenAPI versions when building schemas from TypeDefs.
+
+    ``refs`` prefixes every ``$ref`` (``#/components/schemas/`` in v3, ``#/definitions/``
+    in Swagger 2.0); ``special`` gives the components that have no TypeDef (Quantity,
+    IntOrString, Time, ...), whose shapes kube publishes differently in each version.
+    """
+
+    refs: str
+    special: Mapping[str, Mapping[str, object]]
+
+
+V3 = Dialect("#/components/schemas/", _SPECIAL)
 _SCALARS: dict[str, dict[str, object]] = {
     "string": {"type": "string"},
     "boolean": {"type": "boolean"},
@@ -110,7 +134,7 @@ def openapi_document(group: str, version: str, resources: Iterable[Resource]) ->
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0"},
         "paths": paths,
-        "components": {"schemas": component_schemas(_referenced(paths, kinds))},
+        "components": {"schemas": component_schemas(referenced(paths, kinds))},
     }
 
 
@@ -135,7 +159,7 @@ def _cached_hash(group: str, version: str, resources: tuple[Resource, ...]) -> s
     return document_hash(openapi_document(group, version, resources))
 
 
-def component_schemas(names: Iterable[str]) -> dict[str, object]:
+def component_schemas(names: Iterable[str], dialect: Dialect = V3) -> dict[str, object]:
     """The schemas of ``names`` and of every type they reach, sorted by name."""
     todo, seen = list(names), set()
     while todo:
@@ -146,34 +170,46 @@ def component_schemas(names: Iterable[str]) -> dict[str, object]:
         typedef = catalog.lookup(name)
         if typedef is not None:
             todo.extend(_refs_of(typedef))
-    return {name: _component(name) for name in sorted(seen)}
+    return {name: _component(name, dialect) for name in sorted(seen)}
 
 
-def _referenced(paths: dict[str, object], kinds: list[str]) -> list[str]:
-    """Every component the path items point at, plus the kinds and their lists."""
-    found = set(kinds) | {k + "List" for k in kinds if catalog.lookup(k + "List")}
+def referenced(paths: Mapping[str, object], kinds: Iterable[str]) -> list[str]:
+    """Every component the (v3) path items point at, plus the kinds and their lists."""
+    found = set(kinds)
+    found |= {k + "List" for k in found if catalog.lookup(k + "List")}
     text = json.dumps(paths)
-    marker = '"#/components/schemas/'
+    marker = '"' + V3.refs
     for chunk in text.split(marker)[1:]:
         found.add(chunk.split('"', 1)[0])
     return sorted(found)
 
 
-def _component(name: str) -> dict[str, object]:
-    if name in _SPECIAL:
-        return dict(_SPECIAL[name])
+def _component(name: str, dialect: Dialect) -> dict[str, object]:
+    if name in dialect.special:
+        return dict(dialect.special[name])
     typedef = catalog.lookup(name)
     if typedef is None:
         raise KeyError(f"no schema for {name}")
-    return type_schema(typedef)
+    return type_schema(typedef, dialect)
 
 
-def type_schema(typedef: TypeDef) -> dict[str, object]:
+def served_resources() -> tuple[Resource, ...]:
+    """The resources kin serves that have a TypeDef, described for the OpenAPI documents."""
+    return tuple(
+        Resource(r.group, r.version, r.kind, r.plural, r.namespaced,
+                 tuple(s.name for s in r.subresources), r.verbs)
+        for r in CATALOG
+        if catalog.for_gvk(r.group, r.version, r.kind) is not None
+    )  # fmt: skip
+
+
+def type_schema(typedef: TypeDef, dialect: Dialect = V3) -> dict[str, object]:
     """The component schema of one TypeDef."""
     schema: dict[str, object] = {"type": "object"}
     if typedef.description:
         schema["description"] = typedef.description
-    schema["properties"] = {name: _property(f) for name, f in sorted(typedef.fields.items())}
+    fields = sorted(typedef.fields.items())
+    schema["properties"] = {name: _property(f, dialect) for name, f in fields}
     required = [f.name for f in typedef.fields.values() if f.required]
     if required:
         schema["required"] = required
@@ -187,8 +223,8 @@ def type_schema(typedef: TypeDef) -> dict[str, object]:
     return schema
 
 
-def _property(spec: Field) -> dict[str, object]:
-    schema = _type(spec.t)
+def _property(spec: Field, dialect: Dialect) -> dict[str, object]:
+    schema = _type(spec.t, dialect)
     if spec.description:
         schema["description"] = spec.description
     extensions = {
@@ -202,19 +238,19 @@ def _property(spec: Field) -> dict[str, object]:
     return schema
 
 
-def _type(t: T) -> dict[str, object]:
+def _type(t: T, dialect: Dialect) -> dict[str, object]:
     if t.kind in _SCALARS:
         return dict(_SCALARS[t.kind])
     if t.kind == "integer":
         return {"type": "integer", "format": t.format or "int64"}
     if t.kind in _SPECIAL_REFS:
-        return schema_ref(_SPECIAL_REFS[t.kind])
+        return {"$ref": dialect.refs + _SPECIAL_REFS[t.kind]}
     if t.kind == "object" or (t.kind == "any" and t.ref):
-        return schema_ref(t.ref)
+        return {"$ref": dialect.refs + t.ref}
     if t.kind == "array" and t.item is not None:
-        return {"type": "array", "items": _type(t.item)}
+        return {"type": "array", "items": _type(t.item, dialect)}
     if t.kind == "map" and t.item is not None:
-        return {"type": "object", "additionalProperties": _type(t.item)}
+        return {"type": "object", "additionalProperties": _type(t.item, dialect)}
     return {"x-kubernetes-preserve-unknown-fields": True}
 
 
