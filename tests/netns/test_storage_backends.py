@@ -10,6 +10,7 @@ runs in a fresh event loop under a deadline, so a lost event fails rather than h
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -256,6 +257,28 @@ def test_paged_list_is_one_consistent_snapshot(backend: Backend) -> None:
         now, _, _ = await store.list(PODS, continue_after=key("p4"))
         assert [i["metadata"]["name"] for i in now] == ["p45", "p6", "p7", "p8", "p9", "p99"]
         assert now[1]["spec"] == {"v": 1}
+
+    backend.run(scenario)
+
+
+def test_json_lists_are_the_lists_items_as_text(backend: Backend) -> None:
+    """``list_json`` (the unfiltered list's fast path) says what ``list`` says, as list
+    items: resourceVersion set, no apiVersion or kind, and pages at one revision."""
+
+    async def scenario(store: Storage) -> None:
+        for i in range(6):
+            body = {"apiVersion": "v1", "kind": "Pod", **pod(f"p{i}", spec={"v": i})}
+            await store.create(key(f"p{i}"), body)
+        await store.update(key("p2"), {"kind": "Pod", **pod("p2", spec={"v": 20})})
+        whole, revision, _ = await store.list(PODS)
+        texts, at, after = await store.list_json(PODS, limit=4)
+        assert at == revision and after == key("p3")
+        rest, at, after = await store.list_json(PODS, 4, after, revision)
+        assert at == revision and after == ""
+        items = [json.loads(text) for text in texts + rest]
+        expected = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in whole]
+        assert items == expected
+        assert all(next(iter(item["metadata"])) == "resourceVersion" for item in items)
 
     backend.run(scenario)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from kin.apiserver.resources import Resource
 
-__all__ = ["from_storage", "to_storage"]
+__all__ = ["converts", "from_storage", "to_storage"]
 
 Obj = dict[str, Any]
 
@@ -37,12 +37,13 @@ EVENT_FIELDS = (
 )
 
 
-def _is_events_v1(res: Resource) -> bool:
+def converts(res: Resource) -> bool:
+    """Whether ``res`` is served in another shape than it is stored in."""
     return res.group == "events.k8s.io"
 
 
 def to_storage(res: Resource, obj: Obj) -> Obj:
-    if not _is_events_v1(res):
+    if not converts(res):
         return obj
     core: Obj = {
         "kind": "Event",
@@ -56,7 +57,7 @@ def to_storage(res: Resource, obj: Obj) -> Obj:
 
 
 def from_storage(res: Resource, obj: Obj) -> Obj:
-    if not _is_events_v1(res):
+    if not converts(res):
         obj.setdefault("kind", res.kind)
         obj.setdefault("apiVersion", res.api_version)
         return obj

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from kin.apiserver import errors, tables
 from kin.apiserver.http import subresources, watchstream
-from kin.apiserver.http.bodies import json_response, read_body, wants_table
+from kin.apiserver.http.bodies import dump, json_response, read_body, wants_table
 from kin.apiserver.http.common import (
     flag,
     include,
@@ -28,6 +28,7 @@ from kin.apiserver.http.patching import APPLY, patcher
 from kin.apiserver.http.routes import Route
 from kin.apiserver.objectmeta import meta
 from kin.apiserver.registry import Registry
+from kin.apiserver.resources import Resource
 
 __all__ = ["handle"]
 
@@ -75,8 +76,12 @@ async def _get(request: web.Request, registry: Registry, route: Route) -> web.Re
 
 
 async def _list(request: web.Request, registry: Registry, route: Route) -> web.Response:
-    res = route.resource
-    items, revision, token = await registry.list(res, route.namespace, list_options(request))
+    res, opts = route.resource, list_options(request)
+    if not wants_table(request):
+        texts = await registry.list_json(res, route.namespace, opts)
+        if texts is not None:
+            return _spliced_list(res, *texts)
+    items, revision, token = await registry.list(res, route.namespace, opts)
     if wants_table(request):
         body = tables.table(
             qualified(res), items, include(request), str(revision), continue_token=token
@@ -91,6 +96,16 @@ async def _list(request: web.Request, registry: Registry, route: Route) -> web.R
     listing: Obj = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata}
     listing["items"] = items
     return json_response(listing)
+
+
+def _spliced_list(res: Resource, texts: list[str], revision: int, token: str) -> web.Response:
+    """A ``<Kind>List`` built around the stored texts (5,000 pods: no decode, no encode)."""
+    metadata: Obj = {"resourceVersion": str(revision)}
+    if token:
+        metadata["continue"] = token
+    head = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": metadata}
+    body = dump(head)[:-1] + b',"items":[' + ",".join(texts).encode() + b"]}"
+    return web.Response(body=body, content_type="application/json")
 
 
 async def _watch(request: web.Request, registry: Registry, route: Route) -> web.StreamResponse:

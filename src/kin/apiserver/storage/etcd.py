@@ -33,10 +33,12 @@ import aiohttp
 
 from kin.apiserver import errors
 from kin.apiserver.storage import keys
-from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event
+from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
 
 __all__ = ["EtcdStorage"]
+
+Rows = list[tuple[str, int, str | bytes]]
 
 Json = dict[str, Any]
 Jsons = list[Json]
@@ -117,6 +119,18 @@ class EtcdStorage:
     async def list(
         self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
     ) -> tuple[list[dict[str, Any]], int, str]:
+        rows, at, last = await self._rows(prefix, limit, continue_after, revision)
+        return keys.decode_many(rows), at, last
+
+    async def list_json(
+        self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
+    ) -> tuple[Texts, int, str]:
+        rows, at, last = await self._rows(prefix, limit, continue_after, revision)
+        return keys.list_items(rows), at, last
+
+    async def _rows(
+        self, prefix: str, limit: int, continue_after: str, revision: int
+    ) -> tuple[Rows, int, str]:
         prefix, limit = keys.check_prefix(prefix), keys.check_limit(limit)
         revision, after = keys.check_revision(revision), keys.check_continue(continue_after)
         start = self._etcd_bytes(prefix)
@@ -133,12 +147,12 @@ class EtcdStorage:
             if exc.code == 410:
                 raise errors.expired(f"too old resource version: {revision}") from exc
             raise
-        found = [
+        found: Rows = [
             (self._storage_key(kv["key"]), int(kv["mod_revision"]), _unb64(kv["value"]))
             for kv in reply.get("kvs") or []
         ]
         more = bool(reply.get("more")) and bool(found)
-        return keys.decode_many(found), revision or _revision(reply), found[-1][0] if more else ""
+        return found, revision or _revision(reply), found[-1][0] if more else ""
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -66,6 +67,10 @@ GROUPS = {
     "leases": "coordination.k8s.io",
     "endpointslices": "discovery.k8s.io",
 }
+
+HEAD = ("apiVersion", "kind", "metadata")
+METADATA = '"metadata":{'
+_TYPE_FIELDS = re.compile(r'("apiVersion":"[^"\\]*",)?("kind":"[^"\\]*",)?')
 
 
 def check_key(key: object) -> str:
@@ -130,17 +135,46 @@ def prefix_end(prefix: str) -> str:
 
 
 def encode(obj: object) -> str:
-    """The stored JSON text of ``obj``: compact, and without ``metadata.resourceVersion``."""
+    """The stored JSON text of ``obj``: compact, without ``metadata.resourceVersion``, and
+    with ``apiVersion``, ``kind`` and ``metadata`` first, so ``with_revision`` finds where
+    the resourceVersion goes without parsing."""
     if not isinstance(obj, dict):
         raise errors.bad_request(f"cannot store {type(obj).__name__}: want a JSON object")
     metadata = obj.get("metadata", {})
     if not isinstance(metadata, dict):
         raise errors.bad_request("cannot store an object whose metadata is not a JSON object")
-    stored = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
+    stored = {k: obj[k] for k in HEAD if k in obj and k != "metadata"}
+    stored["metadata"] = {k: v for k, v in metadata.items() if k != "resourceVersion"}
+    stored.update((k, v) for k, v in obj.items() if k not in HEAD)
     try:
         return json.dumps(stored, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.bad_request(f"cannot store object: not JSON-serialisable: {exc}") from exc
+
+
+def list_item(text: str | bytes, revision: int, key: str) -> str:
+    """Stored ``text`` as an item of a list: ``"resourceVersion"`` first in its metadata,
+    and no ``apiVersion`` or ``kind`` (list items carry neither, as kube sends them).
+
+    ``encode`` writes the two string fields apiVersion and kind, then metadata, so when
+    the text starts that way the item is cut and spliced without parsing; text stored
+    otherwise (by another writer) is decoded and encoded again."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    at = text.find(METADATA)
+    if at < 0 or not _TYPE_FIELDS.fullmatch(text, 1, at):
+        item = decode(text, revision, key)
+        item.pop("apiVersion", None)
+        item.pop("kind", None)
+        return json.dumps(item, separators=(",", ":"))
+    start = at + len(METADATA)
+    field = f'"resourceVersion":"{revision}"'
+    joiner = "" if text.startswith("}", start) else ","
+    return f"{{{METADATA}{field}{joiner}{text[start:]}"
+
+
+def list_items(rows: Sequence[tuple[str, int, str | bytes]]) -> list[str]:
+    return [list_item(text, revision, key) for key, revision, text in rows]
 
 
 def decode(text: str | bytes, revision: int, key: str) -> dict[str, Any]:

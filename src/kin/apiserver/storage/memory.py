@@ -23,7 +23,7 @@ from typing import Any
 
 from kin.apiserver import errors
 from kin.apiserver.storage import hub, keys
-from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event
+from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 
 __all__ = ["MemoryStorage"]
 
@@ -78,13 +78,25 @@ class MemoryStorage:
     async def list(
         self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
     ) -> tuple[list[dict[str, Any]], int, str]:
+        rows, at, last = self._rows(prefix, limit, continue_after, revision)
+        return keys.decode_many(rows), at, last
+
+    async def list_json(
+        self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
+    ) -> tuple[Texts, int, str]:
+        rows, at, last = self._rows(prefix, limit, continue_after, revision)
+        return keys.list_items(rows), at, last
+
+    def _rows(
+        self, prefix: str, limit: int, continue_after: str, revision: int
+    ) -> tuple[Found, int, str]:
         prefix, limit = keys.check_prefix(prefix), keys.check_limit(limit)
         after = keys.check_continue(continue_after)
         at = self._readable(keys.check_revision(revision))
         found = self._range(prefix, after, at, limit + 1 if limit else 0)
         more = bool(limit) and len(found) > limit
         found = found[:limit] if more else found
-        return keys.decode_many(found), at, found[-1][0] if more else ""
+        return found, at, found[-1][0] if more else ""
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 
 from kin.apiserver import errors
 from kin.apiserver.storage import hub, keys
-from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event
+from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
 
 __all__ = ["SqliteStorage"]
@@ -75,7 +75,7 @@ COMPACT_STEP = 200
 COMPACT_PAUSE = 0.005
 BATCH = 512
 CHUNK = 1000
-Found = tuple[list[dict[str, Any]], int, str]
+Rows = list[tuple[str, int, str]]
 Futures = list[asyncio.Future[Any]]
 Outcomes = list[Any]
 """Per write: its result, or the APIError it raised."""
@@ -253,7 +253,18 @@ class SqliteStorage:
     ) -> tuple[list[dict[str, Any]], int, str]:
         prefix, limit = keys.check_prefix(prefix), keys.check_limit(limit)
         revision, after = keys.check_revision(revision), keys.check_continue(continue_after)
-        return await self._read(lambda db: _list(db, prefix, limit, after, revision))
+        rows, at, last = await self._read(lambda db: _list(db, prefix, limit, after, revision))
+        return rows, at, last
+
+    async def list_json(
+        self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
+    ) -> tuple[Texts, int, str]:
+        prefix, limit = keys.check_prefix(prefix), keys.check_limit(limit)
+        revision, after = keys.check_revision(revision), keys.check_continue(continue_after)
+        texts, at, last = await self._read(
+            lambda db: _list(db, prefix, limit, after, revision, keys.list_items)
+        )
+        return texts, at, last
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")
@@ -365,7 +376,15 @@ def _mark_compacted(tx: Tx, revision: int) -> int | None:
     return oldest
 
 
-def _list(db: sqlite3.Connection, prefix: str, limit: int, after: str, revision: int) -> Found:
+def _list(
+    db: sqlite3.Connection,
+    prefix: str,
+    limit: int,
+    after: str,
+    revision: int,
+    shape: Callable[[Rows], list[Any]] = keys.decode_many,
+) -> tuple[list[Any], int, str]:
+    """Rows under ``prefix`` at ``revision``, decoded (or spliced) here, off the event loop."""
     current, compacted = _meta(db, "revision"), _meta(db, "compacted")
     if revision and revision < compacted:
         raise keys.expired(revision, compacted)
@@ -379,7 +398,7 @@ def _list(db: sqlite3.Connection, prefix: str, limit: int, after: str, revision:
     rows = cursor.fetchall()
     more = bool(limit) and len(rows) > limit
     rows = rows[:limit] if more else rows
-    return keys.decode_many(rows), at, rows[-1][0] if more else ""
+    return shape(rows), at, rows[-1][0] if more else ""
 
 
 def _history(db: sqlite3.Connection, prefix: str, after: int) -> hub.Changes:
