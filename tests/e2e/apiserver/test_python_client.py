@@ -22,12 +22,6 @@ from kin.testing.names import random_name
 WATCH_SECONDS = 10
 
 
-def as_json() -> dict[str, Any]:
-    """For create and replace: client 37 sends those bodies with no Content-Type at all,
-    which kube-apiserver reads as JSON but kin answers with 415 (test_kubectl_pending.py)."""
-    return {"_headers": {"Content-Type": "application/json"}}
-
-
 @pytest.fixture(scope="module")
 def api_client(server: ServerProcess) -> Iterator[client.ApiClient]:
     configuration = client.Configuration()
@@ -85,7 +79,7 @@ def test_list_namespaces_with_label_selectors(core: client.CoreV1Api, namespace:
 
 def test_list_pods_with_label_selectors(core: client.CoreV1Api, namespace: str) -> None:
     for name, labels in (("a", {"env": "prod"}), ("b", {"env": "dev"}), ("c", {})):
-        core.create_namespaced_pod(namespace, typed_pod(name, labels), **as_json())
+        core.create_namespaced_pod(namespace, typed_pod(name, labels))
     cases = {"env=prod": ["a"], "env!=prod": ["b", "c"], "env": ["a", "b"], "!env": ["c"]}
     for selector, names in cases.items():
         found: Any = core.list_namespaced_pod(namespace, label_selector=selector)
@@ -95,9 +89,7 @@ def test_list_pods_with_label_selectors(core: client.CoreV1Api, namespace: str) 
 
 
 def test_create_and_read_a_pod(core: client.CoreV1Api, namespace: str, stored: Any) -> None:
-    created: Any = core.create_namespaced_pod(
-        namespace, typed_pod("web", {"app": "web"}), **as_json()
-    )
+    created: Any = core.create_namespaced_pod(namespace, typed_pod("web", {"app": "web"}))
     assert created.metadata.uid and created.metadata.resource_version
     assert created.status.phase == "Pending"
     read: Any = core.read_namespaced_pod("web", namespace)
@@ -125,7 +117,7 @@ def test_create_and_read_a_deployment(apps: client.AppsV1Api, namespace: str, st
             ),
         ),
     )
-    created: Any = apps.create_namespaced_deployment(namespace, body, **as_json())
+    created: Any = apps.create_namespaced_deployment(namespace, body)
     assert created.metadata.generation == 1
     read: Any = apps.read_namespaced_deployment("api", namespace)
     assert read.spec.replicas == 3
@@ -142,7 +134,7 @@ def test_create_and_read_a_deployment(apps: client.AppsV1Api, namespace: str, st
 
 def changes(core: client.CoreV1Api, namespace: str) -> None:
     """A create, a label change and a delete of one pod, as a test's background writer."""
-    core.create_namespaced_pod(namespace, typed_pod("w1"), **as_json())
+    core.create_namespaced_pod(namespace, typed_pod("w1"))
     core.patch_namespaced_pod("w1", namespace, {"metadata": {"labels": {"seen": "yes"}}})
     core.delete_namespaced_pod("w1", namespace)
 
@@ -206,7 +198,7 @@ def test_watch_resumes_from_a_resource_version(core: client.CoreV1Api, namespace
 def test_watch_from_zero_starts_with_current_objects(
     core: client.CoreV1Api, namespace: str
 ) -> None:
-    core.create_namespaced_pod(namespace, typed_pod("exists"), **as_json())
+    core.create_namespaced_pod(namespace, typed_pod("exists"))
     (event,) = watch_pods(core, namespace, "0", 1)
     assert (event["type"], event["object"].metadata.name) == ("ADDED", "exists")
 
@@ -222,9 +214,9 @@ def test_api_exception_not_found(core: client.CoreV1Api, namespace: str) -> None
 
 
 def test_api_exception_already_exists(core: client.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_pod(namespace, typed_pod("twice"), **as_json())
+    core.create_namespaced_pod(namespace, typed_pod("twice"))
     with pytest.raises(client.ApiException) as raised:
-        core.create_namespaced_pod(namespace, typed_pod("twice"), **as_json())
+        core.create_namespaced_pod(namespace, typed_pod("twice"))
     assert raised.value.status == 409
     status = json.loads(str(raised.value.body))
     assert status["reason"] == "AlreadyExists"
@@ -237,12 +229,11 @@ def test_api_exception_conflict_on_a_stale_update(
     created: Any = core.create_namespaced_config_map(
         namespace,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c1"), data={"a": "1"}),
-        **as_json(),
     )
     core.patch_namespaced_config_map("c1", namespace, {"data": {"a": "2"}})
     created.data = {"a": "stale"}
     with pytest.raises(client.ApiException) as raised:
-        core.replace_namespaced_config_map("c1", namespace, created, **as_json())
+        core.replace_namespaced_config_map("c1", namespace, created)
     assert raised.value.status == 409
     assert json.loads(str(raised.value.body))["reason"] == "Conflict"
     live = api.get(f"/api/v1/namespaces/{namespace}/configmaps/c1").json()
@@ -253,10 +244,10 @@ def test_delete_a_namespace_through_the_client(
     core: client.CoreV1Api, api: Client, eventually: Any
 ) -> None:
     name = random_name("kt")
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)), **as_json())
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     try:
         core.create_namespaced_config_map(
-            name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c1")), **as_json()
+            name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c1"))
         )
         core.delete_namespace(name)
         eventually(lambda: api.get(f"/api/v1/namespaces/{name}").status == 404)

@@ -21,8 +21,7 @@ from kin.apiserver.http.bodies import dump, json_response
 from kin.apiserver.http.routes import parse_route
 from kin.apiserver.http.subresources import NODE_PROXY, NodeProxy
 from kin.apiserver.registry import Registry
-from kin.apiserver.resources import CATALOG
-from kin.apiserver.schema import catalog, openapi
+from kin.apiserver.schema import openapi, openapi_v2
 
 __all__ = ["make_app"]
 
@@ -105,6 +104,8 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
 @web.middleware
 async def _negotiate(request: web.Request, handler: Handler) -> web.StreamResponse:
     accept = request.headers.get("Accept", "")
+    if request.path == "/openapi/v2":
+        return await handler(request)
     if accept and not any(t in accept for t in ("json", "*/*", "text/plain")):
         raise errors.not_acceptable(
             "only the following media types are accepted: application/json, "
@@ -164,8 +165,17 @@ async def _group_resources(request: web.Request) -> web.Response:
 
 
 async def _openapi_v2(request: web.Request) -> web.Response:
-    """kube serves Swagger 2.0 here; kin serves OpenAPI v3 only, and kubectl falls back."""
-    raise _not_found()
+    """Swagger 2.0, which kubectl reads (as gnostic protobuf) to validate a ``kind: List``."""
+    if "protobuf" in request.headers.get("Accept", ""):
+        body, content_type = openapi_v2.openapi_v2_protobuf(), openapi_v2.PROTOBUF_CONTENT_TYPE
+    else:
+        body, content_type = _openapi_v2_json(), "application/json"
+    return web.Response(body=body, headers={"Content-Type": content_type, "Vary": "Accept"})
+
+
+@functools.cache
+def _openapi_v2_json() -> bytes:
+    return dump(openapi_v2.openapi_v2_document())
 
 
 async def _openapi_v3(request: web.Request) -> web.Response:
@@ -181,12 +191,7 @@ async def _openapi_v3_document(request: web.Request) -> web.Response:
     return web.Response(body=body, headers=headers)
 
 
-_OPENAPI_RESOURCES = tuple(
-    openapi.Resource(r.group, r.version, r.kind, r.plural, r.namespaced,
-                     tuple(s.name for s in r.subresources), r.verbs)
-    for r in CATALOG
-    if catalog.for_gvk(r.group, r.version, r.kind) is not None
-)  # fmt: skip
+_OPENAPI_RESOURCES = openapi.served_resources()
 
 
 @functools.cache
