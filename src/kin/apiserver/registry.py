@@ -277,10 +277,14 @@ class Registry:
     # -- helpers ----------------------------------------------------------------------------
 
     def _own(self, res: Resource, body: Obj, namespace: str) -> Obj:
-        """A deep copy with kind/apiVersion checked and the request's namespace applied."""
+        """``body`` with kind/apiVersion checked and the request's namespace applied.
+
+        Create and update take ownership of the body they are given (a request's, freshly
+        decoded): defaults and strategies change it in place, as a deep copy of every
+        body cost a tenth of a create."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = copy.deepcopy(body)
+        obj = dict(body)
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         if kind not in (None, "", res.kind) or api_version not in (None, "", res.api_version):
             raise errors.bad_request(

@@ -55,17 +55,21 @@ class Diff:
 
 def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
     """FieldsV1: nested path elements, ``"."`` where a node with children is owned too."""
-    members: set[str] = set()
-    below: dict[str, set[Path]] = {}
-    for path in paths:
-        if len(path) == 1:
-            members.add(path[0])
-        elif path:
-            below.setdefault(path[0], set()).add(path[1:])
+    owned = set(paths)
+    tree: dict[str, Any] = {}
+    for path in owned:
+        node = tree
+        for element in path:
+            node = node.setdefault(element, {})
+    return _sorted_tree(tree, (), owned)
+
+
+def _sorted_tree(node: dict[str, Any], prefix: Path, owned: set[Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for element in sorted(members | below.keys(), key=_element_order):
-        inner = encode_fields(below.get(element, ()))
-        out[element] = {".": {}, **inner} if element in members and inner else inner
+    for element in sorted(node, key=_element_order):
+        path = (*prefix, element)
+        inner = _sorted_tree(node[element], path, owned) if node[element] else {}
+        out[element] = {".": {}, **inner} if inner and path in owned else inner
     return out
 
 
@@ -148,6 +152,7 @@ class _Shape:
 
 _LEAF = _Shape("leaf")
 Children = dict[str, tuple[Any, T | None, Field | None]]
+Index = list[tuple[str, Any]]
 
 
 class TypedWalker:
@@ -156,6 +161,8 @@ class TypedWalker:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.root = schema.root()
+        self._indexes: dict[int, tuple[list[Any], tuple[str, ...], Index | None]] = {}
+        self._shapes: dict[T | None, _Shape] = {}
 
     def shape(self, t: T | None, f: Field | None, *values: Any) -> _Shape:
         present = [v for v in values if v is not MISSING and v is not None]
@@ -174,8 +181,40 @@ class TypedWalker:
         shape = _Shape("list", t.item, keys)
         return shape if all(self.index(shape, v) is not None for v in present) else _LEAF
 
+    def shape_of(self, t: T | None, f: Field | None, value: Any) -> _Shape:
+        """``shape`` of one present value, with the shapes of types remembered: the walks
+        over a whole object (a create, an apply configuration) call this per field."""
+        if isinstance(value, dict):
+            known = self._shapes.get(t)
+            if known is None:
+                known = self._shapes[t] = self.shape(t, f, value)
+            return known
+        if isinstance(value, list) and f is not None:
+            return self.shape(t, f, value)
+        return _LEAF
+
+    def _pair_shape(self, t: T | None, f: Field | None, lhs: Any, rhs: Any) -> _Shape:
+        """``shape(t, f, lhs, rhs)``, through ``shape_of`` when both are objects (or one is)."""
+        if isinstance(rhs, dict) and (lhs is MISSING or lhs is None or isinstance(lhs, dict)):
+            return self.shape_of(t, f, rhs)
+        if isinstance(lhs, dict) and (rhs is MISSING or rhs is None):
+            return self.shape_of(t, f, lhs)
+        if not isinstance(lhs, dict | list) and not isinstance(rhs, dict | list):
+            return _LEAF
+        return self.shape(t, f, lhs, rhs)
+
     def index(self, shape: _Shape, items: list[Any]) -> list[tuple[str, Any]] | None:
-        elements = [_item_element(shape.keys, item) for item in items]
+        """(path element, item) per item; None if an item has no element (atomic list).
+        Remembered per list: ``shape`` asks first, ``children`` again."""
+        known = self._indexes.get(id(items))
+        if known is not None and known[0] is items and known[1] == shape.keys:
+            return known[2]
+        found = self._index(shape.keys, items)
+        self._indexes[id(items)] = (items, shape.keys, found)  # holding items pins the id
+        return found
+
+    def _index(self, keys: tuple[str, ...], items: list[Any]) -> list[tuple[str, Any]] | None:
+        elements = [_item_element(keys, item) for item in items]
         if any(e is None for e in elements):
             return None
         return [(e, item) for e, item in zip(elements, items, strict=True) if e is not None]
@@ -202,7 +241,7 @@ class TypedWalker:
     def _fieldset(
         self, value: Any, t: T | None, f: Field | None, path: Path, out: set[Path]
     ) -> None:
-        shape = self.shape(t, f, value)
+        shape = self.shape_of(t, f, value)
         if shape.kind == "leaf":
             if path:
                 out.add(path)
@@ -223,7 +262,10 @@ class TypedWalker:
     def _compare(
         self, lhs: Any, rhs: Any, t: T | None, f: Field | None, path: Path, out: Diff
     ) -> None:
-        shape = self.shape(t, f, lhs, rhs)
+        if lhs is MISSING and path:  # all of it is new (a create is this, everywhere)
+            self._every_path(rhs, t, f, path, out.added)
+            return
+        shape = self._pair_shape(t, f, lhs, rhs)
         if shape.kind == "leaf" or (_empty(lhs) and _empty(rhs)):
             _compare_leaf(lhs, rhs, path, out)
             return
@@ -235,6 +277,17 @@ class TypedWalker:
             self._compare(a[0] if a else MISSING, b[0] if b else MISSING, t2, f2, sub, out)
         if path and (lhs is MISSING or rhs is MISSING):
             (out.added if lhs is MISSING else out.removed).add(path)
+
+    def _every_path(
+        self, value: Any, t: T | None, f: Field | None, path: Path, out: set[Path]
+    ) -> None:
+        """``path`` and every path below it: what ``_compare`` finds against nothing."""
+        out.add(path)
+        shape = self.shape_of(t, f, value)
+        if shape.kind == "leaf" or _empty(value):
+            return
+        for element, (item, t2, f2) in self.children(shape, value).items():
+            self._every_path(item, t2, f2, (*path, element), out)
 
     def merge(self, lhs: Any, rhs: Any) -> Any:
         """``rhs`` (an apply configuration) merged into ``lhs`` (the live object)."""
