@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from kin.apiserver.errors import cause
-from kin.apiserver.selectors import _label_value_errors, _qualified_name_errors
+from kin.apiserver.selectors import label_value_errors, qualified_name_errors
 
 __all__ = [
     "DNS1123_LABEL",
@@ -98,12 +98,12 @@ def metadata_causes(obj: dict[str, Any]) -> list[dict[str, str]]:
     causes = []
     labels = metadata.get("labels") or {}
     for key, value in labels.items() if isinstance(labels, dict) else ():
-        causes += _invalid("metadata.labels", key, _qualified_name_errors(str(key)))
-        causes += _invalid("metadata.labels", value, _label_value_errors(str(value)))
+        causes += _invalid("metadata.labels", key, qualified_name_errors(str(key)))
+        causes += _invalid("metadata.labels", value, label_value_errors(str(value)))
     annotations = metadata.get("annotations") or {}
     if isinstance(annotations, dict):
         for key in annotations:
-            causes += _invalid("metadata.annotations", key, _qualified_name_errors(key.lower()))
+            causes += _invalid("metadata.annotations", key, qualified_name_errors(key.lower()))
         size = sum(len(k) + len(str(v)) for k, v in annotations.items())
         if size > TOTAL_ANNOTATION_SIZE:
             too_long = f"Too long: must have at most {TOTAL_ANNOTATION_SIZE} bytes"

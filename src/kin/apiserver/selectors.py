@@ -23,7 +23,14 @@ from typing import Any
 
 from kin.apiserver.errors import bad_request
 
-__all__ = ["Requirement", "Selector", "parse_label_selector", "selector_from_object"]
+__all__ = [
+    "Requirement",
+    "Selector",
+    "label_value_errors",
+    "parse_label_selector",
+    "qualified_name_errors",
+    "selector_from_object",
+]
 
 IN, NOT_IN, EXISTS, DOES_NOT_EXIST = "in", "notin", "exists", "!"
 EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GT, LT = "=", "==", "!=", "gt", "lt"
@@ -66,7 +73,7 @@ def _regex_error(msg: str, fmt: str, *examples: str) -> str:
     return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
-def _qualified_name_errors(value: str) -> list[str]:
+def qualified_name_errors(value: str) -> list[str]:
     parts = value.split("/")
     if len(parts) > 2:
         example = " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
@@ -91,7 +98,7 @@ def _prefix_errors(prefix: str) -> list[str]:
     return ["prefix part " + e for e in errors]
 
 
-def _label_value_errors(value: str) -> list[str]:
+def label_value_errors(value: str) -> list[str]:
     errors = ["must be no more than 63 characters"] if len(value) > 63 else []
     if not re.fullmatch(_VALUE, value):
         errors.append(_regex_error(_VALUE_MSG, _VALUE, "MyValue", "my_value", "12345"))
@@ -154,11 +161,11 @@ class Requirement:
 
 def new_requirement(key: str, operator: str, values: Sequence[str] | None) -> Requirement:
     """``labels.NewRequirement``: validates and raises ``_ParseError`` with kube's wording."""
-    key_errors = _qualified_name_errors(key)
+    key_errors = qualified_name_errors(key)
     problems = [_invalid("key", key, "; ".join(key_errors))] if key_errors else []
     problems += _operator_errors(operator, values)
     for index, value in enumerate(values or ()):
-        if errors := _label_value_errors(value):
+        if errors := label_value_errors(value):
             problems.append(_invalid(f"values[{index}][{key}]", value, "; ".join(errors)))
     if problems:
         raise _ParseError(_aggregate(problems))
@@ -303,7 +310,7 @@ class _Parser:
             token, literal = self.take()
         if token != ID:
             raise _ParseError(f"found '{literal}', expected: identifier")
-        if errors := _qualified_name_errors(literal):
+        if errors := qualified_name_errors(literal):
             raise _ParseError(_invalid("<nil>", literal, "; ".join(errors)))
         if self.peek()[0] in (EOS, ","):
             operator = operator or EXISTS
