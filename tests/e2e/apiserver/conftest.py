@@ -20,20 +20,19 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from kin.testing.apiserver import Client, ServerProcess
 from kin.testing.names import random_name
+from kin.testing.waiting import eventually
 
 KUBECTL = "/usr/bin/kubectl"
 RUN_TIMEOUT = 30.0
 WAIT = 10.0
-T = TypeVar("T")
 
 
 class KubectlError(AssertionError):
@@ -159,18 +158,6 @@ class Lines:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def eventually(check: Callable[[], T | None], timeout: float = WAIT) -> T:
-    """``check()``'s first truthy value, polled until ``timeout``; AssertionError after."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout}s: {check}")
-        time.sleep(0.05)
 
 
 def table(output: str) -> list[dict[str, str]]:

@@ -10,7 +10,6 @@ random name, so tests in one module do not see each other's objects.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ import pytest
 
 from kin.testing.apiserver import Client, InProcessServer
 from kin.testing.names import random_name
+from kin.testing.waiting import eventually
 
 T = TypeVar("T")
 WAIT = 10.0
@@ -55,18 +55,6 @@ def on_server(server: InProcessServer) -> Callable[[Coroutine[Any, Any, T]], T]:
         return asyncio.run_coroutine_threadsafe(coro, server.loop).result(WAIT)
 
     return run
-
-
-def eventually(check: Callable[[], T | None], timeout: float = WAIT) -> T:
-    """``check()``'s first truthy value, polled until ``timeout``; AssertionError after."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout}s: {check}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(name="eventually")
