@@ -69,6 +69,10 @@ class Registry:
         self.write_lock = asyncio.Lock()  # allocations and other read-decide-write sequences
         self.hooks = hooks.Hooks(self)
         self.deleter = Deleter(self)
+        # NamespaceLifecycle's view: namespace -> terminating. Every namespace write goes
+        # through this registry, which keeps it exact; a create then needs no read.
+        self._namespaces: dict[str, bool] = {}
+        self._namespace_writes = 0
         services = find("", "v1", "services")
         assert services is not None
         self.services = services
@@ -160,11 +164,13 @@ class Registry:
 
     async def _store_new(self, res: Resource, namespace: str, obj: Obj) -> Obj:
         try:
-            return await self.storage.create(
+            stored = await self.storage.create(
                 res.key(namespace, meta(obj)["name"]), to_storage(res, obj)
             )
         except errors.APIError as exc:
             raise self._named(exc, res, str(meta(obj)["name"])) from None
+        self._note_namespace(res, stored)
+        return stored
 
     async def update(
         self, res: Resource, namespace: str, name: str, body: Obj, opts: WriteOptions, sub: str = ""
@@ -220,6 +226,9 @@ class Registry:
             gone = await self.storage.delete(res.key(namespace, name))
         except errors.APIError as exc:
             raise self._named(exc, res, name) from None
+        if res is NAMESPACES:
+            self._namespace_writes += 1
+            self._namespaces.pop(name, None)
         return from_storage(res, gone)
 
     async def _replace(
@@ -268,11 +277,13 @@ class Registry:
     async def _store(self, res: Resource, namespace: str, obj: Obj, expected: int) -> Obj:
         name = str(meta(obj)["name"])
         try:
-            return await self.storage.update(
+            stored = await self.storage.update(
                 res.key(namespace, name), to_storage(res, obj), expected or None
             )
         except errors.APIError as exc:
             raise self._named(exc, res, name) from None
+        self._note_namespace(res, stored)
+        return stored
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -322,9 +333,21 @@ class Registry:
         """404 for a missing namespace, 403 for a Terminating one (NamespaceLifecycle)."""
         if not res.namespaced or NAMESPACES is None:
             return
-        ns = await self.get(NAMESPACES, "", namespace)
-        if meta(ns).get("deletionTimestamp"):
+        terminating = self._namespaces.get(namespace)
+        if terminating is None:
+            writes = self._namespace_writes
+            ns = await self.get(NAMESPACES, "", namespace)
+            terminating = bool(meta(ns).get("deletionTimestamp"))
+            if writes == self._namespace_writes:  # no namespace write raced the read
+                self._namespaces[namespace] = terminating
+        if terminating:
             raise _terminating(res, namespace, name)
+
+    def _note_namespace(self, res: Resource, stored: Obj) -> None:
+        if res is NAMESPACES:
+            self._namespace_writes += 1
+            name = str(meta(stored)["name"])
+            self._namespaces[name] = bool(meta(stored).get("deletionTimestamp"))
 
     def _named(self, exc: errors.APIError, res: Resource, name: str) -> errors.APIError:
         """Storage speaks in keys; the API names the resource (``pods "web" not found``)."""
