@@ -127,8 +127,13 @@ class Hooks:
             opts.warnings += problems.unknown
         _prune(obj, typedef)
 
+    def allocates(self, res: Resource) -> bool:
+        """Whether writes of ``res`` take addresses or ports that others may want too."""
+        return res.group == "" and res.plural == "services" and self.allocator is not None
+
     async def before_write(self, res: Resource, new: Obj, old: Obj | None) -> None:
-        if res.group == "" and res.plural == "services" and self.allocator is not None:
+        if self.allocates(res):
+            assert self.allocator is not None
             existing = await self._all_services()
             self.allocator.assign(new, existing, old)
 

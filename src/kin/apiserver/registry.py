@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 from collections.abc import AsyncGenerator
@@ -66,7 +67,7 @@ class ListOptions:
 class Registry:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.write_lock = asyncio.Lock()  # allocations and other read-decide-write sequences
+        self.write_lock = asyncio.Lock()  # Service allocations: read the taken, decide, write
         self.hooks = hooks.Hooks(self)
         self.deleter = Deleter(self)
         # NamespaceLifecycle's view: namespace -> terminating. Every namespace write goes
@@ -150,9 +151,9 @@ class Registry:
         strategy.prepare_create(obj)
         self._validate(res, obj, strategy.validate(obj))
         await self._check_namespace(res, namespace, str(meta(obj).get("name", "")))
-        async with self.write_lock:
+        obj = self.hooks.manage(res, obj, None, opts)
+        async with self._lock(res):
             await self.hooks.before_write(res, obj, None)
-            obj = self.hooks.manage(res, obj, None, opts)
             if opts.dry_run:
                 return from_storage(res, obj)
             if stale:  # etcd3 store's check, which a dry run never reaches
@@ -260,7 +261,7 @@ class Registry:
             return from_storage(res, new)
         if await self.hooks.finish_deletion_if_done(res, namespace, new):
             return from_storage(res, new)
-        async with self.write_lock:
+        async with self._lock(res):
             await self.hooks.before_write(res, new, old)
             if _unchanged(new, old):  # as etcd3's GuaranteedUpdate: no write, no event
                 if expected and expected != _revision(str(meta(old)["resourceVersion"])):
@@ -342,6 +343,11 @@ class Registry:
                 self._namespaces[namespace] = terminating
         if terminating:
             raise _terminating(res, namespace, name)
+
+    def _lock(self, res: Resource) -> contextlib.AbstractAsyncContextManager[object]:
+        """The write lock for writes that allocate (read the taken, decide, write); others
+        go straight to storage, so concurrent writes reach it together (one commit)."""
+        return self.write_lock if self.hooks.allocates(res) else contextlib.nullcontext()
 
     def _note_namespace(self, res: Resource, stored: Obj) -> None:
         if res is NAMESPACES:
