@@ -62,8 +62,9 @@ def _timeout(request: web.Request) -> float | None:
 class _Pump:
     """Copies events to the response until the watch ends or the client goes away.
 
-    The next event is always awaited in a task of its own: cancelling a bare ``anext`` on
-    a timeout would close the watch's generator.
+    Events are read straight from the watch: a burst of buffered events goes out without
+    a trip through the event loop per event (with a task per event, a watch fell tens of
+    milliseconds behind 8 concurrent writers). Bookmarks come from a timer beside it.
     """
 
     def __init__(
@@ -77,32 +78,44 @@ class _Pump:
         self.first = True
         self.pending: asyncio.Future[Event] | None = None
         self.sent = 0  # the newest resourceVersion sent
+        self.count = 0  # events sent
         self.settled: int | None = None  # the store's revision at the last idle interval
+        self.writing = asyncio.Lock()  # events and bookmarks are whole lines
 
     async def start(self) -> None:
         """Setup errors (a bad selector, an expired resourceVersion) still get a plain
-        Status: give the watch a moment to fail before the 200 goes out."""
+        Status: give the watch a moment to fail before the 200 goes out. The first event
+        is awaited in a task, as cancelling a bare ``anext`` would close the watch."""
         self.pending = asyncio.ensure_future(anext(self.events))
         await asyncio.wait({self.pending}, timeout=SETUP_GRACE)
         if self.pending.done() and isinstance(self.pending.exception(), errors.APIError):
             self.pending.result()
 
     async def run(self, response: web.StreamResponse) -> None:
-        every = BOOKMARK_EVERY if self.bookmarks else None
-        while self.pending is not None:
-            done, _ = await asyncio.wait({self.pending}, timeout=every)
-            if not done:
-                await self.idle(response)
-                continue
-            try:
-                event = self.pending.result()
-            except StopAsyncIteration:
-                return
-            except errors.APIError as exc:
+        assert self.pending is not None
+        ticker = asyncio.ensure_future(self._tick(response)) if self.bookmarks else None
+        try:
+            event = await self.pending
+            while True:
+                await self.send(response, event)
+                event = await anext(self.events)
+        except StopAsyncIteration:
+            return
+        except errors.APIError as exc:
+            async with self.writing:
                 await response.write(dump({"type": "ERROR", "object": exc.status()}) + b"\n")
-                return
-            await self.send(response, event)
-            self.pending = asyncio.ensure_future(anext(self.events))
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+
+    async def _tick(self, response: web.StreamResponse) -> None:
+        while True:
+            seen = self.count
+            await asyncio.sleep(BOOKMARK_EVERY)
+            if self.count == seen:
+                await self.idle(response)
 
     async def idle(self, response: web.StreamResponse) -> None:
         """A whole interval without events: bookmark the store's revision as read one
@@ -110,7 +123,8 @@ class _Pump:
         write whose event is still on its way, and a client resuming from it would miss
         that event), never below what was sent; then read the next."""
         if self.settled is not None:
-            await _bookmark(response, self.route, max(self.settled, self.sent))
+            async with self.writing:
+                await _bookmark(response, self.route, max(self.settled, self.sent))
         self.settled = await self.registry.storage.revision()
 
     async def send(self, response: web.StreamResponse, event: Event) -> None:
@@ -122,7 +136,9 @@ class _Pump:
             res = qualified(self.route.resource)
             obj = tables.table(res, [obj], "Metadata", rv, no_headers=not self.first)
         self.first = False
-        await response.write(dump({"type": kind, "object": obj}) + b"\n")
+        self.count += 1
+        async with self.writing:
+            await response.write(dump({"type": kind, "object": obj}) + b"\n")
 
     async def close(self) -> None:
         if self.pending is not None and not self.pending.done():
