@@ -11,7 +11,8 @@ machine's free cores while the server idles.
 With a realistic pod (about 2 KB of JSON, posted as ``kubectl create`` posts it), for 1, 8
 and 32 concurrent clients: create, get, list of a 100-pod namespace, and watch delivery
 (from a writer's 201 to the event arriving on one open watch of the namespace, read by
-another process; both stamps are CLOCK_MONOTONIC, so they compare across processes), as
+another process; both stamps are CLOCK_MONOTONIC, so they compare across processes; a
+negative delay is an event that reached the watcher before the writer had its 201), as
 p50/p99 and requests/s. Then an unpaged JSON list of 5,000 pods (p50 of several runs, and
 its size), and the server's RSS and PSS (``/proc/<pid>/smaps_rollup``) idle, after loading
 those 5,000 pods and after listing them. The issue's goals on this machine: p99 of a create
