@@ -42,6 +42,7 @@ NODE = "kin-test-node"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 JSON = "application/json"
+RETRYABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class Response:
@@ -95,11 +96,12 @@ class Client:
             try:
                 self.conn.request(method, path, data, headers)
                 reply = self.conn.getresponse()
-                return Response(reply.status, reply.headers, reply.read())
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.conn.close()
+                with contextlib.closing(reply):  # a body cut short must not leak its socket
+                    return Response(reply.status, reply.headers, reply.read())
+            except (OSError, http.client.HTTPException) as exc:
+                self.conn.close()  # never leave a half-used socket behind
                 self.conn = self._connect()
-                if attempt == 2:
+                if attempt == 2 or not isinstance(exc, RETRYABLE):
                     raise
         raise AssertionError("unreachable")
 
