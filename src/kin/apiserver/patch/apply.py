@@ -37,6 +37,7 @@ from kin.apiserver.patch.fieldpath import (
     Path,
     TypedWalker,
     decode_fields,
+    element_order,
     encode_fields,
     path_order,
     path_text,
@@ -116,6 +117,10 @@ def update_managed_fields(
     managers = _decode_managers(_incoming_entries(old, new))
     version = str(new.get("apiVersion", ""))
     me = _Manager(manager, operation, version, subresource, set())
+    if old is None and not managers:  # a create: everything is the writer's, in one walk
+        me.tree = _created_fields(walker, target, subresource)
+        me.time = now or _now()
+        return _with_managed_fields(target, {me.key: me} if me.tree else {})
     diff = _owned_diff(walker, current, target, subresource)
     _settle(managers, diff, me.key, force=True)
     if diff.added or diff.modified:
@@ -123,6 +128,25 @@ def update_managed_fields(
         me.fields |= diff.added | diff.modified
         me.time = now or _now()
     return _with_managed_fields(target, managers)
+
+
+def _created_fields(walker: TypedWalker, obj: dict[str, Any], subresource: str) -> dict[str, Any]:
+    """``encode_fields(_owned(every path of obj))``: the identity fields and the part of
+    the object the subresource cannot own are left out, the rest is owned whole."""
+    root = walker.root
+    children = walker.children(walker.shape_of(root, None, obj), obj)
+    out: dict[str, Any] = {}
+    for element in sorted(children, key=element_order):
+        if (element == "f:status") != (subresource == "status"):
+            continue
+        item, t, f = children[element]
+        skip = frozenset(p[1] for p in _STRIPPED if len(p) == 2 and p[0] == element)
+        inner = walker.added_tree(item, t, f, skip)
+        if (element,) not in _STRIPPED:
+            out[element] = {".": {}, **inner} if inner else {}
+        elif inner:
+            out[element] = inner
+    return out
 
 
 def _no_types(name: str) -> TypeDef | None:
@@ -160,6 +184,7 @@ class _Manager:
     subresource: str
     fields: set[Path] = field(default_factory=set)
     time: str | None = None
+    tree: dict[str, Any] | None = None  # FieldsV1 already built (a create's), for entry()
 
     @property
     def key(self) -> Key:
@@ -181,7 +206,8 @@ class _Manager:
         }
         if self.time:
             entry["time"] = self.time
-        entry.update(fieldsType="FieldsV1", fieldsV1=encode_fields(self.fields))
+        fields = self.tree if self.tree is not None else encode_fields(self.fields)
+        entry.update(fieldsType="FieldsV1", fieldsV1=fields)
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -275,7 +301,7 @@ def _decode_managers(entries: Any) -> dict[Key, _Manager]:
 
 
 def _with_managed_fields(obj: dict[str, Any], managers: dict[Key, _Manager]) -> dict[str, Any]:
-    entries = [m.entry() for m in managers.values() if m.fields]
+    entries = [m.entry() for m in managers.values() if m.fields or m.tree]
     entries.sort(key=_entry_order)
     metadata = dict(obj.get("metadata") or {})
     metadata.pop("managedFields", None)

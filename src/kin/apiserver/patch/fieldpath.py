@@ -34,6 +34,7 @@ __all__ = [
     "Path",
     "TypedWalker",
     "decode_fields",
+    "element_order",
     "encode_fields",
     "path_order",
     "path_text",
@@ -66,7 +67,7 @@ def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
 
 def _sorted_tree(node: dict[str, Any], prefix: Path, owned: set[Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for element in sorted(node, key=_element_order):
+    for element in sorted(node, key=element_order):
         path = (*prefix, element)
         inner = _sorted_tree(node[element], path, owned) if node[element] else {}
         out[element] = {".": {}, **inner} if inner and path in owned else inner
@@ -93,7 +94,7 @@ def path_text(path: Path) -> str:
 
 def path_order(path: Path) -> tuple[tuple[int, str], ...]:
     """structured-merge-diff's order: fields, then keys, values, indices."""
-    return tuple(_element_order(e) for e in path)
+    return tuple(element_order(e) for e in path)
 
 
 def _element_text(element: str) -> str:
@@ -106,7 +107,7 @@ def _element_text(element: str) -> str:
     return f"[={body}]" if kind == "v" else f"[{body}]"
 
 
-def _element_order(element: str) -> tuple[int, str]:
+def element_order(element: str) -> tuple[int, str]:
     return ("fkvi".find(element[0]), element)
 
 
@@ -288,6 +289,25 @@ class TypedWalker:
             return
         for element, (item, t2, f2) in self.children(shape, value).items():
             self._every_path(item, t2, f2, (*path, element), out)
+
+    def added_tree(
+        self, value: Any, t: T | None, f: Field | None, skip: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """FieldsV1 below a node whose every path is new and owned (a create's): what
+        ``encode_fields`` of ``_every_path`` gives, in one walk without path tuples.
+        ``skip`` names children left out."""
+        shape = self.shape_of(t, f, value)
+        if shape.kind == "leaf" or _empty(value):
+            return {}
+        children = self.children(shape, value)
+        out: dict[str, Any] = {}
+        for element in sorted(children, key=element_order):
+            if element in skip:
+                continue
+            item, t2, f2 = children[element]
+            inner = self.added_tree(item, t2, f2)
+            out[element] = {".": {}, **inner} if inner else {}
+        return out
 
     def merge(self, lhs: Any, rhs: Any) -> Any:
         """``rhs`` (an apply configuration) merged into ``lhs`` (the live object)."""

@@ -1,0 +1,94 @@
+"""A create's managed fields come from a one-walk builder; it must say exactly what the
+general path (every added path, filtered, encoded) says, for every kind and subresource."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from kin.apiserver.patch.apply import _created_fields, _owned_diff, update_managed_fields
+from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields
+from kin.apiserver.patch.strategic import Schema
+from kin.apiserver.schema import catalog
+
+POD: dict[str, Any] = {
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "web", "namespace": "default", "uid": "u", "generateName": "web-",
+                 "labels": {"app": "web", "tier": "fe"}, "annotations": {"a": "b"},
+                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                                      "uid": "o", "controller": True}],
+                 "finalizers": ["x/y"], "creationTimestamp": "2026-01-01T00:00:00Z"},
+    "spec": {"containers": [
+        {"name": "a", "image": "nginx", "ports": [{"containerPort": 80}, {"containerPort": 53,
+         "protocol": "UDP"}], "env": [{"name": "X", "value": "1"}, {"name": "Y", "valueFrom":
+         {"fieldRef": {"fieldPath": "status.podIP"}}}], "resources": {"limits": {"cpu": "1"}},
+         "volumeMounts": [{"name": "v", "mountPath": "/v"}], "args": ["-a", "-b"]},
+        {"name": "b", "image": "busybox", "command": ["sleep", "1"]}],
+        "volumes": [{"name": "v", "emptyDir": {}}], "tolerations": [{"key": "k",
+        "operator": "Exists"}], "nodeSelector": {"disk": "ssd"}, "restartPolicy": "Always"},
+    "status": {"phase": "Running", "podIP": "10.0.0.5", "podIPs": [{"ip": "10.0.0.5"}],
+               "conditions": [{"type": "Ready", "status": "True"}]},
+}  # fmt: skip
+DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "generation": 1},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d"}},
+             "template": {"metadata": {"labels": {"app": "d"}}, "spec": POD["spec"]}},
+    "status": {},
+}  # fmt: skip
+SERVICE: dict[str, Any] = {
+    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+    "spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080},
+                       {"port": 53, "protocol": "UDP", "name": "dns"}],
+             "selector": {"app": "s"}, "clusterIP": "10.96.0.9", "clusterIPs": ["10.96.0.9"]},
+    "status": {"loadBalancer": {}},
+}  # fmt: skip
+CONFIGMAP: dict[str, Any] = {
+    "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+    "data": {"a": "1"}, "binaryData": {},
+}  # fmt: skip
+ODD: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "o"},
+                       "spec": {"containers": [{"image": "no-name"}]}, "status": None}  # fmt: skip
+
+
+def general(obj: dict[str, Any], subresource: str) -> dict[str, Any]:
+    typedef = catalog.for_gvk(*_gvk(obj))
+    walker = TypedWalker(Schema(typedef, catalog.lookup))
+    diff = _owned_diff(walker, {}, obj, subresource)
+    return encode_fields(diff.added | diff.modified)
+
+
+def one_walk(obj: dict[str, Any], subresource: str) -> dict[str, Any]:
+    typedef = catalog.for_gvk(*_gvk(obj))
+    walker = TypedWalker(Schema(typedef, catalog.lookup))
+    return _created_fields(walker, obj, subresource)
+
+
+def _gvk(obj: dict[str, Any]) -> tuple[str, str, str]:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    return group, version, obj["kind"]
+
+
+@pytest.mark.parametrize("obj", [POD, DEPLOYMENT, SERVICE, CONFIGMAP, ODD])
+@pytest.mark.parametrize("subresource", ["", "status"])
+def test_the_one_walk_builder_says_what_the_general_path_says(
+    obj: dict[str, Any], subresource: str
+) -> None:
+    assert one_walk(obj, subresource) == general(obj, subresource)
+
+
+def test_a_create_records_one_entry_with_the_builders_fields() -> None:
+    typedef = catalog.for_gvk("", "v1", "Pod")
+    out = update_managed_fields(
+        None, copy.deepcopy(POD), "kubectl-create", typedef=typedef, lookup=catalog.lookup
+    )
+    [entry] = out["metadata"]["managedFields"]
+    assert entry["manager"] == "kubectl-create" and entry["operation"] == "Update"
+    assert entry["fieldsV1"] == general(POD, "")
+    assert "f:status" not in entry["fieldsV1"]
+    assert "f:name" not in entry["fieldsV1"]["f:metadata"]
+    assert (
+        'k:{"containerPort":53,"protocol":"UDP"}'
+        in (entry["fieldsV1"]["f:spec"]["f:containers"]['k:{"name":"a"}']["f:ports"])
+    )
