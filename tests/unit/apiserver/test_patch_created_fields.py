@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kin.apiserver.patch.apply import _created_fields, _owned_diff, update_managed_fields
+from kin.apiserver.patch.created import root_plan
 from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields
 from kin.apiserver.patch.strategic import Schema
 from kin.apiserver.schema import catalog
@@ -61,8 +62,7 @@ def general(obj: dict[str, Any], subresource: str) -> dict[str, Any]:
 
 def one_walk(obj: dict[str, Any], subresource: str) -> dict[str, Any]:
     typedef = catalog.for_gvk(*_gvk(obj))
-    walker = TypedWalker(Schema(typedef, catalog.lookup))
-    return _created_fields(walker, obj, subresource)
+    return _created_fields(root_plan(typedef, catalog.lookup), obj, subresource)
 
 
 def _gvk(obj: dict[str, Any]) -> tuple[str, str, str]:

@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kin.apiserver.errors import cause
+from kin.apiserver.patch.created import Plan, created_tree, root_plan
 from kin.apiserver.patch.fieldpath import (
     Diff,
     Path,
     TypedWalker,
     decode_fields,
-    element_order,
     encode_fields,
     path_order,
     path_text,
@@ -54,6 +54,10 @@ _STRIPPED = {("f:apiVersion",), ("f:kind",), ("f:metadata",)} | {
     ("f:metadata", f"f:{name}")
     for name in (*_IDENTITY, "generation", "managedFields", "resourceVersion")
 }
+_SKIPPED: dict[str, list[str]] = {}
+for _path in _STRIPPED:
+    if len(_path) == 2:
+        _SKIPPED.setdefault(_path[0], []).append(_path[1])
 
 
 def apply(
@@ -111,16 +115,16 @@ def update_managed_fields(
     fields the write removed leave every manager. A client may replace the entries by
     sending its own, or clear them with ``[{}]``, as kube-apiserver allows.
     """
-    walker = TypedWalker(Schema(typedef, lookup or _no_types))
     current = _unmanaged_view(old) if old is not None else {}
     target = _unmanaged_view(new)  # the result shares new's values; neither is modified
     managers = _decode_managers(_incoming_entries(old, new))
     version = str(new.get("apiVersion", ""))
     me = _Manager(manager, operation, version, subresource, set())
     if old is None and not managers:  # a create: everything is the writer's, in one walk
-        me.tree = _created_fields(walker, target, subresource)
+        me.tree = _created_fields(root_plan(typedef, lookup or _no_types), target, subresource)
         me.time = now or _now()
         return _with_managed_fields(target, {me.key: me} if me.tree else {})
+    walker = TypedWalker(Schema(typedef, lookup or _no_types))
     diff = _owned_diff(walker, current, target, subresource)
     _settle(managers, diff, me.key, force=True)
     if diff.added or diff.modified:
@@ -130,18 +134,17 @@ def update_managed_fields(
     return _with_managed_fields(target, managers)
 
 
-def _created_fields(walker: TypedWalker, obj: dict[str, Any], subresource: str) -> dict[str, Any]:
+def _created_fields(plan: Plan, obj: dict[str, Any], subresource: str) -> dict[str, Any]:
     """``encode_fields(_owned(every path of obj))``: the identity fields and the part of
     the object the subresource cannot own are left out, the rest is owned whole."""
-    root = walker.root
-    children = walker.children(walker.shape_of(root, None, obj), obj)
     out: dict[str, Any] = {}
-    for element in sorted(children, key=element_order):
+    for key in sorted(obj):
+        element = "f:" + key
         if (element == "f:status") != (subresource == "status"):
             continue
-        item, t, f = children[element]
-        skip = frozenset(p[1] for p in _STRIPPED if len(p) == 2 and p[0] == element)
-        inner = walker.added_tree(item, t, f, skip)
+        inner = created_tree(obj[key], plan.member(key))
+        for skipped in _SKIPPED.get(element, ()):
+            inner.pop(skipped, None)
         if (element,) not in _STRIPPED:
             out[element] = {".": {}, **inner} if inner else {}
         elif inner:

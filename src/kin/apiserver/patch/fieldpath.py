@@ -36,6 +36,8 @@ __all__ = [
     "decode_fields",
     "element_order",
     "encode_fields",
+    "item_element",
+    "list_keys",
     "path_order",
     "path_text",
 ]
@@ -117,7 +119,7 @@ def _json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _item_element(keys: tuple[str, ...], item: Any) -> str | None:
+def item_element(keys: tuple[str, ...], item: Any) -> str | None:
     """The path element of a list item: by its key fields, or (sets) by its value."""
     if not keys:
         return None if isinstance(item, dict | list) else "v:" + _json(_plain(item))
@@ -133,7 +135,7 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _list_keys(f: Field) -> tuple[str, ...] | None:
+def list_keys(f: Field) -> tuple[str, ...] | None:
     """The key fields of a keyed list, () for a set, None for an atomic list."""
     if f.list_type == "map":
         return f.map_keys or ((f.merge_key,) if f.merge_key else None)
@@ -176,7 +178,7 @@ class TypedWalker:
             return _LEAF if typedef.atomic else _Shape("struct", t)
         if not present or not all(isinstance(v, list) for v in present):
             return _LEAF
-        keys = _list_keys(f) if f is not None and t is not None and t.kind == "array" else None
+        keys = list_keys(f) if f is not None and t is not None and t.kind == "array" else None
         if keys is None or t is None:
             return _LEAF
         shape = _Shape("list", t.item, keys)
@@ -215,7 +217,7 @@ class TypedWalker:
         return found
 
     def _index(self, keys: tuple[str, ...], items: list[Any]) -> list[tuple[str, Any]] | None:
-        elements = [_item_element(keys, item) for item in items]
+        elements = [item_element(keys, item) for item in items]
         if any(e is None for e in elements):
             return None
         return [(e, item) for e, item in zip(elements, items, strict=True) if e is not None]
@@ -289,25 +291,6 @@ class TypedWalker:
             return
         for element, (item, t2, f2) in self.children(shape, value).items():
             self._every_path(item, t2, f2, (*path, element), out)
-
-    def added_tree(
-        self, value: Any, t: T | None, f: Field | None, skip: frozenset[str] = frozenset()
-    ) -> dict[str, Any]:
-        """FieldsV1 below a node whose every path is new and owned (a create's): what
-        ``encode_fields`` of ``_every_path`` gives, in one walk without path tuples.
-        ``skip`` names children left out."""
-        shape = self.shape_of(t, f, value)
-        if shape.kind == "leaf" or _empty(value):
-            return {}
-        children = self.children(shape, value)
-        out: dict[str, Any] = {}
-        for element in sorted(children, key=element_order):
-            if element in skip:
-                continue
-            item, t2, f2 = children[element]
-            inner = self.added_tree(item, t2, f2)
-            out[element] = {".": {}, **inner} if inner else {}
-        return out
 
     def merge(self, lhs: Any, rhs: Any) -> Any:
         """``rhs`` (an apply configuration) merged into ``lhs`` (the live object)."""

@@ -1,0 +1,97 @@
+"""A create's managed fields (FieldsV1) in one walk over plans compiled once per type.
+
+Every path of a created object is new and its writer's, so its FieldsV1 is the object's
+own shape, read through the schema: which dicts are structs, maps or atomic, which lists
+are keyed, sets or atomic. ``TypedWalker`` asks the schema at every member of every
+write; a create (the API server's most frequent write) does not need its generality. Here
+each (type, field) becomes a ``Plan`` the first time a value meets it, kept for the
+process (kin's TypeDefs never change while it runs), and the walk is plain recursion over
+dicts and lists. ``tests/unit/apiserver/test_patch_created_fields.py`` holds it to the
+general path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kin.apiserver.patch.fieldpath import item_element, list_keys
+from kin.apiserver.patch.strategic import Lookup, Schema
+from kin.apiserver.schema.model import Field, T, TypeDef
+
+__all__ = ["Plan", "created_tree", "root_plan"]
+
+_STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
+
+
+class Plan:
+    """How values at one place of a type are read: a dict as struct, map or atomic; a
+    list keyed by ``keys``, as a set (``()``) or atomic (None)."""
+
+    __slots__ = ("_item", "_members", "as_dict", "keys", "schema", "t")
+
+    def __init__(self, schema: Schema, t: T | None, f: Field | None) -> None:
+        self.schema, self.t = schema, t
+        self.keys = list_keys(f) if f is not None and t is not None and t.kind == "array" else None
+        if t is not None and t.kind == "map":
+            self.as_dict = _MAP
+        else:
+            typedef = schema.struct(t)
+            self.as_dict = _MAP if typedef is None else _ATOMIC if typedef.atomic else _STRUCT
+        self._members: dict[str, Plan] = {}
+        self._item: Plan | None = None
+
+    def item(self) -> Plan:
+        """The plan of a map's values or a list's items (no field: their lists are atomic)."""
+        if self._item is None:
+            t = self.t.item if self.t is not None else None
+            self._item = self if t is None and self.t is None else Plan(self.schema, t, None)
+        return self._item
+
+    def member(self, key: str) -> Plan:
+        known = self._members.get(key)
+        if known is None:
+            if self.as_dict == _STRUCT:
+                f = self.schema.field(self.t, key)
+                known = Plan(self.schema, f.t if f else None, f)
+            else:
+                known = self.item()
+            self._members[key] = known
+        return known
+
+
+_ROOTS: dict[tuple[int, int], tuple[TypeDef | None, Lookup, Plan]] = {}
+
+
+def root_plan(typedef: TypeDef | None, lookup: Lookup) -> Plan:
+    """The plan of a whole object of ``typedef``, compiled once per (typedef, lookup)."""
+    key = (id(typedef), id(lookup))
+    known = _ROOTS.get(key)
+    if known is None or known[0] is not typedef or known[1] is not lookup:
+        schema = Schema(typedef, lookup)
+        known = _ROOTS[key] = (typedef, lookup, Plan(schema, schema.root(), None))
+    return known[2]
+
+
+def created_tree(value: Any, plan: Plan) -> dict[str, Any]:
+    """FieldsV1 below a node whose every path is new and owned."""
+    if isinstance(value, dict):
+        if not value or plan.as_dict == _ATOMIC:
+            return {}
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            inner = created_tree(value[key], plan.member(key))
+            out["f:" + key] = {".": {}, **inner} if inner else {}
+        return out
+    if isinstance(value, list) and value and plan.keys is not None:
+        elements = [item_element(plan.keys, item) for item in value]
+        if None in elements:
+            return {}
+        # a repeated key keeps the last item, as the general path's children do
+        items = {e: item for e, item in zip(elements, value, strict=True) if e is not None}
+        item_plan = plan.item()
+        out = {}
+        for element in sorted(items):
+            inner = created_tree(items[element], item_plan)
+            out[element] = {".": {}, **inner} if inner else {}
+        return out
+    return {}
