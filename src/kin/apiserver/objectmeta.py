@@ -131,6 +131,8 @@ def _owner_reference_causes(ref: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _invalid(field: str, value: str, problems: list[str]) -> list[dict[str, str]]:
+    if not problems:  # the common case, called for every label and annotation
+        return []
     shown = json.dumps(value, ensure_ascii=False)
     return [cause(field, f"Invalid value: {shown}: {problem}") for problem in problems]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import ssl
@@ -150,6 +151,15 @@ def _advertised(bind_address: str) -> str:
     return "127.0.0.1" if bind_address in ("", "0.0.0.0") else bind_address
 
 
+def _freeze_startup_objects() -> None:
+    """Move what start-up made (modules, the type catalog, routes: about 40,000 objects)
+    out of the collector's reach. They live as long as the process, yet every full
+    collection walked them: under steady writes one ran about once a second and paused
+    every request for 20-35 ms on this machine, the whole tail of a create's latency."""
+    gc.collect()
+    gc.freeze()
+
+
 def run(config: ServerConfig) -> None:
     """Serve until SIGTERM or SIGINT."""
     asyncio.run(_run(config))
@@ -162,6 +172,7 @@ async def _run(config: ServerConfig) -> None:
         loop.add_signal_handler(signum, stopping.set)
     server = APIServer(config)
     await server.start()
+    _freeze_startup_objects()
     try:
         await stopping.wait()
     finally:

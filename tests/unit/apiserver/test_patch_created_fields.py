@@ -4,13 +4,14 @@ general path (every added path, filtered, encoded) says, for every kind and subr
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from kin.apiserver.patch.apply import _created_fields, _owned_diff, update_managed_fields
 from kin.apiserver.patch.created import root_plan
-from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields
+from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields, item_element
 from kin.apiserver.patch.strategic import Schema
 from kin.apiserver.schema import catalog
 
@@ -92,3 +93,33 @@ def test_a_create_records_one_entry_with_the_builders_fields() -> None:
         'k:{"containerPort":53,"protocol":"UDP"}'
         in (entry["fieldsV1"]["f:spec"]["f:containers"]['k:{"name":"a"}']["f:ports"])
     )
+
+
+@pytest.mark.parametrize(
+    ("keys", "item"),
+    [
+        (("name",), {"name": "a<b>&c"}),
+        (("name",), {"name": 'ünï\u2603 "q" \\ \n'}),
+        (("containerPort", "protocol"), {"protocol": "UDP", "containerPort": 53}),
+        (("containerPort", "protocol"), {"containerPort": 80.0}),  # TCP by default, 80 not 80.0
+        (("port",), {"port": True}),
+        (("port",), {"port": {"nested": ["x", 1]}}),
+        ((), "a&b"),
+        ((), 7.5),
+    ],
+)
+def test_list_item_elements_are_gos_sorted_compact_json(keys: tuple[str, ...], item: Any) -> None:
+    """The element text is compared byte for byte against FieldsV1 from kube, so the fast
+    scalar encoding must say what sorted, compact, Go-escaped JSON says."""
+    if keys:
+        fields = {k: item.get(k, "TCP" if k == "protocol" else None) for k in keys}
+        fields = {k: int(v) if isinstance(v, float) else v for k, v in fields.items()}
+        expected = "k:" + go_json(fields)
+    else:
+        expected = "v:" + go_json(item)
+    assert item_element(keys, item) == expected
+
+
+def go_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -8,12 +8,12 @@ Bodies are limited to 3 MiB, as kube-apiserver limits them.
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 from aiohttp import web
 
-from kin.apiserver import errors
+from kin.apiserver import errors, jsontext
 from kin.apiserver.schema import validate
 
 __all__ = [
@@ -31,7 +31,7 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 def dump(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return jsontext.dumps(value)
 
 
 def json_response(value: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
@@ -94,9 +94,22 @@ def _yaml(raw: bytes) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"error decoding YAML: {exc}") from None
+    if not _finite(value):  # YAML has .nan and .inf; JSON, which the object becomes, has not
+        raise errors.bad_request("error decoding YAML: NaN and Infinity have no JSON form")
+    return value
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _protobuf(raw: bytes) -> Any:

@@ -22,6 +22,7 @@ import json
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from kin.apiserver.patch.merge import json_equal
@@ -115,7 +116,26 @@ def element_order(element: str) -> tuple[int, str]:
 
 def _json(value: Any) -> str:
     """Compact JSON with sorted keys, escaped as Go's encoder does."""
+    text = _scalar_json(value)
+    if text is not None:
+        return text
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _go_escaped(text)
+
+
+def _scalar_json(value: Any) -> str | None:
+    """``_json`` of a string, integer or boolean without the general encoder (list keys
+    are these, and a create computes one per keyed list item); None for anything else."""
+    if isinstance(value, str):
+        return _go_escaped(encode_basestring(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def _go_escaped(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -125,10 +145,13 @@ def item_element(keys: tuple[str, ...], item: Any) -> str | None:
         return None if isinstance(item, dict | list) else "v:" + _json(_plain(item))
     if not isinstance(item, dict):
         return None
-    values = {k: item.get(k, KEY_DEFAULTS.get(k)) for k in keys}
+    values = {k: item.get(k, KEY_DEFAULTS.get(k)) for k in sorted(keys)}
     if any(v is None for v in values.values()):
         return None
-    return "k:" + _json({k: _plain(v) for k, v in values.items()})
+    parts = [(k, _scalar_json(_plain(v))) for k, v in values.items()]
+    if any(text is None for _, text in parts):
+        return "k:" + _json({k: _plain(v) for k, v in values.items()})
+    return "k:{" + ",".join(f"{_scalar_json(k)}:{text}" for k, text in parts) + "}"
 
 
 def _plain(value: Any) -> Any:

@@ -80,8 +80,13 @@ def _repeated(keys: list[str]) -> list[str]:
 
 
 def loads(body: str | bytes) -> object:
-    """``json.loads`` that keeps duplicate keys for ``check`` (the last value wins, as in Go)."""
-    return json.loads(body, object_pairs_hook=_pairs)
+    """``json.loads`` that keeps duplicate keys for ``check`` (the last value wins, as in Go)
+    and refuses NaN and Infinity, which are not JSON (Go's decoder refuses them too)."""
+    return json.loads(body, object_pairs_hook=_pairs, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def check(obj: object, typedef: TypeDef) -> Problems:

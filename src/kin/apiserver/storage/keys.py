@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kin.apiserver import errors
+from kin.apiserver import errors, jsontext
 from kin.errors import APIError
 
 __all__ = [
@@ -147,7 +146,7 @@ def encode(obj: object) -> str:
     stored["metadata"] = {k: v for k, v in metadata.items() if k != "resourceVersion"}
     stored.update((k, v) for k, v in obj.items() if k not in HEAD)
     try:
-        return json.dumps(stored, separators=(",", ":"), allow_nan=False)
+        return jsontext.dumps_text(stored)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.bad_request(f"cannot store object: not JSON-serialisable: {exc}") from exc
 
@@ -166,7 +165,7 @@ def list_item(text: str | bytes, revision: int, key: str) -> str:
         item = decode(text, revision, key)
         item.pop("apiVersion", None)
         item.pop("kind", None)
-        return json.dumps(item, separators=(",", ":"))
+        return jsontext.dumps_text(item)
     start = at + len(METADATA)
     field = f'"resourceVersion":"{revision}"'
     joiner = "" if text.startswith("}", start) else ","
@@ -181,7 +180,7 @@ def decode(text: str | bytes, revision: int, key: str) -> dict[str, Any]:
     """A fresh dict from stored ``text`` with ``metadata.resourceVersion`` = ``revision``;
     500 naming ``key`` if what is stored there is not an object (written by someone else)."""
     try:
-        obj: dict[str, Any] = json.loads(text)
+        obj: dict[str, Any] = jsontext.loads(text)
         metadata = obj.setdefault("metadata", {})
         metadata["resourceVersion"] = str(revision)
     except (ValueError, TypeError, AttributeError) as exc:

@@ -206,6 +206,19 @@ def test_malformed_json_is_400(api: Client, ns: str) -> None:
         assert refused.json()["reason"] == "BadRequest"
 
 
+def test_nan_and_infinity_are_400_and_nothing_is_stored(api: Client, ns: str) -> None:
+    """Python's json reads NaN and Infinity, YAML has .nan and .inf; JSON has neither."""
+    head = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},'
+    spec = '"spec":{"containers":[{"name":"a","image":"x"}],"priority":%s}}'
+    bodies = [((head + spec % c).encode(), "application/json") for c in ("NaN", "-Infinity")]
+    as_yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {priority: .nan}\n"
+    for raw, media in [*bodies, (as_yaml.encode(), "application/yaml")]:
+        refused = api.post(pods(ns), raw, content_type=media)
+        assert refused.status == 400, (raw, refused)
+        assert "NaN" in refused.json()["message"] or "Infinity" in refused.json()["message"]
+    assert api.get(f"{pods(ns)}/web").status == 404
+
+
 def test_a_body_without_a_content_type_is_json(server: InProcessServer, ns: str) -> None:
     connection = http.client.HTTPConnection(server.server.config.bind_address, server.server.port)
     try:
