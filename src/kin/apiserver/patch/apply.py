@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kin.apiserver.errors import cause
-from kin.apiserver.patch.created import Plan, created_tree, root_plan
+from kin.apiserver.patch.created import Plan, created_node, root_plan
 from kin.apiserver.patch.fieldpath import (
     Diff,
     Path,
@@ -142,13 +142,14 @@ def _created_fields(plan: Plan, obj: dict[str, Any], subresource: str) -> dict[s
         element = "f:" + key
         if (element == "f:status") != (subresource == "status"):
             continue
-        inner = created_tree(obj[key], plan.member(key))
-        for skipped in _SKIPPED.get(element, ()):
-            inner.pop(skipped, None)
+        node = created_node(obj[key], plan.member(key))
         if (element,) not in _STRIPPED:
-            out[element] = {".": {}, **inner} if inner else {}
-        elif inner:
-            out[element] = inner
+            out[element] = node
+            continue
+        for skipped in (".", *_SKIPPED.get(element, ())):
+            node.pop(skipped, None)
+        if node:
+            out[element] = node
     return out
 
 

@@ -18,7 +18,7 @@ from kin.apiserver.patch.fieldpath import item_element, list_keys
 from kin.apiserver.patch.strategic import Lookup, Schema
 from kin.apiserver.schema.model import Field, T, TypeDef
 
-__all__ = ["Plan", "created_tree", "root_plan"]
+__all__ = ["Plan", "created_node", "root_plan"]
 
 _STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
 
@@ -72,15 +72,16 @@ def root_plan(typedef: TypeDef | None, lookup: Lookup) -> Plan:
     return known[2]
 
 
-def created_tree(value: Any, plan: Plan) -> dict[str, Any]:
-    """FieldsV1 below a node whose every path is new and owned."""
+def created_node(value: Any, plan: Plan) -> dict[str, Any]:
+    """The FieldsV1 node of a value whose every path is new and owned: ``{}`` for a leaf
+    (or an empty value), else ``"."`` (the value itself) and a node per child."""
     if isinstance(value, dict):
         if not value or plan.as_dict == _ATOMIC:
             return {}
-        out: dict[str, Any] = {}
+        member = plan.member
+        out: dict[str, Any] = {".": {}}
         for key in sorted(value):
-            inner = created_tree(value[key], plan.member(key))
-            out["f:" + key] = {".": {}, **inner} if inner else {}
+            out["f:" + key] = created_node(value[key], member(key))
         return out
     if isinstance(value, list) and value and plan.keys is not None:
         elements = [item_element(plan.keys, item) for item in value]
@@ -89,9 +90,8 @@ def created_tree(value: Any, plan: Plan) -> dict[str, Any]:
         # a repeated key keeps the last item, as the general path's children do
         items = {e: item for e, item in zip(elements, value, strict=True) if e is not None}
         item_plan = plan.item()
-        out = {}
+        out = {".": {}}
         for element in sorted(items):
-            inner = created_tree(items[element], item_plan)
-            out[element] = {".": {}, **inner} if inner else {}
+            out[element] = created_node(items[element], item_plan)
         return out
     return {}

@@ -145,6 +145,8 @@ def item_element(keys: tuple[str, ...], item: Any) -> str | None:
         return None if isinstance(item, dict | list) else "v:" + _json(_plain(item))
     if not isinstance(item, dict):
         return None
+    if len(keys) == 1 and type(value := item.get(keys[0])) is str:  # by name, mostly
+        return f'k:{{"{keys[0]}":{_go_escaped(encode_basestring(value))}}}'
     values = {k: item.get(k, KEY_DEFAULTS.get(k)) for k in sorted(keys)}
     if any(v is None for v in values.values()):
         return None
