@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kin.apiserver.storage import SqliteStorage
 
+
 def test_commits_are_checkpointed_into_the_file_by_the_checkpointer(tmp_path: Path) -> None:
     """The writer never checkpoints (a checkpoint inside a commit stalls every waiting
     write); the checkpointer thread must, or the database file would stay empty and the
