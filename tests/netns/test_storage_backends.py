@@ -10,6 +10,7 @@ runs in a fresh event loop under a deadline, so a lost event fails rather than h
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import random
@@ -108,12 +109,13 @@ def test_create_and_get_return_the_stored_object_with_its_revision(backend: Back
     async def scenario(store: Storage) -> None:
         given = pod("web", spec={"containers": [{"name": "c", "image": "nginx"}]})
         given["metadata"]["resourceVersion"] = "999"  # ignored: the store assigns it
-        created = await store.create(key("web"), given)
+        spec = copy.deepcopy(given["spec"])
+        created = await store.create(key("web"), given)  # the store takes ``given`` over
         assert rv(created) == await store.revision()
-        assert created["spec"] == given["spec"]
-        created["spec"]["containers"].clear()  # callers get copies, never the stored value
+        assert created["spec"] == spec
+        created["spec"]["containers"].clear()  # callers never hold the stored value
         got = await store.get(key("web"))
-        assert got["spec"] == given["spec"]
+        assert got["spec"] == spec
         assert got["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
     backend.run(scenario)

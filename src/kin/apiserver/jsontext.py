@@ -36,6 +36,6 @@ def dumps_text(value: Any) -> str:
     return dumps(value).decode()
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes | bytearray | memoryview) -> Any:
     """Strict JSON (no NaN, no Infinity); ValueError when it does not parse."""
     return orjson.loads(text)

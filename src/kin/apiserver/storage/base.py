@@ -57,7 +57,8 @@ class Storage(Protocol):
     (``not_found``, ``already_exists``, ``conflict``, ``expired``) and keep going after them."""
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new object; return it with its resourceVersion. AlreadyExists if taken."""
+        """Store a new object; return it with its resourceVersion. AlreadyExists if taken.
+        The store takes ``obj`` over: what it returns may share values with it."""
         ...
 
     async def get(self, key: str) -> dict[str, Any]:

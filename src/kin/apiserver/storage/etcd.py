@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from kin.apiserver import errors
+from kin.apiserver import errors, jsontext
 from kin.apiserver.storage import keys
 from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
@@ -44,6 +44,7 @@ Json = dict[str, Any]
 Jsons = list[Json]
 Events = list[Event]
 TIMEOUT = 10.0
+JSON_HEADERS = {"Content-Type": "application/json"}
 WATCH_RETRY_SECONDS = 15.0
 
 
@@ -83,12 +84,12 @@ class EtcdStorage:
         return store
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
-        key, text = keys.check_key(key), keys.encode(obj)
+        key, (stored, text) = keys.check_key(key), keys.prepare(obj)
         put = {"request_put": {"key": self._etcd_key(key), "value": _b64(text.encode())}}
         reply = await self._txn(self._compare(key, None, absent=True), put)
         if not reply.get("succeeded"):
             raise keys.already_exists(key)
-        return keys.decode(text, _revision(reply), key)
+        return keys.revised(stored, _revision(reply))
 
     async def get(self, key: str) -> dict[str, Any]:
         key = keys.check_key(key)
@@ -239,7 +240,9 @@ class EtcdStorage:
             index = (self._preferred + attempt) % len(self.endpoints)
             url = self.endpoints[index] + path
             try:
-                async with self._session.post(url, json=body, timeout=self._timeout) as response:
+                async with self._session.post(
+                    url, data=jsontext.dumps(body), headers=JSON_HEADERS, timeout=self._timeout
+                ) as response:
                     reply = await _reply(response, url)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failures.append(f"{url}: {exc or type(exc).__name__}")
@@ -334,7 +337,7 @@ def _tombstone(key: str) -> bytes:
 
 async def _reply(response: aiohttp.ClientResponse, url: str) -> Json:
     try:
-        reply: Json = await response.json(content_type=None)
+        reply: Json = jsontext.loads(await response.read())
     except ValueError as exc:
         raise errors.internal(f"etcd at {url} answered {response.status} with no JSON") from exc
     if response.status != 200:
@@ -359,7 +362,7 @@ async def _messages(response: aiohttp.ClientResponse) -> AsyncIterator[Json]:
     async for chunk in response.content.iter_any():
         buffer += chunk
         while (end := buffer.find(b"\n", scanned)) >= 0:
-            yield json.loads(buffer[:end])
+            yield jsontext.loads(buffer[:end])
             del buffer[: end + 1]
             scanned = 0
         scanned = len(buffer)

@@ -137,6 +137,13 @@ def encode(obj: object) -> str:
     """The stored JSON text of ``obj``: compact, without ``metadata.resourceVersion``, and
     with ``apiVersion``, ``kind`` and ``metadata`` first, so ``with_revision`` finds where
     the resourceVersion goes without parsing."""
+    return prepare(obj)[1]
+
+
+def prepare(obj: object) -> tuple[dict[str, Any], str]:
+    """``obj`` in its stored form (new top level and metadata; the values below are
+    shared with ``obj``) and its stored text. A create returns the form with its revision
+    (``revised``) instead of decoding the text again; it is what that decoding gives."""
     if not isinstance(obj, dict):
         raise errors.bad_request(f"cannot store {type(obj).__name__}: want a JSON object")
     metadata = obj.get("metadata", {})
@@ -146,7 +153,7 @@ def encode(obj: object) -> str:
     stored["metadata"] = {k: v for k, v in metadata.items() if k != "resourceVersion"}
     stored.update((k, v) for k, v in obj.items() if k not in HEAD)
     try:
-        return jsontext.dumps_text(stored)
+        return stored, jsontext.dumps_text(stored)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.bad_request(f"cannot store object: not JSON-serialisable: {exc}") from exc
 
@@ -174,6 +181,12 @@ def list_item(text: str | bytes, revision: int, key: str) -> str:
 
 def list_items(rows: Sequence[tuple[str, int, str | bytes]]) -> list[str]:
     return [list_item(text, revision, key) for key, revision, text in rows]
+
+
+def revised(stored: dict[str, Any], revision: int) -> dict[str, Any]:
+    """``prepare``'s stored form at ``revision``: what ``decode`` of its text gives."""
+    stored["metadata"]["resourceVersion"] = str(revision)
+    return stored
 
 
 def decode(text: str | bytes, revision: int, key: str) -> dict[str, Any]:

@@ -48,11 +48,11 @@ class MemoryStorage:
         self._closed = False
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
-        key, text = keys.check_key(key), keys.encode(obj)
+        key, (stored, text) = keys.check_key(key), keys.prepare(obj)
         await asyncio.sleep(0)
         if self._current(key) is not None:
             raise keys.already_exists(key)
-        return keys.decode(text, self._write(key, text, ADDED, text), key)
+        return keys.revised(stored, self._write(key, text, ADDED, text))
 
     async def get(self, key: str) -> dict[str, Any]:
         key = keys.check_key(key)

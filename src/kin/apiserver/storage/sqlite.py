@@ -239,7 +239,7 @@ class SqliteStorage:
         return store
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
-        key, text = keys.check_key(key), keys.encode(obj)
+        key, (stored, text) = keys.check_key(key), keys.prepare(obj)
 
         def create(tx: Tx) -> int:
             if tx.db.execute("SELECT 1 FROM kv WHERE key = ?", (key,)).fetchone():
@@ -248,7 +248,7 @@ class SqliteStorage:
             tx.db.execute("INSERT INTO kv VALUES (?, ?)", (key, revision))
             return revision
 
-        return keys.decode(text, await self._write(create), key)
+        return keys.revised(stored, await self._write(create))
 
     async def get(self, key: str) -> dict[str, Any]:
         key = keys.check_key(key)
