@@ -45,6 +45,7 @@ _VALUE = f"({_NAME})?"
 _NAME_EXAMPLES = ("MyName", "my.name", "123-abc")
 _DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = f"{_DNS_LABEL}(\\.{_DNS_LABEL})*"
+_IS_NAME, _IS_VALUE, _IS_SUBDOMAIN = (re.compile(p).fullmatch for p in (_NAME, _VALUE, _SUBDOMAIN))
 _NAME_MSG = (
     "must consist of alphanumeric characters, '-', '_' or '.', "
     "and must start and end with an alphanumeric character"
@@ -84,7 +85,7 @@ def qualified_name_errors(value: str) -> list[str]:
         errors.append("name part must be non-empty")
     elif len(name) > 63:
         errors.append("name part must be no more than 63 characters")
-    if not re.fullmatch(_NAME, name):
+    if not _IS_NAME(name):
         errors.append("name part " + _regex_error(_NAME_MSG, _NAME, *_NAME_EXAMPLES))
     return errors
 
@@ -93,14 +94,14 @@ def _prefix_errors(prefix: str) -> list[str]:
     if not prefix:
         return ["prefix part must be non-empty"]
     errors = ["must be no more than 253 characters"] if len(prefix) > 253 else []
-    if not re.fullmatch(_SUBDOMAIN, prefix):
+    if not _IS_SUBDOMAIN(prefix):
         errors.append(_regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN, "example.com"))
     return ["prefix part " + e for e in errors]
 
 
 def label_value_errors(value: str) -> list[str]:
     errors = ["must be no more than 63 characters"] if len(value) > 63 else []
-    if not re.fullmatch(_VALUE, value):
+    if not _IS_VALUE(value):
         errors.append(_regex_error(_VALUE_MSG, _VALUE, "MyValue", "my_value", "12345"))
     return errors
 
