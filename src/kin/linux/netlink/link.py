@@ -62,6 +62,7 @@ IFLA_VXLAN_LOCAL = 4
 IFLA_VXLAN_LEARNING = 7
 IFLA_VXLAN_PORT = 15
 IFLA_VXLAN_LOCAL6 = 17
+IFLA_VXLAN_GBP = 23
 
 IFLA_BRPORT_STATE = 1
 IFLA_BRPORT_MODE = 4  # hairpin
@@ -161,10 +162,14 @@ class LinkOps:
         port: int = 8472,
         learning: bool = False,
         mtu: int | None = None,
+        mac: str | None = None,
+        gbp: bool = False,
     ) -> None:
-        """``ip link add NAME type vxlan id VNI local LOCAL dev DEV dstport PORT [no]learning``.
+        """``ip link add NAME [address MAC] type vxlan id VNI local LOCAL dev DEV dstport PORT
+        [no]learning [gbp]``.
 
-        8472 is the Linux (and flannel) default port, not IANA's 4789.
+        8472 is the Linux (and flannel) default port, not IANA's 4789. flannel gives the
+        MAC at creation, so that nothing (systemd-networkd's MACAddressPolicy) rewrites it.
         """
         family, packed = parse_ip(local)
         data = attr_nested(
@@ -174,8 +179,9 @@ class LinkOps:
             attr_u32(IFLA_VXLAN_LINK, dev_index),
             attr_be16(IFLA_VXLAN_PORT, port),
             attr_u8(IFLA_VXLAN_LEARNING, int(learning)),
+            attr(IFLA_VXLAN_GBP, b"") if gbp else b"",
         )
-        self._create(name, "vxlan", data, mtu, None, f"add vxlan {name!r} (vni {vni})")
+        self._create(name, "vxlan", data, mtu, mac, f"add vxlan {name!r} (vni {vni})")
 
     def _create(
         self, name: str, kind: str, data: bytes, mtu: int | None, mac: str | None, what: str

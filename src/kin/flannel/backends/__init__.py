@@ -1,0 +1,10 @@
+"""Backends by name: an explicit registry, no import-time registration."""
+
+from __future__ import annotations
+
+from kin.flannel.backends.base import Backend, ExternalInterface
+from kin.flannel.backends.vxlan import VxlanBackend
+
+__all__ = ["REGISTRY", "Backend", "ExternalInterface"]
+
+REGISTRY: dict[str, type[VxlanBackend]] = {"vxlan": VxlanBackend}

@@ -1,0 +1,252 @@
+"""The vxlan backend on real kernels: three namespace nodes on a namespace underlay, a pod
+behind each node's cni0, and flannel.1 programmed as Flannel programs it.
+
+Everything lives in namespaces the test makes (the underlay's bridge too); the host is
+not touched. The kernel state is compared with the fact sheet's golden form (device
+attributes, one permanent neighbour, one FDB entry and one onlink route per peer), and
+traffic proves it: pods reach pods on every other node, with their own source address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from kin.flannel.backends import ExternalInterface
+from kin.flannel.backends.vxlan import VxlanBackend
+from kin.flannel.lease import Lease
+from kin.flannel.netconf import parse
+from kin.linux import ns, sysctl
+from kin.linux.netlink import Netlink
+
+NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
+VXLAN = parse('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}').backend.options
+
+
+@dataclass
+class Node:
+    name: str  # the node's network namespace
+    pod: str  # its pod's network namespace
+    number: int
+    nl: Netlink
+    ext: ExternalInterface
+
+    @property
+    def lease(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(f"10.244.{self.number}.0/24")
+
+    @property
+    def pod_ip(self) -> str:
+        return f"10.244.{self.number}.2"
+
+    def backend(self, **options: object) -> VxlanBackend:
+        return VxlanBackend(self.nl, self.ext, NETWORK, {**VXLAN, **options})
+
+
+def ip_json(netns: str, *args: str, tool: str = "ip") -> list[Any]:
+    out = subprocess.run(
+        [tool, "-j", "-n", netns, *args], check=True, capture_output=True, text=True
+    )
+    return list(json.loads(out.stdout or "[]"))
+
+
+def in_ns(netns: str, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def make_node(underlay: Netlink, netns_factory: Callable[[], str], number: int) -> Node:
+    node, pod = netns_factory(), netns_factory()
+    nl = ns.run_in(ns.netns_path(node), Netlink)
+    underlay.add_veth(f"u{number}", f"n{number}")
+    underlay.set_link(f"u{number}", master="br0", up=True)
+    with open(ns.netns_path(node)) as target:
+        underlay.set_link(f"n{number}", netns_fd=target.fileno(), new_name="eth0")
+    nl.add_address("eth0", f"172.31.0.{number}/24")
+    nl.set_link("eth0", up=True)
+    nl.set_link("lo", up=True)
+    nl.add_bridge("cni0")
+    nl.add_address("cni0", f"10.244.{number}.1/24")
+    nl.set_link("cni0", up=True)
+    nl.add_veth(f"veth{number}", "eth0p")
+    with open(ns.netns_path(pod)) as target:
+        nl.set_link("eth0p", netns_fd=target.fileno(), new_name="eth0")
+    nl.set_link(f"veth{number}", master="cni0", up=True)
+    ns.run_in(ns.netns_path(node), lambda: sysctl.write("net.ipv4.ip_forward", "1"))
+    with ns.run_in(ns.netns_path(pod), Netlink) as pod_nl:
+        pod_nl.add_address("eth0", f"10.244.{number}.2/24")
+        pod_nl.set_link("eth0", up=True)
+        pod_nl.set_link("lo", up=True)
+        pod_nl.add_route("default", gateway=f"10.244.{number}.1")
+    ext = ExternalInterface("eth0", nl.link_index("eth0"),
+                            ipaddress.IPv4Interface(f"172.31.0.{number}/24"), 1500,
+                            ipaddress.IPv4Address(f"172.31.0.{number}"))  # fmt: skip
+    return Node(node, pod, number, nl, ext)
+
+
+@pytest.fixture
+def nodes(netns_factory: Callable[[], str]) -> Iterator[list[Node]]:
+    underlay_ns = netns_factory()
+    made: list[Node] = []
+    with ns.run_in(ns.netns_path(underlay_ns), Netlink) as underlay:
+        underlay.add_bridge("br0")
+        underlay.set_link("br0", up=True)
+        try:
+            made.extend(make_node(underlay, netns_factory, n) for n in (1, 2, 3))
+            yield made
+        finally:
+            for node in made:
+                node.nl.close()
+
+
+def bring_up(nodes: list[Node]) -> dict[int, Lease]:
+    """Each node's backend prepared and given its lease; every node told of the others."""
+    backends = {node.number: node.backend() for node in nodes}
+    leases = {node.number: Lease(node.lease, backends[node.number].prepare()) for node in nodes}
+    for node in nodes:
+        assert backends[node.number].configure(node.lease) == 1450
+        backends[node.number].reconcile([lease for n, lease in leases.items() if n != node.number])
+    return leases
+
+
+def mac_of(lease: Lease) -> str:
+    assert lease.attrs.backend_data is not None
+    return str(lease.attrs.backend_data["VtepMAC"])
+
+
+def test_flannel_1_is_flannels_device_with_one_trio_per_peer(nodes: list[Node]) -> None:
+    leases = bring_up(nodes)
+    first = nodes[0]
+    (link,) = ip_json(first.name, "-d", "link", "show", "dev", "flannel.1")
+    info = link["linkinfo"]["info_data"]
+    assert link["mtu"] == 1450 and link["address"] == mac_of(leases[1])
+    assert (info["id"], info["local"], info["port"], info["learning"]) == (
+        1,
+        "172.31.0.1",
+        8472,
+        False,
+    )
+    assert info["link"] == "eth0"
+    addresses = ip_json(first.name, "-4", "addr", "show", "dev", "flannel.1")[0]["addr_info"]
+    assert [(a["local"], a["prefixlen"]) for a in addresses] == [("10.244.1.0", 32)]
+    neighbours = ip_json(first.name, "neigh", "show", "dev", "flannel.1")
+    assert sorted((n["dst"], n["lladdr"], n["state"]) for n in neighbours) == [
+        ("10.244.2.0", mac_of(leases[2]), ["PERMANENT"]),
+        ("10.244.3.0", mac_of(leases[3]), ["PERMANENT"]),
+    ]
+    fdb = ip_json(first.name, "fdb", "show", "dev", "flannel.1", tool="bridge")
+    assert sorted((e["mac"], e["dst"], e["state"], e["flags"]) for e in fdb) == sorted([
+        (mac_of(leases[2]), "172.31.0.2", "permanent", ["self"]),
+        (mac_of(leases[3]), "172.31.0.3", "permanent", ["self"]),
+    ])  # fmt: skip
+    routes = ip_json(first.name, "route", "show", "dev", "flannel.1")
+    assert sorted((r["dst"], r["gateway"], r["flags"]) for r in routes) == [
+        ("10.244.2.0/24", "10.244.2.0", ["onlink"]),
+        ("10.244.3.0/24", "10.244.3.0", ["onlink"]),
+    ]
+
+
+RECEIVE = (
+    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5);"
+    "s.bind(('0.0.0.0', 9999)); print('ready', flush=True); print(s.recvfrom(64)[1][0])"
+)
+SEND = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', (sys.argv[1], 9999))"
+
+
+def test_pods_reach_pods_on_every_node_with_their_own_address(nodes: list[Node]) -> None:
+    bring_up(nodes)
+    for source in nodes:
+        for target in nodes:
+            if source is not target:
+                done = in_ns(source.pod, "ping", "-c1", "-W2", target.pod_ip)
+                assert done.returncode == 0, (
+                    source.number,
+                    target.number,
+                    done.stdout,
+                    done.stderr,
+                )
+    argv = ["ip", "netns", "exec", nodes[2].pod, sys.executable, "-c", RECEIVE]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as receiver:
+        try:
+            assert receiver.stdout is not None and receiver.stdout.readline().strip() == "ready"
+            assert in_ns(nodes[0].pod, sys.executable, "-c", SEND, nodes[2].pod_ip).returncode == 0
+            assert receiver.stdout.readline().strip() == nodes[0].pod_ip  # no NAT between pods
+        finally:
+            receiver.kill()
+
+
+def test_a_peer_that_leaves_takes_its_entries_with_it(nodes: list[Node]) -> None:
+    leases = bring_up(nodes)
+    first = nodes[0]
+    first.backend().remove(leases[3])
+    assert [n["dst"] for n in ip_json(first.name, "neigh", "show", "dev", "flannel.1")] == [
+        "10.244.2.0"
+    ]
+    assert [
+        e["dst"] for e in ip_json(first.name, "fdb", "show", "dev", "flannel.1", tool="bridge")
+    ] == ["172.31.0.2"]
+    assert [r["dst"] for r in ip_json(first.name, "route", "show", "dev", "flannel.1")] == [
+        "10.244.2.0/24"
+    ]
+    first.backend().remove(leases[3])  # already gone: fine
+    assert in_ns(first.pod, "ping", "-c1", "-W1", nodes[2].pod_ip).returncode != 0
+    assert in_ns(first.pod, "ping", "-c1", "-W2", nodes[1].pod_ip).returncode == 0
+
+
+def test_reconcile_removes_what_no_lease_needs_and_restores_what_one_does(
+    nodes: list[Node],
+) -> None:
+    leases = bring_up(nodes)
+    first = nodes[0]
+    nl = first.nl
+    nl.replace_neighbour("flannel.1", "10.244.9.0", "02:00:00:00:00:09")  # a node gone while down
+    nl.replace_fdb("flannel.1", "02:00:00:00:00:09", "172.31.0.9")
+    nl.replace_route("10.244.9.0/24", gateway="10.244.9.0", oif="flannel.1", onlink=True)
+    nl.delete_route("10.244.2.0/24", oif="flannel.1")  # and one lost
+    first_backend = first.backend()
+    first_backend.prepare()
+    first_backend.configure(first.lease)
+    first_backend.reconcile([leases[2], leases[3]])
+    assert sorted(n["dst"] for n in ip_json(first.name, "neigh", "show", "dev", "flannel.1")) == [
+        "10.244.2.0", "10.244.3.0"
+    ]  # fmt: skip
+    fdb = ip_json(first.name, "fdb", "show", "dev", "flannel.1", tool="bridge")
+    assert sorted(str(e["dst"]) for e in fdb) == ["172.31.0.2", "172.31.0.3"]
+    routes = ip_json(first.name, "route", "show", "dev", "flannel.1")
+    assert sorted(str(r["dst"]) for r in routes) == ["10.244.2.0/24", "10.244.3.0/24"]
+    assert in_ns(first.pod, "ping", "-c1", "-W2", nodes[1].pod_ip).returncode == 0
+
+
+def test_a_restart_keeps_the_device_and_its_mac_a_new_port_recreates_it(nodes: list[Node]) -> None:
+    leases = bring_up(nodes)
+    first = nodes[0]
+    index = first.nl.link_index("flannel.1")
+    again = first.backend().prepare()
+    assert again == leases[1].attrs and first.nl.link_index("flannel.1") == index
+    moved = first.backend(Port=4789).prepare()
+    assert first.nl.link_index("flannel.1") != index
+    assert moved.backend_data is not None and moved.backend_data["VtepMAC"] != mac_of(leases[1])
+    (link,) = ip_json(first.name, "-d", "link", "show", "dev", "flannel.1")
+    assert link["linkinfo"]["info_data"]["port"] == 4789
+
+
+def test_direct_routing_sends_same_link_peers_a_plain_route(nodes: list[Node]) -> None:
+    backends = {n.number: n.backend(DirectRouting=True) for n in nodes}
+    leases = {n.number: Lease(n.lease, backends[n.number].prepare()) for n in nodes}
+    for node in nodes:
+        backends[node.number].configure(node.lease)
+        backends[node.number].reconcile([lease for k, lease in leases.items() if k != node.number])
+    first = nodes[0]
+    assert ip_json(first.name, "route", "show", "dev", "flannel.1") == []
+    routes = ip_json(first.name, "route", "show", "dev", "eth0")
+    assert sorted((r["dst"], r.get("gateway")) for r in routes if r["dst"] != "172.31.0.0/24") == [
+        ("10.244.2.0/24", "172.31.0.2"), ("10.244.3.0/24", "172.31.0.3")
+    ]  # fmt: skip
+    assert in_ns(first.pod, "ping", "-c1", "-W2", nodes[2].pod_ip).returncode == 0
