@@ -9,101 +9,20 @@ traffic proves it: pods reach pods on every other node, with their own source ad
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from kin.flannel.backends import ExternalInterface
-from kin.flannel.backends.vxlan import VxlanBackend
 from kin.flannel.lease import Lease
-from kin.flannel.netconf import parse
-from kin.linux import ns, sysctl
-from kin.linux.netlink import Netlink
-
-NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
-VXLAN = parse('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}').backend.options
-
-
-@dataclass
-class Node:
-    name: str  # the node's network namespace
-    pod: str  # its pod's network namespace
-    number: int
-    nl: Netlink
-    ext: ExternalInterface
-
-    @property
-    def lease(self) -> ipaddress.IPv4Network:
-        return ipaddress.IPv4Network(f"10.244.{self.number}.0/24")
-
-    @property
-    def pod_ip(self) -> str:
-        return f"10.244.{self.number}.2"
-
-    def backend(self, **options: object) -> VxlanBackend:
-        return VxlanBackend(self.nl, self.ext, NETWORK, {**VXLAN, **options})
-
-
-def ip_json(netns: str, *args: str, tool: str = "ip") -> list[Any]:
-    out = subprocess.run(
-        [tool, "-j", "-n", netns, *args], check=True, capture_output=True, text=True
-    )
-    return list(json.loads(out.stdout or "[]"))
-
-
-def in_ns(netns: str, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
-
-
-def make_node(underlay: Netlink, netns_factory: Callable[[], str], number: int) -> Node:
-    node, pod = netns_factory(), netns_factory()
-    nl = ns.run_in(ns.netns_path(node), Netlink)
-    underlay.add_veth(f"u{number}", f"n{number}")
-    underlay.set_link(f"u{number}", master="br0", up=True)
-    with open(ns.netns_path(node)) as target:
-        underlay.set_link(f"n{number}", netns_fd=target.fileno(), new_name="eth0")
-    nl.add_address("eth0", f"172.31.0.{number}/24")
-    nl.set_link("eth0", up=True)
-    nl.set_link("lo", up=True)
-    nl.add_bridge("cni0")
-    nl.add_address("cni0", f"10.244.{number}.1/24")
-    nl.set_link("cni0", up=True)
-    nl.add_veth(f"veth{number}", "eth0p")
-    with open(ns.netns_path(pod)) as target:
-        nl.set_link("eth0p", netns_fd=target.fileno(), new_name="eth0")
-    nl.set_link(f"veth{number}", master="cni0", up=True)
-    ns.run_in(ns.netns_path(node), lambda: sysctl.write("net.ipv4.ip_forward", "1"))
-    with ns.run_in(ns.netns_path(pod), Netlink) as pod_nl:
-        pod_nl.add_address("eth0", f"10.244.{number}.2/24")
-        pod_nl.set_link("eth0", up=True)
-        pod_nl.set_link("lo", up=True)
-        pod_nl.add_route("default", gateway=f"10.244.{number}.1")
-    ext = ExternalInterface("eth0", nl.link_index("eth0"),
-                            ipaddress.IPv4Interface(f"172.31.0.{number}/24"), 1500,
-                            ipaddress.IPv4Address(f"172.31.0.{number}"))  # fmt: skip
-    return Node(node, pod, number, nl, ext)
+from kin.testing.underlay import Node, in_ns, ip_json, underlay_nodes
 
 
 @pytest.fixture
 def nodes(netns_factory: Callable[[], str]) -> Iterator[list[Node]]:
-    underlay_ns = netns_factory()
-    made: list[Node] = []
-    with ns.run_in(ns.netns_path(underlay_ns), Netlink) as underlay:
-        underlay.add_bridge("br0")
-        underlay.set_link("br0", up=True)
-        try:
-            made.extend(make_node(underlay, netns_factory, n) for n in (1, 2, 3))
-            yield made
-        finally:
-            for node in made:
-                node.nl.close()
+    with underlay_nodes(netns_factory) as made:
+        yield made
 
 
 def bring_up(nodes: list[Node]) -> dict[int, Lease]:
@@ -230,7 +149,7 @@ def test_a_restart_keeps_the_device_and_its_mac_a_new_port_recreates_it(nodes: l
     index = first.nl.link_index("flannel.1")
     again = first.backend().prepare()
     assert again == leases[1].attrs and first.nl.link_index("flannel.1") == index
-    moved = first.backend(Port=4789).prepare()
+    moved = first.backend("vxlan", Port=4789).prepare()
     assert first.nl.link_index("flannel.1") != index
     assert moved.backend_data is not None and moved.backend_data["VtepMAC"] != mac_of(leases[1])
     (link,) = ip_json(first.name, "-d", "link", "show", "dev", "flannel.1")
@@ -238,7 +157,7 @@ def test_a_restart_keeps_the_device_and_its_mac_a_new_port_recreates_it(nodes: l
 
 
 def test_direct_routing_sends_same_link_peers_a_plain_route(nodes: list[Node]) -> None:
-    backends = {n.number: n.backend(DirectRouting=True) for n in nodes}
+    backends = {n.number: n.backend("vxlan", DirectRouting=True) for n in nodes}
     leases = {n.number: Lease(n.lease, backends[n.number].prepare()) for n in nodes}
     for node in nodes:
         backends[node.number].configure(node.lease)

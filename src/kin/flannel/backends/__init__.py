@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from kin.flannel.backends.base import Backend, ExternalInterface
+from kin.flannel.backends.hostgw import HostGwBackend
 from kin.flannel.backends.vxlan import VxlanBackend
 
 __all__ = ["REGISTRY", "Backend", "ExternalInterface"]
 
-REGISTRY: dict[str, type[VxlanBackend]] = {"vxlan": VxlanBackend}
+REGISTRY: dict[str, type[VxlanBackend] | type[HostGwBackend]] = {
+    "vxlan": VxlanBackend,
+    "host-gw": HostGwBackend,
+}

@@ -29,6 +29,7 @@ from typing import Any
 
 from kin.errors import KinError, NetworkSetupError
 from kin.flannel.backends.base import ExternalInterface
+from kin.flannel.backends.direct import is_peer_subnet, on_link, remove_stale_routes
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.linux.netlink import Netlink
 from kin.linux.netlink.records import Link
@@ -230,28 +231,12 @@ class VxlanBackend:
         for fdb_entry in nl.list_fdb(device):
             if fdb_entry.dst is not None and (fdb_entry.mac, fdb_entry.dst) not in fdb:
                 nl.delete_fdb(device, fdb_entry.mac, fdb_entry.dst)
-        direct = {p.subnet: p.public_ip for p in wanted if p.direct}
         for route in nl.list_routes(socket.AF_INET):
-            if not self._ours(route.dst):
-                continue
-            if route.oif == index and route.dst not in trios:
+            stale = route.oif == index and route.dst not in trios
+            if stale and is_peer_subnet(route.dst, self.network, self.lease):
                 nl.delete_route(route.dst, oif=index)
-            elif (
-                route.oif == self.ext.index
-                and route.gateway
-                and direct.get(route.dst) != route.gateway
-            ):
-                nl.delete_route(route.dst, gateway=route.gateway, oif=self.ext.index)
-
-    def _ours(self, dst: str) -> bool:
-        """A route to a peer's subnet: inside the pod network, not this node's lease."""
-        subnet = ipaddress.ip_network(dst)
-        return (
-            isinstance(subnet, ipaddress.IPv4Network)
-            and subnet.subnet_of(self.network)
-            and subnet != self.network
-            and (self.lease is None or not subnet.overlaps(self.lease))
-        )
+        direct = {p.subnet: p.public_ip for p in wanted if p.direct}
+        remove_stale_routes(nl, self.ext, self.network, self.lease, direct)
 
     def _peer(self, lease: Lease) -> _Peer | None:
         attrs = lease.attrs
@@ -262,6 +247,6 @@ class VxlanBackend:
         if not isinstance(mac, str):
             log.warning("ignoring lease %s: its backend data has no VtepMAC", lease)
             return None
-        direct = self.direct_routing and attrs.public_ip in self.ext.address.network
+        direct = self.direct_routing and on_link(self.ext, attrs.public_ip)
         return _Peer(str(lease.subnet), str(lease.subnet.network_address), mac.lower(),
                      str(attrs.public_ip), direct)  # fmt: skip
