@@ -11,7 +11,7 @@ import pytest
 
 from kin.errors import NetworkSetupError
 from kin.flannel.lease import Lease, LeaseAttrs
-from kin.testing.underlay import Node, in_ns, ip_json, underlay_nodes
+from kin.testing.underlay import Node, captured, in_ns, ip_json, underlay_nodes
 
 
 @pytest.fixture
@@ -89,3 +89,12 @@ def test_a_public_ip_other_than_the_interfaces_is_refused(nodes: list[Node]) -> 
     node.ext = dataclasses.replace(node.ext, public_ip=ipaddress.IPv4Address("203.0.113.7"))
     with pytest.raises(NetworkSetupError, match="probably you're on a NAT"):
         node.backend("host-gw")
+
+
+def test_the_underlay_carries_bare_pod_packets(nodes: list[Node]) -> None:
+    bring_up(nodes)
+    with captured(nodes[0].underlay, "br0", "icmp", count=2) as packets:
+        assert in_ns(nodes[0].pod, "ping", "-c1", "-W2", nodes[2].pod_ip).returncode == 0
+    assert [(p.src, p.dst, p.protocol) for p in packets] == [
+        ("10.244.1.2", "10.244.3.2", 1), ("10.244.3.2", "10.244.1.2", 1)
+    ]  # fmt: skip

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kin.flannel.lease import Lease
-from kin.testing.underlay import Node, in_ns, ip_json, underlay_nodes
+from kin.testing.underlay import Node, captured, in_ns, ip_json, underlay_nodes
 
 
 @pytest.fixture
@@ -169,3 +169,26 @@ def test_direct_routing_sends_same_link_peers_a_plain_route(nodes: list[Node]) -
         ("10.244.2.0/24", "172.31.0.2"), ("10.244.3.0/24", "172.31.0.3")
     ]  # fmt: skip
     assert in_ns(first.pod, "ping", "-c1", "-W2", nodes[2].pod_ip).returncode == 0
+
+
+def test_the_underlay_carries_udp_8472_with_vni_1_and_the_pods_inside(nodes: list[Node]) -> None:
+    bring_up(nodes)
+    with captured(nodes[0].underlay, "br0", "udp port 8472", count=2) as packets:
+        done = in_ns(nodes[0].pod, "ping", "-c1", "-W2", nodes[1].pod_ip)
+        assert done.returncode == 0, done.stdout
+    request, reply = packets
+    assert (request.src, request.dst, request.dport, request.vni) == (
+        "172.31.0.1",
+        "172.31.0.2",
+        8472,
+        1,
+    )
+    assert request.inner is not None and (request.inner.src, request.inner.dst) == (
+        "10.244.1.2",
+        "10.244.2.2",
+    )
+    assert (reply.src, reply.dst, reply.vni) == ("172.31.0.2", "172.31.0.1", 1)
+    assert reply.inner is not None and (reply.inner.src, reply.inner.dst) == (
+        "10.244.2.2",
+        "10.244.1.2",
+    )

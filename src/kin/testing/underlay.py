@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import struct
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kin.flannel.backends import REGISTRY, ExternalInterface
@@ -20,7 +23,7 @@ from kin.flannel.netconf import parse
 from kin.linux import ns, sysctl
 from kin.linux.netlink import Netlink
 
-__all__ = ["NETWORK", "Node", "in_ns", "ip_json", "underlay_nodes"]
+__all__ = ["NETWORK", "Node", "Packet", "captured", "in_ns", "ip_json", "underlay_nodes"]
 
 NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
 
@@ -32,6 +35,7 @@ class Node:
     number: int
     nl: Netlink
     ext: ExternalInterface
+    underlay: str  # the underlay's namespace: its bridge br0 sees every node's packets
 
     @property
     def lease(self) -> ipaddress.IPv4Network:
@@ -63,18 +67,19 @@ def in_ns(netns: str, *argv: str, timeout: float = 10) -> subprocess.CompletedPr
 def underlay_nodes(make_netns: Callable[[], str], count: int = 3) -> Iterator[list[Node]]:
     """``count`` nodes; ``make_netns`` makes (and later removes) each namespace."""
     made: list[Node] = []
-    with ns.run_in(ns.netns_path(make_netns()), Netlink) as underlay:
+    underlay_ns = make_netns()
+    with ns.run_in(ns.netns_path(underlay_ns), Netlink) as underlay:
         underlay.add_bridge("br0")
         underlay.set_link("br0", up=True)
         try:
-            made.extend(_node(underlay, make_netns, n) for n in range(1, count + 1))
+            made.extend(_node(underlay, underlay_ns, make_netns, n) for n in range(1, count + 1))
             yield made
         finally:
             for node in made:
                 node.nl.close()
 
 
-def _node(underlay: Netlink, make_netns: Callable[[], str], number: int) -> Node:
+def _node(underlay: Netlink, underlay_ns: str, make_netns: Callable[[], str], number: int) -> Node:
     node, pod = make_netns(), make_netns()
     nl = ns.run_in(ns.netns_path(node), Netlink)
     underlay.add_veth(f"u{number}", f"n{number}")
@@ -97,9 +102,69 @@ def _node(underlay: Netlink, make_netns: Callable[[], str], number: int) -> Node
         pod_nl.add_route("default", gateway=f"10.244.{number}.1")
     address = ipaddress.IPv4Interface(f"172.31.0.{number}/24")
     ext = ExternalInterface("eth0", nl.link_index("eth0"), address, 1500, address.ip)
-    return Node(node, pod, number, nl, ext)
+    return Node(node, pod, number, nl, ext, underlay_ns)
 
 
 def _move(nl: Netlink, link: str, netns: str, name: str) -> None:
     with open(ns.netns_path(netns)) as target:
         nl.set_link(link, netns_fd=target.fileno(), new_name=name)
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One IPv4 packet seen on the underlay; ``inner`` is what a VXLAN packet carries."""
+
+    src: str
+    dst: str
+    protocol: int  # 1 ICMP, 17 UDP
+    dport: int | None
+    vni: int | None = None
+    inner: Packet | None = None
+
+
+@contextmanager
+def captured(netns: str, interface: str, bpf: str, count: int) -> Iterator[list[Packet]]:
+    """Run tcpdump on ``interface`` in ``netns`` while the block runs; afterwards the list
+    holds the first ``count`` packets matching ``bpf``, decoded."""
+    with tempfile.TemporaryDirectory(prefix="kin-capture-") as directory:
+        pcap = Path(directory, "capture.pcap")
+        tcpdump_argv = ["tcpdump", "-i", interface, "-n", "-U", "-c", str(count), "-w", str(pcap)]
+        argv = ["ip", "netns", "exec", netns, *tcpdump_argv, bpf]
+        found: list[Packet] = []
+        with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as tcpdump:
+            try:
+                assert tcpdump.stderr is not None
+                tcpdump.stderr.readline()  # "listening on ...": the capture is running
+                yield found
+                tcpdump.wait(timeout=5)
+            finally:
+                if tcpdump.poll() is None:
+                    tcpdump.kill()
+        found.extend(_packets(pcap.read_bytes()))
+
+
+def _packets(data: bytes) -> Iterator[Packet]:
+    """Ethernet frames of a little-endian pcap file, decoded down to VXLAN's inner IP."""
+    offset = 24
+    while offset + 16 <= len(data):
+        (length,) = struct.unpack_from("<I", data, offset + 8)
+        frame = data[offset + 16 : offset + 16 + length]
+        offset += 16 + length
+        if len(frame) >= 34 and frame[12:14] == b"\x08\x00":
+            yield _ip(frame[14:])
+
+
+def _ip(packet: bytes) -> Packet:
+    header = (packet[0] & 0x0F) * 4
+    protocol = packet[9]
+    src, dst = (str(ipaddress.IPv4Address(packet[i : i + 4])) for i in (12, 16))
+    if protocol != 17:
+        return Packet(src, dst, protocol, None)
+    (dport,) = struct.unpack_from("!H", packet, header + 2)
+    payload = packet[header + 8 :]
+    if len(payload) >= 8 + 14 + 20 and payload[0] & 0x08:  # a VXLAN header with a VNI
+        vni = int.from_bytes(payload[4:7], "big")
+        inner = payload[8 + 14 :] if payload[8 + 12 : 8 + 14] == b"\x08\x00" else b""
+        if inner:
+            return Packet(src, dst, protocol, dport, vni, _ip(inner))
+    return Packet(src, dst, protocol, dport)
