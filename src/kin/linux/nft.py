@@ -3,7 +3,8 @@
 Rules are always changed in the namespace of the calling *process* (``nft``
 runs as a child, which inherits the process's network namespace, not a
 thread's): CNI plugins run inside a node's namespace, so that is the node's.
-One ``nft -f -`` per change applies the whole script as one transaction.
+One ``nft -f -`` per change applies the whole script as one transaction. ``netns`` (the
+path of a pinned network namespace) runs ``nft`` there instead, under ``nsenter``.
 """
 
 from __future__ import annotations
@@ -28,17 +29,17 @@ def nft_binary() -> str:
     return path
 
 
-def apply(script: str) -> None:
+def apply(script: str, netns: str | None = None) -> None:
     """Run ``script`` with ``nft -f -`` as one transaction; CommandError if nft refuses it."""
-    argv = [nft_binary(), "-f", "-"]
+    argv = [*_enter(netns), nft_binary(), "-f", "-"]
     done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise CommandError(argv, done.returncode, done.stderr.strip() + "\n" + script)
 
 
-def list_json(*what: str) -> list[dict[str, Any]]:
+def list_json(*what: str, netns: str | None = None) -> list[dict[str, Any]]:
     """``nft -j list <what>`` as the list under ``nftables``; empty if the object is absent."""
-    argv = [nft_binary(), "-j", "list", *what]
+    argv = [*_enter(netns), nft_binary(), "-j", "list", *what]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         if "No such file or directory" in done.stderr:
@@ -46,3 +47,12 @@ def list_json(*what: str) -> list[dict[str, Any]]:
         raise CommandError(argv, done.returncode, done.stderr.strip())
     items: list[dict[str, Any]] = json.loads(done.stdout).get("nftables", [])
     return items
+
+
+def _enter(netns: str | None) -> list[str]:
+    if netns is None:
+        return []
+    nsenter = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if nsenter is None:
+        raise PrerequisiteError("nsenter not found: install the Debian package util-linux")
+    return [nsenter, f"--net={netns}"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import secrets
 import struct
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +25,17 @@ from kin.flannel.netconf import parse
 from kin.linux import ns, sysctl
 from kin.linux.netlink import Netlink
 
-__all__ = ["NETWORK", "Node", "Packet", "captured", "in_ns", "ip_json", "underlay_nodes"]
+__all__ = [
+    "NETWORK",
+    "Node",
+    "Packet",
+    "attach",
+    "captured",
+    "in_ns",
+    "ip_json",
+    "source_seen",
+    "underlay_nodes",
+]
 
 NETWORK = ipaddress.IPv4Network("10.244.0.0/16")
 
@@ -168,3 +180,43 @@ def _ip(packet: bytes) -> Packet:
         if inner:
             return Packet(src, dst, protocol, dport, vni, _ip(inner))
     return Packet(src, dst, protocol, dport)
+
+
+_RECEIVE = (
+    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5);"
+    "s.bind(('0.0.0.0', 9999)); print('ready', flush=True); print(s.recvfrom(64)[1][0])"
+)
+_SEND = (
+    "import socket, sys;"
+    "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', (sys.argv[1], 9999))"
+)
+
+
+def source_seen(sender: str, receiver: str, address: str) -> str:
+    """The source address a UDP datagram from namespace ``sender`` to ``address`` (in
+    namespace ``receiver``) arrives with: NAT on the way shows here."""
+    argv = ["ip", "netns", "exec", receiver, sys.executable, "-c", _RECEIVE]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as listener:
+        try:
+            assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+            sent = in_ns(sender, sys.executable, "-c", _SEND, address)
+            assert sent.returncode == 0, sent.stderr
+            return listener.stdout.readline().strip()
+        finally:
+            listener.kill()
+
+
+def attach(underlay: str, make_netns: Callable[[], str], cidr: str) -> str:
+    """A new namespace on the underlay's bridge with ``cidr`` on its eth0: a host outside
+    the cluster, for traffic that leaves it."""
+    outside = make_netns()
+    with ns.run_in(ns.netns_path(underlay), Netlink) as nl:
+        port = f"o{secrets.token_hex(3)}"
+        nl.add_veth(port, "eth0o")
+        nl.set_link(port, master="br0", up=True)
+        _move(nl, "eth0o", outside, "eth0")
+    with ns.run_in(ns.netns_path(outside), Netlink) as nl:
+        nl.add_address("eth0", cidr)
+        for link in ("eth0", "lo"):
+            nl.set_link(link, up=True)
+    return outside
