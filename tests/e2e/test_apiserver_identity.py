@@ -3,6 +3,7 @@ certificate, a node's certificate, an unknown token (401), a certificate of anot
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import ssl
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kin.kube import client as kube_client
+from kin.kube import kubeconfig
 from kin.testing.apiserver import NODE, Client, ServerProcess
 
 
@@ -72,3 +75,20 @@ def test_a_certificate_from_another_ca_is_refused(server: ServerProcess) -> None
         Client(server.url, context=context).get("/api/v1/namespaces")
     with contextlib.closing(server.client()) as admin:
         assert admin.get("/api/v1/namespaces/default").status == 200
+
+
+def test_kin_kube_client_presents_the_kubeconfigs_certificate(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """kin's own daemons (flanneld first) reach the API through kin.kube: over HTTPS, with
+    the cluster CA verified and the node's client certificate presented."""
+    path = str(tmp_path / "node.kubeconfig")
+    server.write_kubeconfig(path, f"node-{NODE}")
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+    async def whoami() -> dict[str, object]:
+        async with kube_client.Client(kubeconfig.load(path), "kin-test") as api:
+            answer = await api.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
+            return dict(answer["status"]["userInfo"])
+
+    assert asyncio.run(whoami())["username"] == f"system:node:{NODE}"
