@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from kin.apiserver.errors import cause
-from kin.apiserver.objectmeta import DNS1123_LABEL
+from kin.apiserver.objectmeta import DNS1123_LABEL, meta
 from kin.apiserver.strategies.base import Causes, Obj, Strategy
 
 __all__ = [
@@ -46,6 +46,18 @@ class NodeStrategy(Strategy):
 
     def prepare_create(self, obj: Obj) -> None:
         """Nodes register themselves with a status: keep what the kubelet sent."""
+
+    def prepare_status_update(self, new: Obj, old: Obj) -> None:
+        """As kube's node status strategy: only the spec is kept from the stored node, so
+        labels and annotations may change through ``nodes/status`` (flanneld publishes its
+        backend there: its RBAC grants ``nodes/status`` patch, not ``nodes``)."""
+        labels, annotations = meta(new).get("labels"), meta(new).get("annotations")
+        super().prepare_status_update(new, old)
+        for key, value in (("labels", labels), ("annotations", annotations)):
+            if value is None:
+                meta(new).pop(key, None)
+            else:
+                meta(new)[key] = value
 
 
 class SecretStrategy(PlainStrategy):

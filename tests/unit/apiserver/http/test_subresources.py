@@ -286,3 +286,22 @@ def test_status_of_a_node_is_its_own_subresource(api: Client) -> None:
     assert patched.status == 200, patched
     assert api.get(f"/api/v1/nodes/{name}").json()["status"]["conditions"][0]["type"] == "Ready"
     assert api.delete(f"/api/v1/nodes/{name}").status == 200
+
+
+def test_node_status_may_change_labels_and_annotations_but_not_the_spec(api: Client) -> None:
+    """kube's node status strategy keeps only the spec: flanneld (allowed nodes/status
+    patch, not nodes) publishes its backend annotations this way."""
+    from kin.testing.names import random_name
+
+    name = random_name("node")
+    node = {"metadata": {"name": name}, "spec": {"podCIDR": "10.244.3.0/24"}}
+    assert api.post("/api/v1/nodes", node).status == 201
+    patch = {"metadata": {"annotations": {"flannel.alpha.coreos.com/backend-type": "vxlan"},
+                          "labels": {"kin": "yes"}},
+             "spec": {"podCIDR": "10.244.9.0/24"}}  # fmt: skip
+    assert api.patch(f"/api/v1/nodes/{name}/status", patch, MERGE).status == 200
+    stored = api.get(f"/api/v1/nodes/{name}").json()
+    assert stored["metadata"]["annotations"] == {"flannel.alpha.coreos.com/backend-type": "vxlan"}
+    assert stored["metadata"]["labels"] == {"kin": "yes"}
+    assert stored["spec"]["podCIDR"] == "10.244.3.0/24"
+    assert api.delete(f"/api/v1/nodes/{name}").status == 200

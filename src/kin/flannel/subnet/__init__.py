@@ -1,0 +1,1 @@
+"""Subnet managers: where leases come from (the Kubernetes API; etcd comes next)."""
