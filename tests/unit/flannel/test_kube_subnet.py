@@ -145,7 +145,8 @@ def test_peers_are_flannel_nodes_with_a_pod_cidr_and_follow_the_nodes(
         manager = KubeSubnetManager(api, me, NETWORK)
         found, version = await manager.peers()
         ours = {f"10.244.{n}.0/24" for n in (11, 12, 13, 14)}  # other tests' nodes share the server
-        mine = [lease for lease in found if str(lease.subnet) in ours]
+        mine = [lease for lease in found.values() if str(lease.subnet) in ours]
+        assert [name for name, lease in found.items() if lease in mine] == [peer]
         await api.create(
             "/api/v1/nodes",
             node(late, "10.244.14.0/24", **peer_annotations("172.18.0.14", "0a:00:00:00:00:14")),

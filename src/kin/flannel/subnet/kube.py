@@ -101,10 +101,14 @@ class KubeSubnetManager:
             f"{self.path}/status", {"status": {"conditions": [condition]}}, STRATEGIC_PATCH
         )
 
-    async def peers(self) -> tuple[list[Lease], str]:
-        """Every other node's lease, and the resourceVersion to watch from."""
+    async def peers(self) -> tuple[dict[str, Lease], str]:
+        """Every other node's lease by node name, and the resourceVersion to watch from."""
         listed = await self.api.get("/api/v1/nodes")
-        leases = [lease for node in listed.get("items", []) if (lease := self.peer_lease(node))]
+        leases = {
+            str(node.get("metadata", {}).get("name", "")): lease
+            for node in listed.get("items", [])
+            if (lease := self.peer_lease(node)) is not None
+        }
         return leases, str(listed.get("metadata", {}).get("resourceVersion", ""))
 
     async def watch(self, resource_version: str) -> AsyncIterator[tuple[str, Lease | None]]:

@@ -1,0 +1,159 @@
+"""flanneld end to end on three namespace nodes against kin's API server: leases from the
+Nodes' podCIDRs, Flannel's annotations and subnet.env, pods reaching pods, a node joining
+(reachable from every pod within a second) and a node leaving (its entries gone
+everywhere), and a restart that keeps the subnet, the MAC and the traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kin.flannel.daemon import Flanneld
+from kin.flannel.netconf import parse
+from kin.flannel.options import parse_args
+from kin.kube.client import Client
+from kin.kube.kubeconfig import Connection
+from kin.linux import ns
+from kin.testing.apiserver import InProcessServer
+from kin.testing.underlay import Node, in_ns, ip_json, underlay_nodes
+
+CONFIG = parse('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}')
+P = "flannel.alpha.coreos.com/"
+
+
+@pytest.fixture
+def nodes(netns_factory: Callable[[], str]) -> Iterator[list[Node]]:
+    with underlay_nodes(netns_factory) as made:
+        yield made
+
+
+@pytest.fixture
+def server() -> Iterator[InProcessServer]:
+    with InProcessServer("memory://") as running:
+        yield running
+
+
+def flanneld(node: Node, api: Client, directory: Path) -> Flanneld:
+    options = parse_args(["--kube-subnet-mgr", "--ip-masq", "--iface=eth0", "--iptables-resync=1",
+                          f"--subnet-file={directory}/{node.name}.env"])  # fmt: skip
+    return Flanneld(options, CONFIG, node.name, api, node.nl, ns.netns_path(node.name))
+
+
+async def register(api: Client, node: Node) -> None:
+    body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name},
+            "spec": {"podCIDR": str(node.lease), "podCIDRs": [str(node.lease)]}}  # fmt: skip
+    await api.create("/api/v1/nodes", body)
+
+
+async def until(check: Callable[[], bool], within: float, what: str) -> float:
+    """Seconds until ``check`` held, checked on a thread so that the daemons, on this
+    event loop, keep running meanwhile; AssertionError after ``within``."""
+    started = time.monotonic()
+    while not await asyncio.to_thread(check):
+        if time.monotonic() - started > within:
+            raise AssertionError(f"{what}: not within {within} s")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+def reaches(source: Node, *targets: Node) -> bool:
+    """One ping to each target's pod, each answered within 0.2 s."""
+    return all(
+        in_ns(source.pod, "ping", "-c1", "-W0.2", target.pod_ip).returncode == 0
+        for target in targets
+    )
+
+
+def run(server: InProcessServer, scenario: Callable[[Client], Any]) -> Any:
+    async def main() -> Any:
+        async with Client(Connection(server.url, None, server.token), "kin-flanneld") as api:
+            return await asyncio.wait_for(scenario(api), 60)
+
+    return asyncio.run(main())
+
+
+def test_flanneld_joins_serves_and_forgets_nodes(
+    nodes: list[Node], server: InProcessServer, tmp_path: Path
+) -> None:
+    first, second, third = nodes
+
+    async def scenario(api: Client) -> dict[str, Any]:
+        for node in nodes:
+            await register(api, node)
+        daemons = {n.name: flanneld(n, api, tmp_path) for n in nodes}
+        await daemons[first.name].start()
+        await daemons[second.name].start()
+        followers = [asyncio.create_task(daemons[n.name].follow()) for n in (first, second)]
+        try:
+            await until(lambda: reaches(first, second) and reaches(second, first), 5, "two nodes")
+            await daemons[third.name].start()  # joins
+            followers.append(asyncio.create_task(daemons[third.name].follow()))
+            joined = await until(
+                lambda: reaches(first, third) and reaches(second, third), 5, "join"
+            )
+            annotations = (await api.get(f"/api/v1/nodes/{first.name}"))["metadata"]["annotations"]
+            await api.delete(f"/api/v1/nodes/{third.name}")  # leaves
+            await until(lambda: all(_entries(n) == 1 for n in (first, second)), 5, "leave")
+            return {"joined": joined, "annotations": annotations}
+        finally:
+            for task in followers:
+                task.cancel()
+
+    found = run(server, scenario)
+    assert found["joined"] < 1.0  # a joining node is reachable from every pod within 1 s
+    mac = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]["address"]
+    assert found["annotations"][P + "backend-data"] == f'{{"VNI":1,"VtepMAC":"{mac}"}}'
+    assert found["annotations"][P + "public-ip"] == "172.31.0.1"
+    assert (tmp_path / f"{first.name}.env").read_text() == (
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
+    )
+    assert reaches(first, second)
+
+
+def _entries(node: Node) -> int:
+    """Peers node knows of: one neighbour, one FDB entry and one route each, or a mismatch."""
+    counts = {
+        len(ip_json(node.name, "neigh", "show", "dev", "flannel.1")),
+        len(ip_json(node.name, "fdb", "show", "dev", "flannel.1", tool="bridge")),
+        len(ip_json(node.name, "route", "show", "dev", "flannel.1")),
+    }
+    return counts.pop() if len(counts) == 1 else -1
+
+
+def test_a_restarted_flanneld_keeps_its_subnet_mac_and_the_traffic(
+    nodes: list[Node], server: InProcessServer, tmp_path: Path
+) -> None:
+    first, second = nodes[:2]
+
+    async def scenario(api: Client) -> tuple[str, str]:
+        for node in (first, second):
+            await register(api, node)
+        daemons = {node.name: flanneld(node, api, tmp_path) for node in (first, second)}
+        for daemon in daemons.values():
+            await daemon.start()
+        followers = [asyncio.create_task(daemon.follow()) for daemon in daemons.values()]
+        try:
+            await until(lambda: reaches(first, second) and reaches(second, first), 5, "before")
+            followers[0].cancel()  # first's flanneld dies; the kernel state stays
+            before = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]
+            again = flanneld(first, api, tmp_path)  # a new process: nothing in memory
+            lease = await again.start()
+            assert await asyncio.to_thread(
+                lambda: reaches(first, second) and reaches(second, first)
+            )
+            followers.append(asyncio.create_task(again.follow()))
+            await until(lambda: reaches(first, second) and reaches(second, first), 5, "after")
+            after = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]
+            assert (after["ifindex"], after["address"]) == (before["ifindex"], before["address"])
+            return str(lease.subnet), after["address"]
+        finally:
+            for task in followers:
+                task.cancel()
+
+    subnet, _ = run(server, scenario)
+    assert subnet == "10.244.1.0/24"
