@@ -6,6 +6,10 @@ everywhere), and a restart that keeps the subnet, the MAC and the traffic."""
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from kin.kube.client import Client
 from kin.kube.kubeconfig import Connection
 from kin.linux import ns
 from kin.testing.apiserver import InProcessServer
-from kin.testing.underlay import Node, in_ns, ip_json, underlay_nodes
+from kin.testing.underlay import Node, forwarded, in_ns, ip_json, underlay_nodes
 
 CONFIG = parse('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}')
 P = "flannel.alpha.coreos.com/"
@@ -157,3 +161,67 @@ def test_a_restarted_flanneld_keeps_its_subnet_mac_and_the_traffic(
 
     subnet, _ = run(server, scenario)
     assert subnet == "10.244.1.0/24"
+
+
+def test_python_m_kin_flannel_in_a_node(
+    nodes: list[Node], server: InProcessServer, tmp_path: Path
+) -> None:
+    """The daemon as a process inside a node, as the DaemonSet runs it: Flannel's flags,
+    NODE_NAME, a kubeconfig; ready only once subnet.env is written; SIGTERM leaves the
+    kernel state."""
+    node = nodes[0]
+    run(server, lambda api: register(api, node))
+    (tmp_path / "net-conf.json").write_text(
+        '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}'
+    )
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with forwarded(node.name, (host, int(port))) as inside_port:
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                  "clusters": [{"name": "k", "cluster": {"server": f"http://127.0.0.1:{inside_port}"}}],
+                  "users": [{"name": "u", "user": {"token": server.token}}],
+                  "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}  # fmt: skip
+        (tmp_path / "kubeconfig").write_text(json.dumps(config))
+        argv = ["ip", "netns", "exec", node.name, "env", f"NODE_NAME={node.name}",
+                f"FLANNELD_SUBNET_FILE={tmp_path}/subnet.env", sys.executable, "-m", "kin.flannel",
+                "--ip-masq", "--kube-subnet-mgr", "--healthz-port=8471", "--healthz-ip=127.0.0.1", "-iface", "eth0",
+                f"--kubeconfig-file={tmp_path}/kubeconfig", f"--net-config-path={tmp_path}/net-conf.json"]  # fmt: skip
+        with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as daemon:
+            try:
+                deadline = time.monotonic() + 20
+                while not (tmp_path / "subnet.env").exists() and time.monotonic() < deadline:
+                    assert daemon.poll() is None, daemon.stderr and daemon.stderr.read()
+                    time.sleep(0.05)
+                ready = in_ns(node.name, "python3", "-c", READY)
+                assert ready.stdout.strip() == "200 200", ready.stderr
+                daemon.send_signal(signal.SIGTERM)
+                assert daemon.wait(10) == 0
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            log = daemon.stderr.read() if daemon.stderr else ""
+    assert "FLANNEL_SUBNET=10.244.1.1/24" in (tmp_path / "subnet.env").read_text()
+    assert "lease 10.244.1.0/24" in log and "the kernel state stays" in log
+    assert ip_json(node.name, "link", "show", "dev", "flannel.1")  # still there
+
+
+READY = (
+    "import urllib.request as u; print(*(u.urlopen(f'http://127.0.0.1:8471/{p}').status"
+    " for p in ('healthz', 'readyz')))"
+)
+
+
+def test_bad_configuration_is_an_error_line_and_exit_code_1(tmp_path: Path) -> None:
+    (tmp_path / "net-conf.json").write_text('{"Network": "10.244.0.0/33"}')
+    cases = [
+        (["--kube-subnet-mgr", f"--net-config-path={tmp_path}/net-conf.json"], {"NODE_NAME": "n"},
+         "invalid CIDR address: 10.244.0.0/33"),
+        (["--kube-subnet-mgr"], {}, "NODE_NAME is not set"),
+        ([], {"NODE_NAME": "n"}, "etcd subnet manager is not in kin yet"),
+        (["--ipmasq"], {}, "flag provided but not defined: -ipmasq"),
+    ]  # fmt: skip
+    for args, env, message in cases:
+        done = subprocess.run([sys.executable, "-m", "kin.flannel", *args], capture_output=True,
+                              text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=30)  # fmt: skip
+        assert done.returncode == 1, (args, done.stderr)
+        assert message in done.stderr and done.stderr.startswith("kin.flannel: "), done.stderr

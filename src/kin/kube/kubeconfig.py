@@ -21,7 +21,7 @@ import yaml
 
 from kin.errors import ConfigError
 
-__all__ = ["Connection", "load"]
+__all__ = ["Connection", "in_cluster", "load"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,28 @@ def _load_pair(context: ssl.SSLContext, cert: bytes, key: bytes, path: Path) -> 
             raise ConfigError(
                 f"kubeconfig {path}: client certificate and key do not load: {exc}"
             ) from exc
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster(environ: dict[str, str], account: Path = SERVICE_ACCOUNT) -> Connection:
+    """What a pod uses (client-go's rest.InClusterConfig): ``KUBERNETES_SERVICE_HOST`` and
+    ``_PORT``, and its service account's token and CA."""
+    host, port = (
+        environ.get("KUBERNETES_SERVICE_HOST", ""),
+        environ.get("KUBERNETES_SERVICE_PORT", ""),
+    )
+    if not host or not port:
+        raise ConfigError(
+            "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset "
+            "(give a kubeconfig file)"
+        )
+    try:
+        token = (account / "token").read_text().strip()
+        ca = (account / "ca.crt").read_text()
+    except OSError as exc:
+        raise ConfigError(f"in-cluster service account: {exc.filename}: {exc.strerror}") from exc
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca)
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return Connection(server, context, token)

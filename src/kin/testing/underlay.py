@@ -7,13 +7,16 @@ Three (or more) "nodes", each a network namespace with ``eth0`` on a bridge in a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import secrets
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ __all__ = [
     "Packet",
     "attach",
     "captured",
+    "forwarded",
     "in_ns",
     "ip_json",
     "source_seen",
@@ -220,3 +224,56 @@ def attach(underlay: str, make_netns: Callable[[], str], cidr: str) -> str:
         for link in ("eth0", "lo"):
             nl.set_link(link, up=True)
     return outside
+
+
+@contextmanager
+def forwarded(netns: str, target: tuple[str, int]) -> Iterator[int]:
+    """A TCP port on ``netns``'s loopback that leads to ``target`` in the host's namespace
+    (an API server on the host's loopback, for a daemon running inside a node); yields
+    the port. The listening socket is made inside ``netns``; each connection to the target
+    from this process's own namespace. Nothing is added to either namespace's links."""
+
+    def listen() -> socket.socket:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        return server
+
+    with ns.run_in(ns.netns_path(netns), listen) as server:
+        stop = threading.Event()
+        thread = threading.Thread(target=_accept, args=(server, target, stop), daemon=True)
+        thread.start()
+        try:
+            yield int(server.getsockname()[1])
+        finally:
+            stop.set()
+            server.shutdown(socket.SHUT_RDWR)
+            thread.join(5)
+
+
+def _accept(server: socket.socket, target: tuple[str, int], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            inside, _ = server.accept()
+        except OSError:
+            return
+        threading.Thread(target=_relay, args=(inside, target), daemon=True).start()
+
+
+def _relay(inside: socket.socket, target: tuple[str, int]) -> None:
+    with inside, socket.create_connection(target) as outside:
+        back = threading.Thread(target=_pump, args=(outside, inside), daemon=True)
+        back.start()
+        _pump(inside, outside)
+        back.join()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

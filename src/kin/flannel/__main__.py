@@ -1,0 +1,112 @@
+"""``python -m kin.flannel``: flanneld, with Flannel's flags and FLANNELD_* variables.
+
+In a cluster it runs in the ``kube-flannel-ds`` DaemonSet (host network, ``NODE_NAME``
+from the downward API, in-cluster credentials); anywhere else ``--kubeconfig-file``
+says how to reach the API server. ``--healthz-port`` serves ``/healthz`` (always 200)
+and ``/readyz`` (200 once subnet.env is written). SIGTERM and SIGINT stop it and leave
+the kernel state in place, so a restart does not disturb traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from kin import __version__
+from kin.errors import KinError
+from kin.flannel.daemon import Flanneld
+from kin.flannel.netconf import parse
+from kin.flannel.options import Options, parse_args
+from kin.kube import kubeconfig
+from kin.kube.client import Client
+from kin.linux.netlink import Netlink
+
+log = logging.getLogger("kin.flannel")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        options = parse_args(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        if options.version:
+            print(f"kin.flannel {__version__}")
+            return 0
+        asyncio.run(_run(options))
+    except KinError as exc:
+        print(f"kin.flannel: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run(options: Options) -> None:
+    if not options.kube_subnet_mgr:
+        raise KinError("the etcd subnet manager is not in kin yet: run with --kube-subnet-mgr")
+    node = os.environ.get("NODE_NAME", "")
+    if not node:
+        raise KinError("NODE_NAME is not set: flanneld needs to know which node it runs on")
+    try:
+        text = Path(options.net_config_path).read_text()
+    except OSError as exc:
+        raise KinError(f"cannot read {options.net_config_path}: {exc.strerror}") from exc
+    config = parse(text, options.net_config_path)
+    connection = (
+        kubeconfig.load(options.kubeconfig_file)
+        if options.kubeconfig_file
+        else kubeconfig.in_cluster(dict(os.environ))
+    )
+    if options.kube_api_url:
+        connection = kubeconfig.Connection(
+            options.kube_api_url, connection.ssl_context, connection.token
+        )
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    async with Client(connection, "kin-flanneld") as api:
+        daemon = Flanneld(options, config, node, api, Netlink())
+        health = await _serve_health(options, daemon)
+        try:
+            work = asyncio.create_task(_start_and_follow(daemon))
+            stop = asyncio.create_task(stopping.wait())
+            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            work.cancel()
+            if work in done:
+                work.result()  # a failure at start-up: say it
+            log.info("stopping; the kernel state stays")
+        finally:
+            if health is not None:
+                await health.cleanup()
+
+
+async def _start_and_follow(daemon: Flanneld) -> None:
+    await daemon.start()
+    await daemon.follow()
+
+
+async def _serve_health(options: Options, daemon: Flanneld) -> web.AppRunner | None:
+    if not options.healthz_port:
+        return None
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(request: web.Request) -> web.Response:
+        ready = daemon.state.ready
+        return web.Response(text="ok" if ready else "not ready", status=200 if ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, options.healthz_ip, options.healthz_port).start()
+    return runner
+
+
+if __name__ == "__main__":
+    sys.exit(main())
