@@ -109,6 +109,7 @@ def test_flanneld_joins_serves_and_forgets_nodes(
                 task.cancel()
 
     found = run(server, scenario)
+    print(f"join: reachable from every pod after {found['joined']:.3f} s")  # shown by pytest -s
     assert found["joined"] < 1.0  # a joining node is reachable from every pod within 1 s
     mac = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]["address"]
     assert found["annotations"][P + "backend-data"] == f'{{"VNI":1,"VtepMAC":"{mac}"}}'
