@@ -10,10 +10,8 @@ DELETED carries the last state. History lasts until someone compacts
 (``kin.apiserver.storage.compact_periodically``); "required revision has been
 compacted" becomes 410.
 
-Why the gateway and not gRPC: the JSON gateway needs only aiohttp, which the API
-server has anyway, and it is what etcd documents for non-Go clients. The cost is one
-HTTP connection per watch (the connector is unbounded for that reason) and base64
-for keys and values.
+The transport is ``kin.etcd.gateway`` (etcd's JSON gateway, shared with flanneld): one
+HTTP connection per watch, base64 for keys and values; its errors become APIErrors here.
 
 Storage keys start with ``/registry`` (``keys.ROOT``); in etcd that root becomes the
 configured ``prefix`` (default ``/registry``, which keeps etcd's keys where
@@ -24,17 +22,15 @@ in order; when none answers, the error is a 503 naming etcd and the endpoints.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
-from kin.apiserver import errors, jsontext
+from kin.apiserver import errors
 from kin.apiserver.storage import keys
 from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
+from kin.etcd.gateway import EtcdError, EtcdUnavailable, Gateway, b64, prefix_end, unb64
 
 __all__ = ["EtcdStorage"]
 
@@ -44,16 +40,7 @@ Json = dict[str, Any]
 Jsons = list[Json]
 Events = list[Event]
 TIMEOUT = 10.0
-JSON_HEADERS = {"Content-Type": "application/json"}
 WATCH_RETRY_SECONDS = 15.0
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text)
 
 
 class EtcdStorage:
@@ -62,12 +49,9 @@ class EtcdStorage:
     def __init__(self, endpoints: list[str], prefix: str = keys.ROOT, timeout: float = TIMEOUT):
         if not endpoints:
             raise errors.bad_request("etcd storage needs at least one endpoint")
-        self.endpoints = [url.rstrip("/") for url in endpoints]
+        self._gateway = Gateway(endpoints, timeout)
+        self.endpoints = self._gateway.endpoints
         self.prefix = prefix.rstrip("/").encode()
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        self._preferred = 0
-        self._streams: set[aiohttp.ClientResponse] = set()  # closing the session leaves them
         self._closed = False
 
     @classmethod
@@ -85,7 +69,7 @@ class EtcdStorage:
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, (stored, text) = keys.check_key(key), keys.prepare(obj)
-        put = {"request_put": {"key": self._etcd_key(key), "value": _b64(text.encode())}}
+        put = {"request_put": {"key": self._etcd_key(key), "value": b64(text.encode())}}
         reply = await self._txn(self._compare(key, None, absent=True), put)
         if not reply.get("succeeded"):
             raise keys.already_exists(key)
@@ -97,14 +81,14 @@ class EtcdStorage:
         kvs = reply.get("kvs") or []
         if not kvs:
             raise keys.not_found(key)
-        return keys.decode(_unb64(kvs[0]["value"]), int(kvs[0]["mod_revision"]), key)
+        return keys.decode(unb64(kvs[0]["value"]), int(kvs[0]["mod_revision"]), key)
 
     async def update(
         self, key: str, obj: dict[str, Any], expected_revision: int | None = None
     ) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
         expected = keys.check_expected(expected_revision)
-        put = {"request_put": {"key": self._etcd_key(key), "value": _b64(text.encode())}}
+        put = {"request_put": {"key": self._etcd_key(key), "value": b64(text.encode())}}
         reply = await self._txn(self._compare(key, expected), put, self._range_op(key))
         self._check_succeeded(key, reply)
         return keys.decode(text, _revision(reply), key)
@@ -115,7 +99,7 @@ class EtcdStorage:
         reply = await self._txn(self._compare(key, expected), op, self._range_op(key))
         self._check_succeeded(key, reply)
         previous = reply["responses"][0]["response_delete_range"]["prev_kvs"][0]
-        return keys.decode(_unb64(previous["value"]), _revision(reply), key)
+        return keys.decode(unb64(previous["value"]), _revision(reply), key)
 
     async def list(
         self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
@@ -137,7 +121,7 @@ class EtcdStorage:
         start = self._etcd_bytes(prefix)
         if after:
             start = max(start, self._etcd_bytes(after) + b"\x00")
-        body = {"key": _b64(start), "range_end": self._range_end(prefix)}
+        body = {"key": b64(start), "range_end": self._range_end(prefix)}
         if limit:
             body["limit"] = str(limit)
         if revision:
@@ -149,7 +133,7 @@ class EtcdStorage:
                 raise errors.expired(f"too old resource version: {revision}") from exc
             raise
         found: Rows = [
-            (self._storage_key(kv["key"]), int(kv["mod_revision"]), _unb64(kv["value"]))
+            (self._storage_key(kv["key"]), int(kv["mod_revision"]), unb64(kv["value"]))
             for kv in reply.get("kvs") or []
         ]
         more = bool(reply.get("more")) and bool(found)
@@ -160,7 +144,7 @@ class EtcdStorage:
         return self._watch(prefix, after)
 
     async def revision(self) -> int:
-        reply = await self._post("/v3/kv/range", {"key": _b64(self.prefix), "keys_only": True})
+        reply = await self._post("/v3/kv/range", {"key": b64(self.prefix), "keys_only": True})
         return _revision(reply)
 
     async def compact(self, revision: int) -> None:
@@ -176,9 +160,7 @@ class EtcdStorage:
 
     async def close(self) -> None:
         self._closed = True
-        for response in self._streams:
-            response.close()
-        await self._session.close()
+        await self._gateway.close()
 
     # --- keys --------------------------------------------------------------------------
 
@@ -186,20 +168,13 @@ class EtcdStorage:
         return self.prefix + key[len(keys.ROOT) :].encode()
 
     def _etcd_key(self, key: str) -> str:
-        return _b64(self._etcd_bytes(key))
+        return b64(self._etcd_bytes(key))
 
     def _storage_key(self, encoded: str) -> str:
-        return keys.ROOT + _unb64(encoded)[len(self.prefix) :].decode()
+        return keys.ROOT + unb64(encoded)[len(self.prefix) :].decode()
 
     def _range_end(self, prefix: str) -> str:
-        """etcd's range_end for every key starting with ``prefix``: increment its last
-        byte that can be incremented, dropping the ones after it."""
-        end = bytearray(self._etcd_bytes(prefix))
-        while end and end[-1] == 0xFF:
-            end.pop()
-        if end:
-            end[-1] += 1
-        return _b64(bytes(end) or b"\x00")
+        return b64(prefix_end(self._etcd_bytes(prefix)))
 
     # --- transactions ------------------------------------------------------------------
 
@@ -232,24 +207,15 @@ class EtcdStorage:
     # --- transport ---------------------------------------------------------------------
 
     async def _post(self, path: str, body: Json) -> Json:
-        """POST to the first endpoint that answers; etcd's errors become APIErrors."""
+        """POST through the gateway; etcd's errors become APIErrors."""
         if self._closed:
             raise keys.unavailable("etcd", "the store is closed")
-        failures: list[str] = []
-        for attempt in range(len(self.endpoints)):
-            index = (self._preferred + attempt) % len(self.endpoints)
-            url = self.endpoints[index] + path
-            try:
-                async with self._session.post(
-                    url, data=jsontext.dumps(body), headers=JSON_HEADERS, timeout=self._timeout
-                ) as response:
-                    reply = await _reply(response, url)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                failures.append(f"{url}: {exc or type(exc).__name__}")
-                continue
-            self._preferred = index
-            return reply
-        raise keys.unavailable("etcd", "; ".join(failures))
+        try:
+            return await self._gateway.post(path, body)
+        except EtcdUnavailable as exc:
+            raise keys.unavailable("etcd", exc.message) from exc
+        except EtcdError as exc:
+            raise _error(exc.reply or exc.message, exc.url) from exc
 
     # --- watch -------------------------------------------------------------------------
 
@@ -272,35 +238,25 @@ class EtcdStorage:
                     broken_since = now
                 if exc.code != 503 or now - broken_since > WATCH_RETRY_SECONDS:
                     raise
-                self._preferred = (self._preferred + 1) % len(self.endpoints)
+                self._gateway.rotate()
                 await asyncio.sleep(min(1.0, 0.1 + (now - broken_since) / 4))
 
     async def _watch_stream(self, prefix: str, after: int) -> AsyncIterator[Event]:
         request = {
-            "key": _b64(self._etcd_bytes(prefix)),
+            "key": b64(self._etcd_bytes(prefix)),
             "range_end": self._range_end(prefix),
             "start_revision": str(after + 1),
             "prev_kv": True,
         }
-        url = self.endpoints[self._preferred] + "/v3/watch"
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total)
         try:
-            async with self._session.post(
-                url, json={"create_request": request}, timeout=timeout
-            ) as response:
-                if response.status != 200:
-                    await _reply(response, url)
-                self._streams.add(response)
-                try:
-                    async for message in _messages(response):
-                        for event in self._events(message, after):
-                            yield event
-                            after = event.revision
-                finally:
-                    self._streams.discard(response)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise keys.unavailable("etcd", f"{url}: watch: {exc or type(exc).__name__}") from exc
-        raise keys.unavailable("etcd", f"{url}: watch stream ended")
+            async for message in self._gateway.stream("/v3/watch", {"create_request": request}):
+                for event in self._events(message, after):
+                    yield event
+                    after = event.revision
+        except EtcdUnavailable as exc:
+            raise keys.unavailable("etcd", str(exc)) from exc
+        except EtcdError as exc:
+            raise _error(exc.reply or exc.message, exc.url) from exc
 
     def _events(self, message: Json, after: int) -> Events:
         result = message.get("result")
@@ -320,10 +276,10 @@ class EtcdStorage:
         key, revision = self._storage_key(kv["key"]), int(kv["mod_revision"])
         if raw.get("type") == "DELETE":
             previous = raw.get("prev_kv")
-            text = _unb64(previous["value"]) if previous else _tombstone(key)
+            text = unb64(previous["value"]) if previous else _tombstone(key)
             return Event(DELETED, key, keys.decode(text, revision, key), revision)
         kind = ADDED if kv.get("create_revision") == kv["mod_revision"] else MODIFIED
-        return Event(kind, key, keys.decode(_unb64(kv["value"]), revision, key), revision)
+        return Event(kind, key, keys.decode(unb64(kv["value"]), revision, key), revision)
 
 
 def _revision(reply: Json) -> int:
@@ -335,16 +291,6 @@ def _tombstone(key: str) -> bytes:
     return json.dumps({"metadata": {"name": keys.identify(key)[1]}}).encode()
 
 
-async def _reply(response: aiohttp.ClientResponse, url: str) -> Json:
-    try:
-        reply: Json = jsontext.loads(await response.read())
-    except ValueError as exc:
-        raise errors.internal(f"etcd at {url} answered {response.status} with no JSON") from exc
-    if response.status != 200:
-        raise _error(reply, url)
-    return reply
-
-
 def _error(reply: Any, where: str) -> APIError:
     message = str(reply.get("message") or reply.get("error") if isinstance(reply, dict) else reply)
     if "required revision has been compacted" in message:
@@ -354,15 +300,3 @@ def _error(reply: Any, where: str) -> APIError:
     if "too large" in message:
         return errors.too_large(f"etcd: {message}")
     return errors.internal(f"etcd at {where}: {message}")
-
-
-async def _messages(response: aiohttp.ClientResponse) -> AsyncIterator[Json]:
-    """The newline-delimited JSON messages of a streaming gateway response."""
-    buffer, scanned = bytearray(), 0
-    async for chunk in response.content.iter_any():
-        buffer += chunk
-        while (end := buffer.find(b"\n", scanned)) >= 0:
-            yield jsontext.loads(buffer[:end])
-            del buffer[: end + 1]
-            scanned = 0
-        scanned = len(buffer)
