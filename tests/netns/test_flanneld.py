@@ -20,6 +20,7 @@ import pytest
 from kin.flannel.daemon import Flanneld
 from kin.flannel.netconf import parse
 from kin.flannel.options import parse_args
+from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube.client import Client
 from kin.kube.kubeconfig import Connection
 from kin.linux import ns
@@ -45,7 +46,9 @@ def server() -> Iterator[InProcessServer]:
 def flanneld(node: Node, api: Client, directory: Path) -> Flanneld:
     options = parse_args(["--kube-subnet-mgr", "--ip-masq", "--iface=eth0", "--iptables-resync=1",
                           f"--subnet-file={directory}/{node.name}.env"])  # fmt: skip
-    return Flanneld(options, CONFIG, node.name, api, node.nl, ns.netns_path(node.name))
+    assert CONFIG.network is not None
+    manager = KubeSubnetManager(api, node.name, CONFIG.network)
+    return Flanneld(options, CONFIG, manager, node.nl, ns.netns_path(node.name), node.name)
 
 
 async def register(api: Client, node: Node) -> None:

@@ -23,6 +23,7 @@ from kin.errors import KinError
 from kin.flannel.daemon import Flanneld
 from kin.flannel.netconf import parse
 from kin.flannel.options import Options, parse_args
+from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube import kubeconfig
 from kin.kube.client import Client
 from kin.linux.netlink import Netlink
@@ -67,8 +68,12 @@ async def _run(options: Options) -> None:
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    if config.network is None:
+        raise KinError(f"{options.net_config_path}: please define a correct Network parameter")
     async with Client(connection, "kin-flanneld") as api:
-        daemon = Flanneld(options, config, node, api, Netlink())
+        manager = KubeSubnetManager(api, node, config.network, options.kube_annotation_prefix,
+                                    options.set_node_network_unavailable)  # fmt: skip
+        daemon = Flanneld(options, config, manager, Netlink(), name=node)
         health = await _serve_health(options, daemon)
         try:
             work = asyncio.create_task(_start_and_follow(daemon))

@@ -26,8 +26,7 @@ from kin.flannel.iface import external_interface
 from kin.flannel.lease import Lease
 from kin.flannel.netconf import NetConfig
 from kin.flannel.options import Options
-from kin.flannel.subnet.kube import KubeSubnetManager
-from kin.kube.client import Client
+from kin.flannel.subnet import SubnetManager
 from kin.linux.netlink import Netlink
 
 __all__ = ["Flanneld"]
@@ -47,13 +46,14 @@ class Flanneld:
         self,
         options: Options,
         config: NetConfig,
-        node: str,
-        api: Client,
+        manager: SubnetManager,
         nl: Netlink,
         netns: str | None = None,
+        name: str = "",
     ) -> None:
         """``netns`` (a namespace path) is where nft runs; None: this process's namespace,
-        which is the node's when flanneld runs in it. ``nl`` must be bound to the same."""
+        which is the node's when flanneld runs in it. ``nl`` must be bound to the same.
+        ``name`` names this node in log lines."""
         if config.network is None:
             raise ConfigError(
                 "net-conf.json: please define a correct Network parameter in the flannel config"
@@ -62,23 +62,20 @@ class Flanneld:
             raise ConfigError(
                 f"backend {config.backend.type!r} is not implemented by kin yet (vxlan, host-gw)"
             )
-        self.options, self.config, self.node, self.nl, self.netns = options, config, node, nl, netns
+        self.options, self.config, self.nl, self.netns = options, config, nl, netns
         self.network: ipaddress.IPv4Network = config.network
-        self.manager = KubeSubnetManager(api, node, self.network, options.kube_annotation_prefix,
-                                         options.set_node_network_unavailable)  # fmt: skip
+        self.manager, self.node = manager, name or "this node"
         self.state = State()
         self.backend: Any = None
         self.peers: dict[str, Lease] = {}  # node name -> its lease
 
     async def start(self) -> Lease:
-        own = await self.manager.own_node()
+        previous = await self.manager.previous()
         public = ipaddress.IPv4Address(self.options.public_ip) if self.options.public_ip else None
-        ext = external_interface(
-            self.nl, self.options.iface, public or self.manager.public_ip_override(own)
-        )
+        ext = external_interface(self.nl, self.options.iface, public or previous.public_ip)
         kind = self.config.backend.type
         self.backend = REGISTRY[kind](self.nl, ext, self.network, self.config.backend.options,
-                                      self.manager.previous_mac(own))  # fmt: skip
+                                      previous.vtep_mac)  # fmt: skip
         attrs = self.backend.prepare()
         lease = await self._acquire(attrs)
         mtu = self.backend.configure(lease.subnet)

@@ -21,6 +21,7 @@ from typing import Any
 
 from kin.errors import ConfigError
 from kin.flannel.lease import Lease, LeaseAttrs
+from kin.flannel.subnet import Previous
 from kin.kube.client import STRATEGIC_PATCH, Client
 
 __all__ = ["KubeSubnetManager", "lease_of"]
@@ -48,6 +49,10 @@ class KubeSubnetManager:
 
     async def own_node(self) -> dict[str, Any]:
         return await self.api.get(self.path)
+
+    async def previous(self) -> Previous:
+        node = await self.own_node()
+        return Previous(self.previous_mac(node), self.public_ip_override(node))
 
     def previous_mac(self, node: dict[str, Any]) -> str | None:
         """The VtepMAC this node published before (a restart keeps flannel.1's MAC)."""
