@@ -1,8 +1,10 @@
 """``python -m kin.flannel``: flanneld, with Flannel's flags and FLANNELD_* variables.
 
-In a cluster it runs in the ``kube-flannel-ds`` DaemonSet (host network, ``NODE_NAME``
-from the downward API, in-cluster credentials); anywhere else ``--kubeconfig-file``
-says how to reach the API server. ``--healthz-port`` serves ``/healthz`` (always 200)
+In a cluster it runs in the ``kube-flannel-ds`` DaemonSet with ``--kube-subnet-mgr``
+(host network, ``NODE_NAME`` from the downward API, in-cluster credentials, or
+``--kubeconfig-file``). Without that flag it is Flannel's default mode: leases in etcd
+(``--etcd-endpoints``, ``--etcd-prefix``), the configuration from ``<prefix>/config``,
+waited for until it is there. ``--healthz-port`` serves ``/healthz`` (always 200)
 and ``/readyz`` (200 once subnet.env is written). SIGTERM and SIGINT stop it and leave
 the kernel state in place, so a restart does not disturb traffic.
 """
@@ -10,19 +12,24 @@ the kernel state in place, so a restart does not disturb traffic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 from kin import __version__
-from kin.errors import KinError
+from kin.errors import ConfigError, KinError
+from kin.etcd.gateway import EtcdError, Gateway
+from kin.flannel import subnetenv
 from kin.flannel.daemon import Flanneld
-from kin.flannel.netconf import parse
+from kin.flannel.netconf import NetConfig, parse
 from kin.flannel.options import Options, parse_args
+from kin.flannel.subnet.etcd import EtcdSubnetManager
 from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube import kubeconfig
 from kin.kube.client import Client
@@ -46,8 +53,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(options: Options) -> None:
-    if not options.kube_subnet_mgr:
-        raise KinError("the etcd subnet manager is not in kin yet: run with --kube-subnet-mgr")
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    if options.kube_subnet_mgr:
+        await _kube_mode(options, stopping)
+    else:
+        await _etcd_mode(options, stopping)
+
+
+async def _kube_mode(options: Options, stopping: asyncio.Event) -> None:
     node = os.environ.get("NODE_NAME", "")
     if not node:
         raise KinError("NODE_NAME is not set: flanneld needs to know which node it runs on")
@@ -56,6 +71,8 @@ async def _run(options: Options) -> None:
     except OSError as exc:
         raise KinError(f"cannot read {options.net_config_path}: {exc.strerror}") from exc
     config = parse(text, options.net_config_path)
+    if config.network is None:
+        raise KinError(f"{options.net_config_path}: please define a correct Network parameter")
     connection = (
         kubeconfig.load(options.kubeconfig_file)
         if options.kubeconfig_file
@@ -65,27 +82,62 @@ async def _run(options: Options) -> None:
         connection = kubeconfig.Connection(
             options.kube_api_url, connection.ssl_context, connection.token
         )
-    stopping = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
-    if config.network is None:
-        raise KinError(f"{options.net_config_path}: please define a correct Network parameter")
     async with Client(connection, "kin-flanneld") as api:
         manager = KubeSubnetManager(api, node, config.network, options.kube_annotation_prefix,
                                     options.set_node_network_unavailable)  # fmt: skip
-        daemon = Flanneld(options, config, manager, Netlink(), name=node)
-        health = await _serve_health(options, daemon)
+        await _serve(Flanneld(options, config, manager, Netlink(), name=node), options, stopping)
+
+
+async def _etcd_mode(options: Options, stopping: asyncio.Event) -> None:
+    unsupported = [f for f in ("etcd_keyfile", "etcd_certfile", "etcd_cafile", "etcd_username")
+                   if getattr(options, f)]  # fmt: skip
+    if unsupported:
+        flags = ", ".join("--" + f.replace("_", "-") for f in unsupported)
+        raise KinError(f"{flags}: etcd over TLS or with a password is not in kin yet")
+    gateway = Gateway(options.etcd_endpoint_list)
+    try:
+        previous = subnetenv.previous_subnet(options.subnet_file)
+        margin = options.subnet_lease_renew_margin * 60.0
+        manager = EtcdSubnetManager(gateway, options.etcd_prefix, previous, renew_margin=margin)
+        config = await _etcd_config(manager, stopping)
+        if config is not None:
+            daemon = Flanneld(options, config, manager, Netlink(), name=socket.gethostname())
+            await _serve(daemon, options, stopping)
+        await manager.close()
+    finally:
+        await gateway.close()
+
+
+async def _etcd_config(manager: EtcdSubnetManager, stopping: asyncio.Event) -> NetConfig | None:
+    """The network configuration from etcd, asked for every second until it is there (as
+    Flannel waits for it); None if told to stop meanwhile."""
+    while not stopping.is_set():
         try:
-            work = asyncio.create_task(_start_and_follow(daemon))
-            stop = asyncio.create_task(stopping.wait())
-            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-            work.cancel()
-            if work in done:
-                work.result()  # a failure at start-up: say it
-            log.info("stopping; the kernel state stays")
-        finally:
-            if health is not None:
-                await health.cleanup()
+            return await manager.config()
+        except EtcdError as exc:
+            log.info("waiting for etcd: %s", exc)
+        except ConfigError as exc:
+            if "no network configuration there" not in str(exc):
+                raise
+            log.info("waiting: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 1.0)
+    return None
+
+
+async def _serve(daemon: Flanneld, options: Options, stopping: asyncio.Event) -> None:
+    health = await _serve_health(options, daemon)
+    try:
+        work = asyncio.create_task(_start_and_follow(daemon))
+        stop = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        work.cancel()
+        if work in done:
+            work.result()  # a failure at start-up: say it
+        log.info("stopping; the kernel state stays")
+    finally:
+        if health is not None:
+            await health.cleanup()
 
 
 async def _start_and_follow(daemon: Flanneld) -> None:

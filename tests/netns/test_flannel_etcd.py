@@ -1,0 +1,167 @@
+"""The etcd subnet manager against a real etcd (Debian's etcd-server on loopback): the
+configuration key, Flannel's lease keys and values with their TTL, the lease a node had
+taken again, reservations, exhaustion, peers and watch events including an expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from kin.errors import ConfigError, KinError
+from kin.etcd.gateway import Gateway, b64, unb64
+from kin.flannel.lease import Lease, LeaseAttrs
+from kin.flannel.subnet.etcd import EtcdSubnetManager, lease_key
+from kin.testing.etcd import running_etcd
+from kin.testing.names import random_name
+
+T = TypeVar("T")
+CONFIG = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
+
+
+def attrs(n: int) -> LeaseAttrs:
+    return LeaseAttrs(
+        ipaddress.IPv4Address(f"172.31.0.{n}"),
+        "vxlan",
+        {"VNI": 1, "VtepMAC": f"0a:00:00:00:00:0{n}"},
+    )
+
+
+@pytest.fixture(scope="module")
+def etcd_url() -> Iterator[str]:
+    with running_etcd() as etcd:
+        yield f"http://127.0.0.1:{etcd.client_port}"
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"/{random_name('kinflannel')}/network"  # each test its own network in one etcd
+
+
+def run(url: str, scenario: Callable[[Gateway], Awaitable[T]]) -> T:
+    async def main() -> T:
+        gateway = Gateway([url])
+        try:
+            return await asyncio.wait_for(scenario(gateway), 30)
+        finally:
+            await gateway.close()
+
+    return asyncio.run(main())
+
+
+async def put(gateway: Gateway, key: str, value: Any, lease: str = "") -> None:
+    body = {"key": b64(key.encode()), "value": b64(json.dumps(value).encode())}
+    if lease:
+        body["lease"] = lease
+    await gateway.post("/v3/kv/put", body)
+
+
+async def get(gateway: Gateway, key: str) -> dict[str, Any] | None:
+    kvs = (await gateway.post("/v3/kv/range", {"key": b64(key.encode())})).get("kvs") or []
+    return dict(kvs[0]) if kvs else None
+
+
+def test_no_config_key_is_a_clear_error_and_a_config_is_checked(etcd_url: str, prefix: str) -> None:
+    async def scenario(gateway: Gateway) -> None:
+        manager = EtcdSubnetManager(gateway, prefix)
+        with pytest.raises(
+            ConfigError, match=f"etcd {prefix}/config: no network configuration there"
+        ):
+            await manager.config()
+        await put(gateway, f"{prefix}/config", {"Network": "10.5.0.0/29"})
+        with pytest.raises(ConfigError, match="network is too small"):
+            await manager.config()
+
+    run(etcd_url, scenario)
+
+
+def test_a_lease_is_flannels_key_and_value_with_a_24_hour_ttl_and_is_taken_again(
+    etcd_url: str, prefix: str
+) -> None:
+    async def scenario(gateway: Gateway) -> tuple[Lease, dict[str, Any], int, Lease]:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        lease = await EtcdSubnetManager(gateway, prefix).acquire(attrs(1))
+        stored = await get(gateway, lease_key(prefix, lease.subnet))
+        assert stored is not None
+        ttl = await gateway.post("/v3/lease/timetolive", {"ID": stored["lease"]})
+        again = await EtcdSubnetManager(gateway, prefix).acquire(attrs(1))  # a restart
+        return lease, stored, int(ttl["TTL"]), again
+
+    lease, stored, ttl, again = run(etcd_url, scenario)
+    assert lease.subnet.prefixlen == 24 and lease.subnet.subnet_of(
+        ipaddress.IPv4Network("10.244.0.0/16")
+    )
+    assert lease.subnet != ipaddress.IPv4Network("10.244.0.0/24")  # the first subnet is skipped
+    assert json.loads(unb64(stored["value"])) == {
+        "PublicIP": "172.31.0.1", "PublicIPv6": None, "BackendType": "vxlan",
+        "BackendData": {"VNI": 1, "VtepMAC": "0a:00:00:00:00:01"},
+    }  # fmt: skip
+    assert 86000 < ttl <= 86400
+    assert again.subnet == lease.subnet
+
+
+def test_the_subnet_from_subnet_env_is_asked_for_and_a_reservation_never_expires(
+    etcd_url: str, prefix: str
+) -> None:
+    wanted = ipaddress.IPv4Network("10.244.77.0/24")
+
+    async def scenario(gateway: Gateway) -> tuple[Lease, Lease, dict[str, Any] | None]:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        remembered = await EtcdSubnetManager(gateway, prefix, previous_subnet=wanted).acquire(
+            attrs(1)
+        )
+        reserved = ipaddress.IPv4Network("10.244.90.0/24")
+        await put(
+            gateway, lease_key(prefix, reserved), {"PublicIP": "172.31.0.2", "PublicIPv6": None}
+        )
+        taken = await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
+        return remembered, taken, await get(gateway, lease_key(prefix, reserved))
+
+    remembered, taken, stored = run(etcd_url, scenario)
+    assert remembered.subnet == wanted
+    assert str(taken.subnet) == "10.244.90.0/24"  # the reservation carries node 2's address
+    assert stored is not None and "lease" not in stored  # still without a TTL
+
+
+def test_out_of_subnets_says_so(etcd_url: str, prefix: str) -> None:
+    async def scenario(gateway: Gateway) -> list[str]:
+        await put(
+            gateway, f"{prefix}/config", {"Network": "10.5.0.0/28", "Backend": {"Type": "vxlan"}}
+        )
+        got = [
+            str((await EtcdSubnetManager(gateway, prefix).acquire(attrs(n))).subnet)
+            for n in (1, 2, 3)
+        ]
+        with pytest.raises(KinError, match=r"out of subnets in 10\.5\.0\.0/28 \(/30 each\)"):
+            await EtcdSubnetManager(gateway, prefix).acquire(attrs(4))
+        return got
+
+    assert sorted(run(etcd_url, scenario)) == ["10.5.0.12/30", "10.5.0.4/30", "10.5.0.8/30"]
+
+
+def test_peers_and_watch_follow_leases_including_an_expiry(etcd_url: str, prefix: str) -> None:
+    async def scenario(gateway: Gateway) -> tuple[list[str], list[tuple[str, str | None]]]:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        me = EtcdSubnetManager(gateway, prefix)
+        mine = await me.acquire(attrs(1))
+        other = await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
+        found, version = await me.peers()
+        brief = EtcdSubnetManager(gateway, prefix, ttl=2)  # expires while we watch
+        short = await brief.acquire(attrs(3))
+        events: list[tuple[str, str | None]] = []
+        async for name, lease in me.watch(version):
+            events.append((name, lease and str(lease.attrs.public_ip)))
+            if lease is None:
+                break
+        assert mine.subnet not in {lease.subnet for lease in found.values()}
+        assert short.subnet != other.subnet
+        return [str(lease.attrs.public_ip) for lease in found.values()], events
+
+    found, events = run(etcd_url, scenario)
+    assert found == ["172.31.0.2"]
+    assert [e[1] for e in events] == ["172.31.0.3", None]  # put, then the TTL's deletion
+    assert events[0][0] == events[1][0]
