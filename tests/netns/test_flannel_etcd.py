@@ -154,7 +154,7 @@ def test_peers_and_watch_follow_leases_including_an_expiry(etcd_url: str, prefix
         short = await brief.acquire(attrs(3))
         events: list[tuple[str, str | None]] = []
         async for name, lease in me.watch(version):
-            events.append((name, lease and str(lease.attrs.public_ip)))
+            events.append((name, str(lease.attrs.public_ip) if lease else None))
             if lease is None:
                 break
         assert mine.subnet not in {lease.subnet for lease in found.values()}
