@@ -55,3 +55,4 @@ bench: setup
 	$(PY) benchmarks/bench_cluster.py
 	$(PY) benchmarks/bench_cni.py
 	$(PY) -m benchmarks.bench_apiserver --quick
+	$(PY) -m benchmarks.bench_flannel 3 3

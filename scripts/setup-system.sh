@@ -10,6 +10,7 @@ packages=(
     catatonit       # the pause process of pod sandboxes
     iputils-ping    # ping inside nodes and pods
     tcpdump         # watching the packets
+    iperf3          # the pod network benchmark (make bench)
     util-linux      # nsenter, unshare, findmnt
     procps          # ps, sysctl
     containernetworking-plugins  # the reference CNI plugins: test peers only (/usr/lib/cni)
