@@ -183,6 +183,8 @@ def _ip(packet: bytes) -> Packet:
         inner = payload[8 + 14 :] if payload[8 + 12 : 8 + 14] == b"\x08\x00" else b""
         if inner:
             return Packet(src, dst, protocol, dport, vni, _ip(inner))
+    elif len(payload) >= 20 and payload[0] >> 4 == 4:  # flannel's udp: a bare IP packet
+        return Packet(src, dst, protocol, dport, None, _ip(payload))
     return Packet(src, dst, protocol, dport)
 
 
