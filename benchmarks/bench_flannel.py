@@ -9,6 +9,9 @@ across the nodes:
 - ``hand vxlan`` / ``hand host-gw``: the same path built with the commands of
   ``../shared/reference/perf_baselines.md`` (``ip link add ... type vxlan``, ``ip route``,
   ``ip neigh``, ``bridge fdb``), carrying the same nftables rules, applied by hand;
+- ``kin udp``: kin's udp backend, one forwarding process per node (``kin_udp_node.py``, as
+  flanneld runs it), beside ``naive udp``: a naive per-packet Python forwarder
+  (``naive_udp_forwarder.py``, the sheet's "Python TUN<->UDP, threads"), same rules;
 - ``node to node``: the underlay alone, for scale.
 
 Scenarios run interleaved, one after another in each round, so drift spreads over all of
@@ -16,7 +19,8 @@ them. Per run: ``iperf3 -t T`` single stream (Gbit/s, retransmits) and ``ping -q
 -i 0.01`` (avg ms), as the baseline sheet measured them. Goals: kin's vxlan and host-gw
 at >= 90 % of the hand-built path (the same kernel path: a gap is a misconfiguration);
 the hand-built paths within +-20 % of the sheet's medians (vxlan 11.59, host-gw 14.27
-Gbit/s), so the baseline cannot be quietly weakened.
+Gbit/s), so the baseline cannot be quietly weakened; kin's udp at >= 0.5 Gbit/s with ping
+<= 1 ms, and (a goal) at >= 2x the naive forwarder.
 
     make bench                                            # quick: 3 rounds of 3 s
     .venv/bin/python -m benchmarks.bench_flannel [ROUNDS] [SECONDS]   # as root, repo root
@@ -44,6 +48,7 @@ from kin.testing.names import random_name
 from kin.testing.underlay import NETWORK, Node, in_ns, underlay_nodes
 
 SHEET = {"hand vxlan": 11.59, "hand host-gw": 14.27}  # perf_baselines.md, TCP -P1 medians
+UDP_FLOOR, UDP_PING_MS = 0.5, 1.0  # kin's udp: Gbit/s single stream, ping avg
 PAIRS = {"kin vxlan": "hand vxlan", "kin host-gw": "hand host-gw"}
 
 
@@ -121,6 +126,24 @@ def hand_host_gw(nodes: list[Node]) -> None:
         rules_by_hand(node)
 
 
+def udp_processes(nodes: list[Node], script: str, stack: ExitStack) -> None:
+    """A forwarder process per node (kin's backend, or the naive baseline), as flanneld
+    runs one per node, and the same nftables rules."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for node in nodes:
+        peers = [f"{p.lease}=172.31.0.{p.number}" for p in nodes if p is not node]
+        if script == "kin":
+            args = [os.path.join(here, "kin_udp_node.py"), str(node.lease), *peers]
+        else:
+            args = [os.path.join(here, "naive_udp_forwarder.py"), "naive0", str(node.number),
+                    f"172.31.0.{node.number}", *peers]  # fmt: skip
+        argv = ["ip", "netns", "exec", node.name, sys.executable, *args]
+        process = stack.enter_context(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
+        stack.callback(process.kill)
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        rules_by_hand(node)
+
+
 def ip(node: Node, command: str) -> None:
     run(["ip", "-n", node.name, *command.split()])
 
@@ -180,6 +203,10 @@ def main() -> int:
             nodes = stack.enter_context(underlay_nodes(make, count=2))
             build(nodes)
             scenarios[name] = (nodes[0].pod, nodes[1].pod, nodes[1].pod_ip)
+        for name, script in (("kin udp", "kin"), ("naive udp", "naive")):
+            udp_nodes = stack.enter_context(underlay_nodes(make, count=2))
+            udp_processes(udp_nodes, script, stack)
+            scenarios[name] = (udp_nodes[0].pod, udp_nodes[1].pod, udp_nodes[1].pod_ip)
         scenarios["node to node"] = (nodes[0].name, nodes[1].name, "172.31.0.2")
         for _ in range(rounds):
             for name, (source, target, address) in scenarios.items():
@@ -199,6 +226,12 @@ def report(results: dict[str, Samples]) -> None:
         ratio = statistics.median(results[kin].gbits) / statistics.median(results[hand].gbits)
         verdict = "met" if ratio >= 0.9 else "MISSED"
         print(f"  {kin} / {hand}: {ratio:.0%} (>= 90 %) {verdict}")
+    udp, naive = results["kin udp"], results["naive udp"]
+    gbits, ping = statistics.median(udp.gbits), statistics.median(udp.ping_ms)
+    floor = "met" if gbits >= UDP_FLOOR and ping <= UDP_PING_MS else "MISSED"
+    print(f"  kin udp: {gbits:.2f} Gbit/s, ping {ping:.3f} ms (>= 0.5, <= 1 ms) {floor}")
+    ratio = gbits / statistics.median(naive.gbits)
+    print(f"  kin udp / naive udp: {ratio:.2f}x (goal >= 2x) {'met' if ratio >= 2 else 'MISSED'}")
     for hand, sheet in SHEET.items():
         found = statistics.median(results[hand].gbits)
         verdict = "within" if abs(found - sheet) <= 0.2 * sheet else "OUTSIDE"

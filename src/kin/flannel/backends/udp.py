@@ -60,7 +60,8 @@ class UdpBackend:
         self.port: int = options["Port"]
         self.mtu = ext.mtu - OVERHEAD
         self.lease: ipaddress.IPv4Network | None = None
-        self.routes: dict[ipaddress.IPv4Network, tuple[str, int]] = {}
+        self._routes: dict[ipaddress.IPv4Network, tuple[str, int]] = {}
+        self._table: Table = []
         self._tun: int | None = None
         self._sock: socket.socket | None = None
         self._threads: list[threading.Thread] = []
@@ -90,6 +91,14 @@ class UdpBackend:
             raise NetworkSetupError(f"failed to give {DEVICE} the lease {lease}: {exc}") from exc
         self._start()
         return self.mtu
+
+    @property
+    def routes(self) -> dict[ipaddress.IPv4Network, tuple[str, int]]:
+        return self._routes
+
+    @routes.setter
+    def routes(self, routes: dict[ipaddress.IPv4Network, tuple[str, int]]) -> None:
+        self._routes, self._table = routes, _table(routes)  # each swapped whole
 
     def add(self, peer: Lease) -> None:
         if self._ours(peer):
@@ -142,36 +151,59 @@ class UdpBackend:
     def _tun_to_udp(self) -> None:
         tun, sock = self._tun, self._sock
         assert tun is not None and sock is not None
+        buffer = bytearray(MAX_PACKET)
+        view = memoryview(buffer)
         while not self._stopping:
             try:
-                packet = bytearray(os.read(tun, MAX_PACKET))
+                size = os.readv(tun, [buffer])
             except OSError:
                 return
-            if len(packet) < 20 or packet[0] >> 4 != 4 or not _decrement_ttl(packet):
+            if size < 20 or buffer[0] >> 4 != 4 or not _decrement_ttl(buffer):
                 continue
-            destination = ipaddress.IPv4Address(bytes(packet[16:20]))
-            peer = next((to for net, to in self.routes.items() if destination in net), None)
+            peer = _lookup(self._table, int.from_bytes(buffer[16:20], "big"))
             try:
                 if peer is None:
-                    _unreachable(tun, packet, self.network.network_address)
+                    _unreachable(tun, buffer[:size], self.network.network_address)
                 else:
-                    sock.sendto(packet, peer)
+                    sock.sendto(view[:size], peer)
             except OSError:
                 continue
 
     def _udp_to_tun(self) -> None:
         tun, sock = self._tun, self._sock
         assert tun is not None and sock is not None
+        buffer = bytearray(MAX_PACKET)
+        view = memoryview(buffer)
         while not self._stopping:
             try:
-                packet = bytearray(sock.recv(MAX_PACKET))
+                size = sock.recv_into(buffer)
             except OSError:
                 return
-            if len(packet) >= 20 and packet[0] >> 4 == 4 and _decrement_ttl(packet):
+            if size >= 20 and buffer[0] >> 4 == 4 and _decrement_ttl(buffer):
                 try:
-                    os.write(tun, packet)
+                    os.write(tun, view[:size])
                 except OSError:
                     continue
+
+
+Table = list[tuple[int, dict[int, tuple[str, int]]]]
+
+
+def _table(routes: dict[ipaddress.IPv4Network, tuple[str, int]]) -> Table:
+    """Routes as one dict per prefix length, longest first: a destination is found with a
+    mask and a dict lookup per length (one, in practice) instead of a scan of every peer."""
+    by_length: dict[int, dict[int, tuple[str, int]]] = {}
+    for network, peer in routes.items():
+        by_length.setdefault(network.prefixlen, {})[int(network.network_address)] = peer
+    return sorted(((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF, t) for n, t in by_length.items())[::-1]
+
+
+def _lookup(table: Table, destination: int) -> tuple[str, int] | None:
+    for mask, peers in table:
+        peer = peers.get(destination & mask)
+        if peer is not None:
+            return peer
+    return None
 
 
 def _open_tun(name: str) -> int:
