@@ -130,6 +130,9 @@ def udp_processes(nodes: list[Node], script: str, stack: ExitStack) -> None:
     """A forwarder process per node (kin's backend, or the naive baseline), as flanneld
     runs one per node, and the same nftables rules."""
     here = os.path.dirname(os.path.abspath(__file__))
+    for node in nodes:  # pods get the udp backend's MTU, as subnet.env tells the CNI plugin
+        ip(node, f"link set veth{node.number} mtu 1472")
+        run(["ip", "-n", node.pod, "link", "set", "eth0", "mtu", "1472"])
     for node in nodes:
         peers = [f"{p.lease}=172.31.0.{p.number}" for p in nodes if p is not node]
         if script == "kin":
