@@ -236,52 +236,100 @@ def test_bad_configuration_is_an_error_line_and_exit_code_1(tmp_path: Path) -> N
         assert message in done.stderr and done.stderr.startswith("kin.flannel: "), done.stderr
 
 
-def test_etcd_mode_processes_in_two_nodes_give_pods_a_network(
+ECHO_SERVER = (
+    "import socket\n"
+    "s = socket.socket(); s.bind(('0.0.0.0', 7777)); s.listen(1); print('ready', flush=True)\n"
+    "c, _ = s.accept(); f = c.makefile('rwb', 0)\n"
+    "for line in f: f.write(line)\n"
+)
+ECHO_CLIENT = (
+    "import socket, sys\n"
+    "f = socket.create_connection((sys.argv[1], 7777), timeout=10).makefile('rwb', 0)\n"
+    "for line in sys.stdin.buffer:\n"
+    "    f.write(line); sys.stdout.buffer.write(f.readline()); sys.stdout.flush()\n"
+)
+
+
+def test_etcd_mode_daemons_in_nodes_survive_kill_9_without_breaking_a_connection(
     nodes: list[Node], tmp_path: Path
 ) -> None:
-    """Flannel without Kubernetes: two ``python -m kin.flannel`` processes, each inside a
-    node, leasing subnets from one etcd (on the host's loopback, reached through a socket
-    in each node's namespace), and the pods behind them reach each other."""
+    """Flannel without Kubernetes: ``python -m kin.flannel`` in two nodes, leasing subnets
+    from one etcd (on the host's loopback, reached through a socket in each node's
+    namespace). Their pods reach each other; one daemon is killed with -9 and started
+    again: a TCP connection open across it keeps working, and the node keeps its subnet
+    and its flannel.1."""
     first, second = nodes[:2]
     prefix = "/kin-test/network"
-    with running_etcd() as etcd:
+    with running_etcd() as etcd, contextlib.ExitStack() as stack:
         config = json.dumps({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}})
         body = json.dumps({"key": b64(f"{prefix}/config".encode()), "value": b64(config.encode())})
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{etcd.client_port}/v3/kv/put", body.encode()
-        )
-        urllib.request.urlopen(request, timeout=10).read()
-        with contextlib.ExitStack() as stack:
-            daemons = []
-            for node in (first, second):
-                # the subnet each pod is in, as an earlier run would have left it: the etcd
-                # manager asks for it again (and the CNI plugin would have used it)
-                previous = subnetenv.SubnetEnv(NETWORK, node.lease, 1450, False)
-                subnetenv.write(tmp_path / f"{node.name}.env", previous)
-                port = stack.enter_context(forwarded(node.name, ("127.0.0.1", etcd.client_port)))
-                argv = ["ip", "netns", "exec", node.name, sys.executable, "-m", "kin.flannel",
-                        f"--etcd-endpoints=http://127.0.0.1:{port}", f"--etcd-prefix={prefix}",
-                        "--iface=eth0", f"--subnet-file={tmp_path}/{node.name}.env"]  # fmt: skip
-                daemon = stack.enter_context(
-                    subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-                )
-                stack.callback(_stop, daemon)
-                daemons.append(daemon)
-            deadline = time.monotonic() + 20
-            while not (reaches(first, second) and reaches(second, first)):
-                if time.monotonic() > deadline:
-                    for daemon in daemons:
-                        _stop(daemon)
-                    logs = [d.stderr.read() if d.stderr else "" for d in daemons]
-                    raise AssertionError("pods do not reach each other:\n" + "\n".join(logs))
-                time.sleep(0.1)
-            leases = {
-                (tmp_path / f"{n.name}.env").read_text().split("\n")[1] for n in (first, second)
-            }
-    assert len(leases) == 2 and all(line.startswith("FLANNEL_SUBNET=10.244.") for line in leases)
+        put = f"http://127.0.0.1:{etcd.client_port}/v3/kv/put"
+        urllib.request.urlopen(urllib.request.Request(put, body.encode()), timeout=10).read()
+        argvs = {}
+        for node in (first, second):
+            # the subnet each pod is in, as an earlier run would have left it: the etcd
+            # manager asks for it again (and the CNI plugin would have used it)
+            subnetenv.write(
+                tmp_path / f"{node.name}.env", subnetenv.SubnetEnv(NETWORK, node.lease, 1450, False)
+            )
+            port = stack.enter_context(forwarded(node.name, ("127.0.0.1", etcd.client_port)))
+            argvs[node.name] = ["ip", "netns", "exec", node.name, sys.executable, "-m", "kin.flannel",
+                                f"--etcd-endpoints=http://127.0.0.1:{port}", f"--etcd-prefix={prefix}",
+                                "--iface=eth0", f"--subnet-file={tmp_path}/{node.name}.env"]  # fmt: skip
+        daemons = {name: _daemon(stack, argv) for name, argv in argvs.items()}
+        _wait(lambda: reaches(first, second) and reaches(second, first), list(daemons.values()))
+        server = stack.enter_context(_in(second.pod, ECHO_SERVER, stdout=subprocess.PIPE))
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        client = stack.enter_context(_in(first.pod, ECHO_CLIENT, second.pod_ip,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE))  # fmt: skip
+        assert _echo(client, "before") == "before"
+        before = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]
+        env_file = tmp_path / f"{first.name}.env"
+        written = env_file.stat().st_ino
+        daemons[first.name].kill()  # kill -9: no clean-up of any kind
+        daemons[first.name].wait()
+        assert _echo(client, "while down") == "while down"
+        daemons[first.name] = _daemon(stack, argvs[first.name])
+        _wait(lambda: env_file.stat().st_ino != written, list(daemons.values()))  # rewritten
+        assert _echo(client, "after") == "after"
+        after = ip_json(first.name, "link", "show", "dev", "flannel.1")[0]
+        assert (after["ifindex"], after["address"]) == (before["ifindex"], before["address"])
+        assert env_file.read_text().split("\n")[1] == "FLANNEL_SUBNET=10.244.1.1/24"
+        assert (tmp_path / f"{second.name}.env").read_text().split("\n")[
+            1
+        ] == "FLANNEL_SUBNET=10.244.2.1/24"
 
 
-def _stop(daemon: subprocess.Popen[str]) -> None:
+def _daemon(stack: contextlib.ExitStack, argv: list[str]) -> subprocess.Popen[str]:
+    daemon = stack.enter_context(subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
+    stack.callback(_stop, daemon)
+    return daemon
+
+
+def _in(netns: str, program: str, *args: str, **streams: Any) -> subprocess.Popen[str]:
+    argv = ["ip", "netns", "exec", netns, sys.executable, "-c", program, *args]
+    return subprocess.Popen(argv, text=True, **streams)
+
+
+def _echo(client: subprocess.Popen[str], line: str) -> str:
+    assert client.stdin is not None and client.stdout is not None
+    client.stdin.write(line + "\n")
+    client.stdin.flush()
+    return client.stdout.readline().strip()
+
+
+def _wait(check: Callable[[], bool], daemons: list[subprocess.Popen[str]]) -> None:
+    deadline = time.monotonic() + 20
+    while not check():
+        if time.monotonic() > deadline:
+            for daemon in daemons:
+                _stop(daemon)
+            logs = [d.stderr.read() if d.stderr else "" for d in daemons]
+            raise AssertionError("not within 20 s; the daemons said:\n" + "\n".join(logs))
+        time.sleep(0.1)
+
+
+def _stop(daemon: subprocess.Popen[Any]) -> None:
     if daemon.poll() is None:
         daemon.send_signal(signal.SIGTERM)
         try:
