@@ -27,7 +27,7 @@ from kin.flannel.options import parse_args
 from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube.client import Client
 from kin.kube.kubeconfig import Connection
-from kin.linux import ns
+from kin.linux import nft, ns
 from kin.testing.apiserver import InProcessServer
 from kin.testing.etcd import running_etcd
 from kin.testing.underlay import NETWORK, Node, forwarded, in_ns, ip_json, underlay_nodes
@@ -337,3 +337,35 @@ def _stop(daemon: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
+
+
+def test_the_resync_restores_rules_and_routes_someone_deleted(
+    nodes: list[Node], server: InProcessServer, tmp_path: Path
+) -> None:
+    """Every --iptables-resync seconds (1 here) the daemon re-applies its nftables rules
+    and reconciles the kernel: a deleted table and a deleted route come back."""
+    first, second = nodes[:2]
+
+    async def scenario(api: Client) -> tuple[float, float]:
+        for node in (first, second):
+            await register(api, node)
+        daemons = [flanneld(node, api, tmp_path) for node in (first, second)]
+        for daemon in daemons:
+            await daemon.start()
+        followers = [asyncio.create_task(daemon.follow()) for daemon in daemons]
+        try:
+            await until(lambda: reaches(first, second), 5, "up")
+            path = ns.netns_path(first.name)
+            subprocess.run(["nsenter", f"--net={path}", "nft", "delete", "table", "ip", "flannel-ipv4"],
+                           check=True)  # fmt: skip
+            first.nl.delete_route(str(second.lease), oif="flannel.1")
+            table = await until(lambda: bool(nft.list_json("table", "ip", "flannel-ipv4", netns=path)),
+                                5, "the table back")  # fmt: skip
+            route = await until(lambda: reaches(first, second), 5, "the route back")
+            return table, route
+        finally:
+            for task in followers:
+                task.cancel()
+
+    table, route = run(server, scenario)
+    assert table < 2.5 and route < 2.5
