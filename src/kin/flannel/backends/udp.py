@@ -40,9 +40,15 @@ log = logging.getLogger(__name__)
 
 DEVICE = "flannel0"
 OVERHEAD = 28
-TUNSETIFF = 0x400454CA
-IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
-MAX_PACKET = 65535
+TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0
+IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO_ECN = 0x01, 0x02, 0x08
+VNET = 10  # virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset (LE)
+NO_VNET = bytes(VNET)
+NEEDS_CSUM, GSO_TCPV4, GSO_ECN = 0x01, 0x01, 0x80
+MAX_DATAGRAM = 65507  # the most a UDP datagram over IPv4 carries
+MAX_PACKET = 65535 + VNET
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0  # <linux/in.h>; Python 3.11's socket lacks them
 
 
 class UdpBackend:
@@ -72,6 +78,9 @@ class UdpBackend:
         try:
             self._tun = _open_tun(DEVICE)
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                self._sock.setsockopt(socket.SOL_SOCKET, option, 4 << 20)
             self._sock.bind((str(self.ext.address.ip), self.port))
         except OSError as exc:
             self.close()
@@ -149,39 +158,60 @@ class UdpBackend:
             self._threads.append(thread)
 
     def _tun_to_udp(self) -> None:
+        """A read is a virtio-net header and a packet, which with TSO is often a TCP
+        super-packet (up to 64 KB): one read and one send for dozens of segments. What
+        has nothing left for the kernel to do goes bare, Flannel's wire format; what has
+        (a checksum to finish, segments to cut) goes with its header, and the peer's
+        kernel does it. The underlay fragments big datagrams and reassembles them."""
         tun, sock = self._tun, self._sock
         assert tun is not None and sock is not None
         buffer = bytearray(MAX_PACKET)
         view = memoryview(buffer)
+        bare_limit = self.mtu  # a bare packet or a header with one must fit the underlay
         while not self._stopping:
             try:
                 size = os.readv(tun, [buffer])
             except OSError:
                 return
-            if size < 20 or buffer[0] >> 4 != 4 or not _decrement_ttl(buffer):
+            packet = view[VNET:size]
+            if len(packet) < 20 or packet[0] >> 4 != 4 or not _decrement_ttl(packet):
                 continue
-            peer = _lookup(self._table, int.from_bytes(buffer[16:20], "big"))
+            peer = _lookup(self._table, int.from_bytes(packet[16:20], "big"))
             try:
                 if peer is None:
-                    _unreachable(tun, buffer[:size], self.network.network_address)
-                else:
+                    _unreachable(tun, bytearray(packet), self.network.network_address)
+                elif buffer[1] == 0:  # not a super-packet
+                    if buffer[0] & NEEDS_CSUM and size > bare_limit:
+                        _finish_checksum(buffer, size)  # would not fit with its header
+                    sock.sendto(view[VNET:size] if buffer[0] == 0 else view[:size], peer)
+                elif size <= MAX_DATAGRAM:
                     sock.sendto(view[:size], peer)
+                else:
+                    for part in _split(buffer[:size]):
+                        sock.sendto(part, peer)
             except OSError:
                 continue
 
     def _udp_to_tun(self) -> None:
+        """A bare packet (from Flannel, or a plain one from kin) gets an empty header; a
+        header and packet is written as it came."""
         tun, sock = self._tun, self._sock
         assert tun is not None and sock is not None
-        buffer = bytearray(MAX_PACKET)
+        buffer = bytearray(MAX_PACKET + VNET)
         view = memoryview(buffer)
         while not self._stopping:
             try:
-                size = sock.recv_into(buffer)
+                size = sock.recv_into(view[VNET:])
             except OSError:
                 return
-            if size >= 20 and buffer[0] >> 4 == 4 and _decrement_ttl(buffer):
+            if size >= 20 and buffer[VNET] >> 4 == 4:
+                buffer[:VNET] = NO_VNET
+                frame, packet = view[: VNET + size], view[VNET : VNET + size]
+            else:
+                frame, packet = view[VNET : VNET + size], view[2 * VNET : VNET + size]
+            if len(packet) >= 20 and packet[0] >> 4 == 4 and _decrement_ttl(packet):
                 try:
-                    os.write(tun, view[:size])
+                    os.write(tun, frame)
                 except OSError:
                     continue
 
@@ -207,16 +237,60 @@ def _lookup(table: Table, destination: int) -> tuple[str, int] | None:
 
 
 def _open_tun(name: str) -> int:
+    """The TUN device with virtio-net headers and TCP segmentation offload, so that the
+    kernel hands over (and takes) TCP super-packets with checksums left to finish."""
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
     try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI))
+        flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
+        fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN)
     except OSError:
         os.close(fd)
         raise
     return fd
 
 
-def _decrement_ttl(packet: bytearray) -> bool:
+def _split(frame: bytearray) -> list[bytes]:
+    """A TCP super-packet too big for one datagram, as two, cut at a segment boundary:
+    lengths, sequence number, IP ID and the partial checksum's pseudo-header adjusted;
+    FIN and PSH kept for the second part, CWR for the first."""
+    header, packet = frame[:VNET], frame[VNET:]
+    ip_length = (packet[0] & 0x0F) * 4
+    tcp_length = (packet[ip_length + 12] >> 4) * 4
+    heads, payload = ip_length + tcp_length, packet[ip_length + tcp_length :]
+    mss = struct.unpack_from("<H", header, 4)[0] or 1
+    segments = -(-len(payload) // mss)
+    cut = (segments // 2) * mss
+    sequence = struct.unpack_from("!I", packet, ip_length + 4)[0]
+    identity = struct.unpack_from("!H", packet, 4)[0]
+    parts = []
+    for number, (data, offset) in enumerate(((payload[:cut], 0), (payload[cut:], cut))):
+        part = bytearray(packet[:heads]) + data
+        struct.pack_into("!H", part, 2, len(part))
+        struct.pack_into("!H", part, 4, (identity + number * (cut // mss)) & 0xFFFF)
+        struct.pack_into("!I", part, ip_length + 4, (sequence + offset) & 0xFFFFFFFF)
+        flags = ip_length + 13
+        part[flags] &= ~0x09 if number == 0 else ~0x80  # FIN, PSH last; CWR first
+        part[10:12] = b"\0\0"
+        part[10:12] = _checksum(part[:ip_length]).to_bytes(2, "big")
+        if header[0] & NEEDS_CSUM:  # the partial checksum: the pseudo-header's sum
+            pseudo = part[12:20] + struct.pack("!HH", 6, len(part) - ip_length)
+            struct.pack_into("!H", part, ip_length + 16, ~_checksum(pseudo) & 0xFFFF)
+        parts.append(bytes(header) + bytes(part))
+    return parts
+
+
+def _finish_checksum(frame: bytearray, size: int) -> None:
+    """Compute the checksum the kernel left partial (the field holds the pseudo-header's
+    sum; the checksum covers it and everything after ``csum_start``) for a packet too big
+    to travel with its header, and clear the header so that it goes bare."""
+    start, offset = struct.unpack_from("<HH", frame, 6)
+    packet = memoryview(frame)[VNET:size]
+    struct.pack_into("!H", packet, start + offset, _checksum(packet[start:]))
+    frame[:VNET] = NO_VNET
+
+
+def _decrement_ttl(packet: bytearray | memoryview) -> bool:
     """TTL − 1 with the header checksum patched (RFC 1624); False when it reaches 0."""
     if packet[8] <= 1:
         return False
@@ -244,10 +318,10 @@ def _unreachable(tun: int, packet: bytearray, source_address: ipaddress.IPv4Addr
         struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 8, 1, 0, source, packet[12:16])
     )
     ip[10:12] = _checksum(ip).to_bytes(2, "big")
-    os.write(tun, bytes(ip + icmp))
+    os.write(tun, NO_VNET + bytes(ip + icmp))
 
 
-def _checksum(data: bytes | bytearray) -> int:
+def _checksum(data: bytes | bytearray | memoryview) -> int:
     if len(data) % 2:
         data = bytes(data) + b"\0"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
