@@ -165,3 +165,24 @@ def test_peers_and_watch_follow_leases_including_an_expiry(etcd_url: str, prefix
     assert found == ["172.31.0.2"]
     assert [e[1] for e in events] == ["172.31.0.3", None]  # put, then the TTL's deletion
     assert events[0][0] == events[1][0]
+
+
+def test_complete_renews_the_lease_before_it_expires(etcd_url: str, prefix: str) -> None:
+    """Renewal is a new put with a fresh etcd lease, ``renew_margin`` before the end (here
+    a 3 s TTL renewed 2 s early): the key outlives its first lease."""
+
+    async def scenario(gateway: Gateway) -> tuple[str, str, dict[str, Any] | None]:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        manager = EtcdSubnetManager(gateway, prefix, ttl=3, renew_margin=2)
+        lease = await manager.acquire(attrs(1))
+        key = lease_key(prefix, lease.subnet)
+        first = await get(gateway, key)
+        assert first is not None
+        await manager.complete()
+        await asyncio.sleep(4.5)  # past the first lease's end
+        await manager.close()
+        return first["lease"], key, await get(gateway, key)
+
+    first_lease, key, now = run(etcd_url, scenario)
+    assert now is not None, f"{key} expired: it was not renewed"
+    assert now["lease"] != first_lease

@@ -11,7 +11,7 @@ import pytest
 
 from kin.errors import NetworkSetupError
 from kin.flannel.lease import Lease, LeaseAttrs
-from kin.testing.underlay import Node, captured, in_ns, ip_json, underlay_nodes
+from kin.testing.underlay import Node, captured, in_ns, ip_json, source_seen, underlay_nodes
 
 
 @pytest.fixture
@@ -51,6 +51,7 @@ def test_one_route_per_peer_via_its_address_and_pods_reach_pods(nodes: list[Node
             if source is not target:
                 done = in_ns(source.pod, "ping", "-c1", "-W2", target.pod_ip)
                 assert done.returncode == 0, (source.number, target.number, done.stdout)
+    assert source_seen(nodes[2].pod, nodes[0].pod, nodes[0].pod_ip) == nodes[2].pod_ip  # no NAT
 
 
 def test_reconcile_and_remove_touch_only_peer_routes(nodes: list[Node]) -> None:
