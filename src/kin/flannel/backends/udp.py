@@ -4,11 +4,15 @@ As Flannel's (a debugging backend there, the slowest path here too, and the one 
 every packet passes through flanneld): ``flannel0`` gets ``<lease>.0/32`` and a route for
 the whole pod network, MTU = the interface's − 28 (IP 20 + UDP 8); a packet the kernel
 routes into it is read, its TTL decremented (checksum patched as RFC 1624 does) and sent
-whole, with no header of ours, as the payload of a UDP datagram to the public IP of the
-node whose subnet holds its destination; datagrams arriving on the node's own port are
-written back into the TUN the same way. A destination no peer holds gets ICMP "network
-unreachable" back (from the pod network's own address; see ``_unreachable``). All nodes
-must use the same port.
+as the payload of a UDP datagram to the public IP of the node whose subnet holds its
+destination; datagrams arriving on the node's own port are written back into the TUN the
+same way. A destination no peer holds gets ICMP "network unreachable" back (from the pod
+network's own address; see ``_unreachable``). All nodes must use the same port.
+
+Unlike Flannel's proxy, it lets the kernel do the per-packet work: the TUN has virtio-net
+headers and TCP segmentation offload, so a read is often a TCP super-packet, sent in one
+datagram with its header for the peer's kernel to segment (see ``_tun_to_udp``). Plain
+packets travel bare, in Flannel's wire format.
 
 Peers are a dict from subnet to address, swapped whole on every change, so the two
 forwarding threads read it without a lock. Flannel's udp backend publishes no backend type
