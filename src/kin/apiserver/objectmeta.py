@@ -85,7 +85,7 @@ def name_causes(name: str, rule: str, field: str = "metadata.name") -> list[dict
         causes.append(
             cause(field, f'Invalid value: "{name}": must be no more than {limit} characters')
         )
-    if not pattern.match(name):
+    if not pattern.fullmatch(name):  # match() would let a trailing newline through
         causes.append(cause(field, f'Invalid value: "{name}": {message}'))
     return causes
 

@@ -228,7 +228,7 @@ def _integer_error(value: object, fmt: str) -> str:
 
 def _special_error(value: object, kind: str, number: bool) -> str:
     if kind == "quantity":
-        ok = number or (isinstance(value, str) and _QUANTITY.match(value) is not None)
+        ok = number or (isinstance(value, str) and _QUANTITY.fullmatch(value) is not None)
         return "" if ok else _QUANTITY_ERROR
     if kind == "intorstring":
         if isinstance(value, str) or (number and isinstance(value, int)):
@@ -245,7 +245,7 @@ def _special_error(value: object, kind: str, number: bool) -> str:
 def _time_error(value: object) -> str:
     if not isinstance(value, str):
         return f"json: cannot unmarshal {_json_kind(value)} into Go value of type string"
-    if _RFC3339.match(value):
+    if _RFC3339.fullmatch(value):
         return ""
     return (
         f'parsing time "{value}" as "2006-01-02T15:04:05Z07:00": cannot parse "{value}" as "2006"'

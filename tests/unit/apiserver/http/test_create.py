@@ -191,6 +191,12 @@ def test_container_names_are_dns_labels(api: Client, ns: str) -> None:
     )
 
 
+def test_a_name_with_a_trailing_newline_is_invalid(api: Client, ns: str) -> None:
+    refused = api.post(pods(ns), pod("web\n"))
+    assert refused.status == 422, refused
+    assert refused.json()["details"]["causes"][0]["field"] == "metadata.name"
+
+
 def test_a_name_is_required(api: Client, ns: str) -> None:
     body = pod()
     del body["metadata"]["name"]
