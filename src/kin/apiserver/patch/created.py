@@ -25,9 +25,11 @@ _STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
 
 class Plan:
     """How values at one place of a type are read: a dict as struct, map or atomic; a
-    list keyed by ``keys``, as a set (``()``) or atomic (None)."""
+    list keyed by ``keys``, as a set (``()``) or atomic (None). Only what the schema
+    names is remembered (struct members, item types), so the plans stay as many as the
+    schema's places however many distinct map keys objects bring."""
 
-    __slots__ = ("_item", "_members", "as_dict", "keys", "schema", "t")
+    __slots__ = ("_items", "_members", "_values", "as_dict", "keys", "schema", "t")
 
     def __init__(self, schema: Schema, t: T | None, f: Field | None) -> None:
         self.schema, self.t = schema, t
@@ -38,25 +40,37 @@ class Plan:
             typedef = schema.struct(t)
             self.as_dict = _MAP if typedef is None else _ATOMIC if typedef.atomic else _STRUCT
         self._members: dict[str, Plan] = {}
-        self._item: Plan | None = None
+        self._items: Plan | None = None  # a list's items
+        self._values: Plan | None = None  # a map's values
 
     def item(self) -> Plan:
-        """The plan of a map's values or a list's items (no field: their lists are atomic)."""
-        if self._item is None:
-            t = self.t.item if self.t is not None else None
-            self._item = self if t is None and self.t is None else Plan(self.schema, t, None)
-        return self._item
+        """The plan of a list's items (no field: lists inside them are atomic)."""
+        if self._items is None:
+            self._items = self._plan(self.t.item if self.t is not None else None)
+        return self._items
 
     def member(self, key: str) -> Plan:
+        """The plan of member ``key`` of a dict here: a struct's field, else a map's value
+        (of the map's item type; of no type when the schema did not expect a map)."""
+        if self.as_dict != _STRUCT:
+            if self._values is None:
+                typed = self.t is not None and self.t.kind == "map"
+                self._values = self._plan(self.t.item if typed and self.t else None)
+            return self._values
         known = self._members.get(key)
         if known is None:
-            if self.as_dict == _STRUCT:
-                f = self.schema.field(self.t, key)
-                known = Plan(self.schema, f.t if f else None, f)
-            else:
-                known = self.item()
-            self._members[key] = known
+            f = self.schema.field(self.t, key)
+            if f is None:
+                return self._plan(None)  # an unknown field: not remembered
+            known = self._members[key] = Plan(self.schema, f.t, f)
         return known
+
+    def _plan(self, t: T | None) -> Plan:
+        return (
+            self
+            if t is None and self.t is None and self.keys is None
+            else Plan(self.schema, t, None)
+        )
 
 
 _ROOTS: dict[tuple[int, int], tuple[TypeDef | None, Lookup, Plan]] = {}
