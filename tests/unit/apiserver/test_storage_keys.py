@@ -100,7 +100,7 @@ def test_values_are_stored_without_resource_version_and_read_with_it() -> None:
     }
 
 
-@pytest.mark.parametrize("value", [[1], {"metadata": []}, {"x": {1, 2}}, {"x": float("inf")}])
+@pytest.mark.parametrize("value", [[1], {"metadata": []}, {"x": {1, 2}}, {"x": 2**70}])
 def test_values_that_are_not_json_objects_are_400(value: object) -> None:
     with pytest.raises(APIError) as caught:
         keys.encode(value)

@@ -8,7 +8,6 @@ Bodies are limited to 3 MiB, as kube-apiserver limits them.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from aiohttp import web
@@ -97,25 +96,16 @@ def _yaml(raw: bytes) -> Any:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"error decoding YAML: {exc}") from None
-    if not _finite(value):  # YAML has .nan and .inf; JSON, which the object becomes, has not
-        raise errors.bad_request("error decoding YAML: NaN and Infinity have no JSON form")
-    return value
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
+    try:
+        return jsontext.json_compatible(value)
+    except ValueError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from None
 
 
 def _protobuf(raw: bytes) -> Any:
     from kin.apiserver.schema import protobuf
 
     try:
-        return protobuf.decode(raw)
-    except protobuf.ProtobufError as exc:
+        return jsontext.json_compatible(protobuf.decode(raw))
+    except (protobuf.ProtobufError, ValueError) as exc:
         raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None

@@ -135,7 +135,7 @@ def prefix_end(prefix: str) -> str:
 
 def encode(obj: object) -> str:
     """The stored JSON text of ``obj``: compact, without ``metadata.resourceVersion``, and
-    with ``apiVersion``, ``kind`` and ``metadata`` first, so ``with_revision`` finds where
+    with ``apiVersion``, ``kind`` and ``metadata`` first, so ``list_item`` finds where
     the resourceVersion goes without parsing."""
     return prepare(obj)[1]
 
@@ -143,7 +143,9 @@ def encode(obj: object) -> str:
 def prepare(obj: object) -> tuple[dict[str, Any], str]:
     """``obj`` in its stored form (new top level and metadata; the values below are
     shared with ``obj``) and its stored text. A create returns the form with its revision
-    (``revised``) instead of decoding the text again; it is what that decoding gives."""
+    (``revised``) instead of decoding the text again: the same data, though not a fresh
+    copy (the store takes ``obj`` over). NaN and Infinity are refused where request bodies
+    are decoded, not here (``jsontext``)."""
     if not isinstance(obj, dict):
         raise errors.bad_request(f"cannot store {type(obj).__name__}: want a JSON object")
     metadata = obj.get("metadata", {})
@@ -184,7 +186,7 @@ def list_items(rows: Sequence[tuple[str, int, str | bytes]]) -> list[str]:
 
 
 def revised(stored: dict[str, Any], revision: int) -> dict[str, Any]:
-    """``prepare``'s stored form at ``revision``: what ``decode`` of its text gives."""
+    """``prepare``'s stored form at ``revision``: the data ``decode`` of its text gives."""
     stored["metadata"]["resourceVersion"] = str(revision)
     return stored
 

@@ -4,7 +4,7 @@ and the fake for API-server unit tests.
 It keeps what etcd keeps, in plain Python: every version of every key since the
 last compaction (so a paged list can finish at the revision it started at) and a log
 of every change (so a watch can start from any revision still kept). Values are held
-as JSON text, as the other backends hold them, so callers get fresh objects and bad
+as JSON text, as the other backends hold them, so reads give fresh objects and bad
 input fails here exactly as it fails there.
 
 Every write yields to the event loop once *before* it reads (so a burst of writers
