@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kin.apiserver.patch.fieldpath import item_element, list_keys
+from kin.apiserver.patch.fieldpath import item_element, keys_of
 from kin.apiserver.patch.strategic import Lookup, Schema
 from kin.apiserver.schema.model import Field, T, TypeDef
 
@@ -33,7 +33,7 @@ class Plan:
 
     def __init__(self, schema: Schema, t: T | None, f: Field | None) -> None:
         self.schema, self.t = schema, t
-        self.keys = list_keys(f) if f is not None and t is not None and t.kind == "array" else None
+        self.keys = keys_of(t, f)
         if t is not None and t.kind == "map":
             self.as_dict = _MAP
         else:

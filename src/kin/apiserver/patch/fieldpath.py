@@ -35,10 +35,9 @@ __all__ = [
     "Path",
     "TypedWalker",
     "decode_fields",
-    "element_order",
     "encode_fields",
     "item_element",
-    "list_keys",
+    "keys_of",
     "path_order",
     "path_text",
 ]
@@ -160,7 +159,12 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def list_keys(f: Field) -> tuple[str, ...] | None:
+def keys_of(t: T | None, f: Field | None) -> tuple[str, ...] | None:
+    """``_list_keys`` of a field holding a list; None (atomic) for anything else."""
+    return _list_keys(f) if f is not None and t is not None and t.kind == "array" else None
+
+
+def _list_keys(f: Field) -> tuple[str, ...] | None:
     """The key fields of a keyed list, () for a set, None for an atomic list."""
     if f.list_type == "map":
         return f.map_keys or ((f.merge_key,) if f.merge_key else None)
@@ -203,7 +207,7 @@ class TypedWalker:
             return _LEAF if typedef.atomic else _Shape("struct", t)
         if not present or not all(isinstance(v, list) for v in present):
             return _LEAF
-        keys = list_keys(f) if f is not None and t is not None and t.kind == "array" else None
+        keys = keys_of(t, f)
         if keys is None or t is None:
             return _LEAF
         shape = _Shape("list", t.item, keys)
@@ -211,7 +215,7 @@ class TypedWalker:
 
     def shape_of(self, t: T | None, f: Field | None, value: Any) -> _Shape:
         """``shape`` of one present value, with the shapes of types remembered: the walks
-        over a whole object (a create, an apply configuration) call this per field."""
+        over a whole object (an apply configuration, a diff) call this per field."""
         if isinstance(value, dict):
             known = self._shapes.get(t)
             if known is None:

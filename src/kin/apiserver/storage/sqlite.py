@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -52,6 +53,8 @@ from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
 
 __all__ = ["SqliteStorage"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SCHEMA = """
@@ -124,15 +127,18 @@ class Writer(threading.Thread):
         self.ready: Future[None] = Future()
 
     def run(self) -> None:
+        db: sqlite3.Connection | None = None
         try:
             db = _connect(self.path)
             db.execute(f"PRAGMA synchronous = {self.synchronous}")
             db.executescript(SCHEMA)
             db.execute("PRAGMA wal_autocheckpoint = 0")
+            checkpointer = Checkpointer(self.path, self.synchronous)
         except Exception as exc:
+            if db is not None:
+                db.close()
             self.ready.set_exception(exc)
             return
-        checkpointer = Checkpointer(self.path, self.synchronous)
         checkpointer.start()
         self.ready.set_result(None)
         try:
@@ -179,24 +185,33 @@ class Writer(threading.Thread):
 
 class Checkpointer(threading.Thread):
     """Copies committed WAL pages into the database file beside the writer; see the
-    module docstring. A checkpoint that fails is retried after the next commit."""
+    module docstring. Its connection is opened by the writer's thread before the store
+    says it is ready (so a file it cannot open fails the open); a checkpoint that fails is
+    logged (when the reason changes) and retried after the next commit."""
 
     def __init__(self, path: str, synchronous: str) -> None:
         super().__init__(name=f"kin-sqlite-checkpoint {path}", daemon=True)
-        self.path, self.synchronous = path, synchronous
+        self.path = path
         self.dirty = threading.Event()
         self._stopping = threading.Event()
+        self._db = _connect(path)
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
 
     def run(self) -> None:
-        db = _connect(self.path)
+        failing = ""
         try:
-            db.execute(f"PRAGMA synchronous = {self.synchronous}")
             while self.dirty.wait() and not self._stopping.wait(CHECKPOINT_EVERY):
                 self.dirty.clear()
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    failing = ""
+                except sqlite3.Error as exc:
+                    if str(exc) != failing:
+                        log.warning("checkpoint of %s failed (retried after the next commit): %s",
+                                    self.path, exc)  # fmt: skip
+                    failing = str(exc)
         finally:
-            db.close()
+            self._db.close()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -48,9 +48,10 @@ class NodeStrategy(Strategy):
         """Nodes register themselves with a status: keep what the kubelet sent."""
 
     def prepare_status_update(self, new: Obj, old: Obj) -> None:
-        """As kube's node status strategy: only the spec is kept from the stored node, so
-        labels and annotations may change through ``nodes/status`` (flanneld publishes its
-        backend there: its RBAC grants ``nodes/status`` patch, not ``nodes``)."""
+        """Status, labels and annotations from the write, the rest from the stored node:
+        flanneld publishes its backend as annotations through ``nodes/status`` (its RBAC
+        grants that, not ``nodes``). kube's node status strategy is wider (it keeps only
+        the spec), and records no field owner for those metadata changes here either."""
         labels, annotations = meta(new).get("labels"), meta(new).get("annotations")
         super().prepare_status_update(new, old)
         for key, value in (("labels", labels), ("annotations", annotations)):
