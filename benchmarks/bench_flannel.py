@@ -202,15 +202,17 @@ def main() -> int:
             "kin host-gw": lambda n: kin_path(n, "host-gw"),
             "hand host-gw": hand_host_gw,
         }
+        built: dict[str, list[Node]] = {}
         for name, build in builders.items():
-            nodes = stack.enter_context(underlay_nodes(make, count=2))
+            nodes = built[name] = stack.enter_context(underlay_nodes(make, count=2))
             build(nodes)
             scenarios[name] = (nodes[0].pod, nodes[1].pod, nodes[1].pod_ip)
         for name, script in (("kin udp", "kin"), ("naive udp", "naive")):
             udp_nodes = stack.enter_context(underlay_nodes(make, count=2))
             udp_processes(udp_nodes, script, stack)
             scenarios[name] = (udp_nodes[0].pod, udp_nodes[1].pod, udp_nodes[1].pod_ip)
-        scenarios["node to node"] = (nodes[0].name, nodes[1].name, "172.31.0.2")
+        underlay = built["hand host-gw"]  # any pair will do: the nodes' own eth0s
+        scenarios["node to node"] = (underlay[0].name, underlay[1].name, "172.31.0.2")
         for _ in range(rounds):
             for name, (source, target, address) in scenarios.items():
                 measure(source, target, address, seconds, results.setdefault(name, Samples()))

@@ -15,6 +15,8 @@ import pytest
 from kin.errors import ConfigError, KinError
 from kin.etcd.gateway import Gateway, b64, unb64
 from kin.flannel.lease import Lease, LeaseAttrs
+from kin.flannel.subnet import LeaseLost
+from kin.flannel.subnet import etcd as etcd_manager
 from kin.flannel.subnet.etcd import EtcdSubnetManager, lease_key
 from kin.testing.etcd import running_etcd
 from kin.testing.names import random_name
@@ -148,17 +150,16 @@ def test_peers_and_watch_follow_leases_including_an_expiry(etcd_url: str, prefix
         await put(gateway, f"{prefix}/config", CONFIG)
         me = EtcdSubnetManager(gateway, prefix)
         mine = await me.acquire(attrs(1))
-        other = await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
+        await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
         found, version = await me.peers()
         brief = EtcdSubnetManager(gateway, prefix, ttl=2)  # expires while we watch
-        short = await brief.acquire(attrs(3))
+        await brief.acquire(attrs(3))
         events: list[tuple[str, str | None]] = []
         async for name, lease in me.watch(version):
             events.append((name, str(lease.attrs.public_ip) if lease else None))
             if lease is None:
                 break
         assert mine.subnet not in {lease.subnet for lease in found.values()}
-        assert short.subnet != other.subnet
         return [str(lease.attrs.public_ip) for lease in found.values()], events
 
     found, events = run(etcd_url, scenario)
@@ -186,3 +187,50 @@ def test_complete_renews_the_lease_before_it_expires(etcd_url: str, prefix: str)
     first_lease, key, now = run(etcd_url, scenario)
     assert now is not None, f"{key} expired: it was not renewed"
     assert now["lease"] != first_lease
+
+
+def test_a_daemon_whose_own_lease_is_deleted_is_told(etcd_url: str, prefix: str) -> None:
+    """Flannel stops ("Lease has been revoked") rather than route for a subnet that may be
+    handed to someone else; the watch raises LeaseLost, which the daemon does not swallow."""
+
+    async def scenario(gateway: Gateway) -> None:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        me = EtcdSubnetManager(gateway, prefix)
+        mine = await me.acquire(attrs(1))
+        _, version = await me.peers()
+        await gateway.post(
+            "/v3/kv/deleterange", {"key": b64(lease_key(prefix, mine.subnet).encode())}
+        )
+        with pytest.raises(LeaseLost, match="has been revoked"):
+            async for _ in me.watch(version):
+                pass
+
+    run(etcd_url, scenario)
+
+
+def test_a_failed_renewal_is_tried_again_soon_not_a_lease_later(
+    etcd_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4 s lease renewed 1 s before its end: the first renewal fails, the retry (0.3 s
+    later here, a minute in Flannel) must come before the lease ends."""
+    monkeypatch.setattr(etcd_manager, "RETRY_RENEWAL", 0.3)
+
+    async def scenario(gateway: Gateway) -> dict[str, Any] | None:
+        await put(gateway, f"{prefix}/config", CONFIG)
+        manager = EtcdSubnetManager(gateway, prefix, ttl=4, renew_margin=1)
+        lease = await manager.acquire(attrs(1))
+        real_put, failures = manager._put, [1]
+
+        async def flaky(*args: Any, **kwargs: Any) -> None:
+            if failures:
+                failures.pop()
+                raise KinError("etcd unreachable (the test says so)")
+            await real_put(*args, **kwargs)
+
+        monkeypatch.setattr(manager, "_put", flaky)
+        await manager.complete()
+        await asyncio.sleep(5)  # past the first lease's end
+        await manager.close()
+        return await get(gateway, lease_key(prefix, lease.subnet))
+
+    assert run(etcd_url, scenario) is not None

@@ -23,12 +23,13 @@ from pathlib import Path
 from aiohttp import web
 
 from kin import __version__
-from kin.errors import ConfigError, KinError
+from kin.errors import KinError
 from kin.etcd.gateway import EtcdError, Gateway
 from kin.flannel import subnetenv
 from kin.flannel.daemon import Flanneld
 from kin.flannel.netconf import NetConfig, parse
 from kin.flannel.options import Options, parse_args
+from kin.flannel.subnet import NotYet
 from kin.flannel.subnet.etcd import EtcdSubnetManager
 from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube import kubeconfig
@@ -89,22 +90,17 @@ async def _kube_mode(options: Options, stopping: asyncio.Event) -> None:
 
 
 async def _etcd_mode(options: Options, stopping: asyncio.Event) -> None:
-    unsupported = [f for f in ("etcd_keyfile", "etcd_certfile", "etcd_cafile", "etcd_username")
-                   if getattr(options, f)]  # fmt: skip
-    if unsupported:
-        flags = ", ".join("--" + f.replace("_", "-") for f in unsupported)
-        raise KinError(f"{flags}: etcd over TLS or with a password is not in kin yet")
+    previous = subnetenv.previous_subnet(options.subnet_file)
+    margin = options.subnet_lease_renew_margin * 60.0
     gateway = Gateway(options.etcd_endpoint_list)
+    manager = EtcdSubnetManager(gateway, options.etcd_prefix, previous, renew_margin=margin)
     try:
-        previous = subnetenv.previous_subnet(options.subnet_file)
-        margin = options.subnet_lease_renew_margin * 60.0
-        manager = EtcdSubnetManager(gateway, options.etcd_prefix, previous, renew_margin=margin)
         config = await _etcd_config(manager, stopping)
         if config is not None:
             daemon = Flanneld(options, config, manager, Netlink(), name=socket.gethostname())
             await _serve(daemon, options, stopping)
-        await manager.close()
     finally:
+        await manager.close()
         await gateway.close()
 
 
@@ -116,9 +112,7 @@ async def _etcd_config(manager: EtcdSubnetManager, stopping: asyncio.Event) -> N
             return await manager.config()
         except EtcdError as exc:
             log.info("waiting for etcd: %s", exc)
-        except ConfigError as exc:
-            if "no network configuration there" not in str(exc):
-                raise
+        except NotYet as exc:
             log.info("waiting: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), 1.0)
@@ -131,9 +125,11 @@ async def _serve(daemon: Flanneld, options: Options, stopping: asyncio.Event) ->
         work = asyncio.create_task(_start_and_follow(daemon))
         stop = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-        work.cancel()
+        for task in (work, stop):
+            task.cancel()
+        await asyncio.gather(work, stop, return_exceptions=True)
         if work in done:
-            work.result()  # a failure at start-up: say it
+            work.result()  # a failure at start-up, or the lease lost: say it
         log.info("stopping; the kernel state stays")
     finally:
         if health is not None:

@@ -26,7 +26,7 @@ from kin.flannel.iface import external_interface
 from kin.flannel.lease import Lease
 from kin.flannel.netconf import NetConfig
 from kin.flannel.options import Options
-from kin.flannel.subnet import SubnetManager
+from kin.flannel.subnet import LeaseLost, NotYet, SubnetManager
 from kin.linux.netlink import Netlink
 
 __all__ = ["Flanneld"]
@@ -37,8 +37,11 @@ RETRY = 1.0  # seconds between attempts at start-up and after a broken watch
 
 @dataclass
 class State:
-    ready: bool = False
-    lease: Lease | None = None
+    lease: Lease | None = None  # set once subnet.env is written
+
+    @property
+    def ready(self) -> bool:
+        return self.lease is not None
 
 
 class Flanneld:
@@ -52,15 +55,12 @@ class Flanneld:
         name: str = "",
     ) -> None:
         """``netns`` (a namespace path) is where nft runs; None: this process's namespace,
-        which is the node's when flanneld runs in it. ``nl`` must be bound to the same.
+        which is the node's when flanneld runs in it. ``nl`` must be bound to the same. (The
+        udp backend opens its TUN and socket in this process's namespace: run it there.)
         ``name`` names this node in log lines."""
         if config.network is None:
             raise ConfigError(
                 "net-conf.json: please define a correct Network parameter in the flannel config"
-            )
-        if config.backend.type not in REGISTRY:
-            raise ConfigError(
-                f"backend {config.backend.type!r} is not implemented by kin yet (vxlan, host-gw)"
             )
         self.options, self.config, self.nl, self.netns = options, config, nl, netns
         self.network: ipaddress.IPv4Network = config.network
@@ -82,7 +82,7 @@ class Flanneld:
         self._apply_rules(lease)
         env = subnetenv.SubnetEnv(self.network, lease.subnet, mtu, self.options.ip_masq)
         subnetenv.write(self.options.subnet_file, env)
-        self.state = State(ready=True, lease=lease)
+        self.state = State(lease)
         log.info("lease %s on %s via %s (%s, mtu %d); wrote %s", lease.subnet, self.node, ext.name,
                  kind, mtu, self.options.subnet_file)  # fmt: skip
         await self.manager.complete()
@@ -99,7 +99,9 @@ class Flanneld:
                     version = await self._relist()
                     async for name, lease in self.manager.watch(version):
                         self._apply(name, lease)
-                except (APIError, KinError) as exc:
+                except LeaseLost:
+                    raise
+                except KinError as exc:
                     log.info("peers: %s; listing again", exc)
                 await asyncio.sleep(RETRY)
         finally:
@@ -109,9 +111,7 @@ class Flanneld:
         while True:
             try:
                 return await self.manager.acquire(attrs)
-            except ConfigError as exc:
-                if "pod cidr not assigned" not in str(exc):
-                    raise
+            except NotYet as exc:
                 log.info("waiting: %s", exc)
             except APIError as exc:
                 log.info("acquiring a lease for %s: %s", self.node, exc)

@@ -25,13 +25,13 @@ def external_interface(
     links = {link.name: link for link in nl.list_links()}
     addresses = [a for a in nl.list_addresses(family=socket.AF_INET) if a.scope == 0]
     by_index = {link.index: link for link in links.values()}
-    chosen = None
+    chosen, address = None, None
     for wanted in ifaces:
+        named = [a for a in addresses if a.address == wanted]
         if wanted in links:
             chosen = links[wanted]
-        else:
-            holder = next((a.index for a in addresses if a.address == wanted), None)
-            chosen = by_index.get(holder) if holder is not None else None
+        elif named:  # an address names its interface, and is the one to use
+            chosen, address = by_index[named[0].index], named[0]
         if chosen is not None:
             break
     if ifaces and chosen is None:
@@ -41,10 +41,12 @@ def external_interface(
         if not default:
             raise ConfigError("no --iface given and no default route to choose an interface by")
         chosen = by_index[default[0].oif]  # type: ignore[index]
-    own = [a for a in addresses if a.index == chosen.index]
-    if not own:
-        raise ConfigError(f"interface {chosen.name} has no IPv4 address")
-    address = ipaddress.IPv4Interface(own[0].cidr)
+    if address is None:
+        own = [a for a in addresses if a.index == chosen.index]
+        if not own:
+            raise ConfigError(f"interface {chosen.name} has no IPv4 address")
+        address = own[0]
+    interface = ipaddress.IPv4Interface(address.cidr)
     return ExternalInterface(
-        chosen.name, chosen.index, address, chosen.mtu, public_ip or address.ip
+        chosen.name, chosen.index, interface, chosen.mtu, public_ip or interface.ip
     )

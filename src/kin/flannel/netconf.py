@@ -54,9 +54,6 @@ class Backend:
     type: str
     options: dict[str, Any] = field(default_factory=dict)
 
-    def option(self, name: str) -> Any:
-        return self.options[name]
-
 
 @dataclass(frozen=True)
 class NetConfig:

@@ -17,16 +17,13 @@ subnet it had (``previous_subnet``).
 from __future__ import annotations
 
 import ipaddress
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kin.errors import ConfigError
+from kin.linux.files import write_atomic
 
 __all__ = ["SubnetEnv", "previous_subnet", "render", "write"]
-
-DEFAULT_PATH = "/run/flannel/subnet.env"
 
 
 @dataclass(frozen=True)
@@ -49,20 +46,11 @@ def render(env: SubnetEnv) -> str:
 
 
 def write(path: str | Path, env: SubnetEnv) -> None:
-    """Replace ``path`` with ``env`` in one rename; its directory is made (0755) if absent."""
+    """Replace ``path`` with ``env`` in one rename, mode 0644; its directory is made
+    (0755 less the umask, as Flannel's MkdirAll) if absent."""
     target = Path(path)
     target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(render(env))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(str(target), render(env), mode=0o644)
 
 
 def previous_subnet(path: str | Path) -> ipaddress.IPv4Network | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
@@ -22,9 +23,17 @@ def locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Readers see the old content or the new, never a half-written file."""
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+    """Readers see the old content or the new, never a half-written file. ``mode`` is set
+    whatever the umask; a failed write leaves the old file and no temporary behind."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -35,8 +35,8 @@ def test_keys_match_case_insensitively_as_in_go() -> None:
                    ' "directrouting": true}, "subnetlen": 26}')  # fmt: skip
     assert config.network == ipaddress.IPv4Network("10.1.0.0/16")
     assert (config.backend.type, config.subnet_len) == ("vxlan", 26)
-    assert config.backend.option("VNI") == 4 and config.backend.option("Port") == 4789
-    assert config.backend.option("DirectRouting") is True
+    assert config.backend.options["VNI"] == 4 and config.backend.options["Port"] == 4789
+    assert config.backend.options["DirectRouting"] is True
 
 
 def test_an_exact_key_wins_over_one_that_differs_in_case() -> None:
@@ -137,3 +137,10 @@ def test_lease_ranges_refuse_what_flannel_refuses(fields: dict[str, Any], messag
         lease_ranges(parse(conf(**fields)), "etcd:/coreos.com/network/config")
     assert str(caught.value).startswith("etcd:/coreos.com/network/config: ")
     assert message in str(caught.value)
+
+
+def test_every_backend_net_conf_accepts_is_one_kin_has() -> None:
+    from kin.flannel.backends import REGISTRY
+    from kin.flannel.netconf import BACKENDS
+
+    assert set(BACKENDS) == set(REGISTRY)

@@ -10,7 +10,6 @@ from kin.flannel.options import Options, parse_args
 
 def test_defaults_are_flannels() -> None:
     options = parse_args([])
-    assert options == Options()
     assert options.etcd_endpoint_list == ["http://127.0.0.1:4001", "http://127.0.0.1:2379"]
     assert (options.subnet_file, options.net_config_path) == (
         "/run/flannel/subnet.env", "/etc/kube-flannel/net-conf.json"
@@ -31,6 +30,11 @@ def test_go_spellings_one_dash_separate_values_and_explicit_booleans() -> None:
     assert not options.ip_masq and not options.iptables_forward_rules
     assert options.public_ip == "172.18.0.2"
     assert options.extra == ("rest", "--ip-masq")  # Go stops at the first argument
+
+
+def test_an_empty_variable_is_not_set_as_in_flannel() -> None:
+    environ = {"FLANNELD_IP_MASQ": "", "FLANNELD_ETCD_ENDPOINTS": ""}
+    assert parse_args([], environ) == Options()
 
 
 def test_environment_twins_fill_what_the_command_line_left_out() -> None:
@@ -55,6 +59,9 @@ def test_environment_twins_fill_what_the_command_line_left_out() -> None:
         (["--healthz-port=70000"], {}, "want 0 to 65535"),
         (["--iptables-resync=0"], {}, "want seconds >= 1"),
         (["--public-ip=10.0.0.300"], {}, "invalid --public-ip '10.0.0.300'"),
+        (["--public-ip=fd00::1"], {}, "invalid --public-ip 'fd00::1'"),  # pod networks are IPv4
+        (["--iface-regex=eth.*"], {}, "--iface-regex: not in kin yet"),
+        ([], {"FLANNELD_ETCD_CAFILE": "/ca.crt"}, "--etcd-cafile: not in kin yet"),
         (["--etcd-endpoints="], {}, "no subnet manager"),
     ],
 )

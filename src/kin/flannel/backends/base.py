@@ -11,13 +11,14 @@ behind; Flannel does not).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from kin.errors import KinError, NetworkSetupError
 from kin.flannel.lease import Lease, LeaseAttrs
 
-__all__ = ["Backend", "ExternalInterface"]
+__all__ = ["Backend", "ExternalInterface", "add_each"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,16 @@ class Backend(Protocol):
     def reconcile(self, peers: Sequence[Lease]) -> None:
         """Make the kernel hold what ``peers`` need and nothing else of this backend's."""
         ...
+
+
+def add_each(add: Callable[[Lease], None], peers: Sequence[Lease]) -> None:
+    """``add`` every peer, going on past one that fails (so one bad lease cannot keep
+    the others unreachable); then one error naming every failure."""
+    failures = []
+    for peer in peers:
+        try:
+            add(peer)
+        except KinError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise NetworkSetupError("; ".join(failures))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kin.errors import KinError, NetworkSetupError
-from kin.flannel.backends.base import ExternalInterface
+from kin.flannel.backends.base import ExternalInterface, add_each
 from kin.flannel.backends.direct import on_link, remove_stale_routes
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.linux.netlink import Netlink
@@ -82,8 +82,7 @@ class HostGwBackend:
             raise NetworkSetupError(
                 f"failed to reconcile host-gw routes on {self.ext.name}: {exc}"
             ) from exc
-        for peer in peers:
-            self.add(peer)
+        add_each(self.add, peers)
 
     def _gateway(self, peer: Lease) -> str | None:
         if peer.attrs.backend_type != self.type:

@@ -178,16 +178,21 @@ class UdpBackend:
             except OSError:
                 return
             packet = view[VNET:size]
-            if len(packet) < 20 or packet[0] >> 4 != 4 or not _decrement_ttl(packet):
+            if len(packet) < 20 or packet[0] >> 4 != 4:
                 continue
             peer = _lookup(self._table, int.from_bytes(packet[16:20], "big"))
             try:
-                if peer is None:
+                if peer is None:  # quoting the packet as it came, as Flannel's proxy does
                     _unreachable(tun, bytearray(packet), self.network.network_address)
-                elif buffer[1] == 0:  # not a super-packet
-                    if buffer[0] & NEEDS_CSUM and size > bare_limit:
+                    continue
+                if not _decrement_ttl(packet):
+                    continue
+                if buffer[1] == 0:  # not a super-packet: bare unless a checksum is left
+                    partial = buffer[0] & NEEDS_CSUM  # (DATA_VALID, also set, needs nothing)
+                    if partial and size > bare_limit:
                         _finish_checksum(buffer, size)  # would not fit with its header
-                    sock.sendto(view[VNET:size] if buffer[0] == 0 else view[:size], peer)
+                        partial = 0
+                    sock.sendto(view[:size] if partial else view[VNET:size], peer)
                 elif size <= MAX_DATAGRAM:
                     sock.sendto(view[:size], peer)
                 else:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kin.errors import KinError, NetworkSetupError
-from kin.flannel.backends.base import ExternalInterface
+from kin.flannel.backends.base import ExternalInterface, add_each
 from kin.flannel.backends.direct import is_peer_subnet, on_link, remove_stale_routes
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.linux.netlink import Netlink
@@ -135,13 +135,13 @@ class VxlanBackend:
             and info is not None
             and info.vni == self.vni
             and info.dev_index == self.ext.index
-            and info.local == str(self.ext.public_ip)
+            and info.local == str(self.ext.address.ip)
             and info.port == self.port
         )
 
     def _create(self, mac: str) -> Link:
         try:
-            self.nl.add_vxlan(self.device, self.vni, str(self.ext.public_ip), self.ext.index,
+            self.nl.add_vxlan(self.device, self.vni, str(self.ext.address.ip), self.ext.index,
                               port=self.port, learning=self.learning, mtu=self.mtu, mac=mac,
                               gbp=self.gbp)  # fmt: skip
             link = self.nl.get_link(self.device)
@@ -216,8 +216,7 @@ class VxlanBackend:
             self._remove_stale(wanted)
         except KinError as exc:
             raise NetworkSetupError(f"failed to reconcile {self.device}: {exc}") from exc
-        for peer in peers:
-            self.add(peer)
+        add_each(self.add, peers)
 
     def _remove_stale(self, wanted: list[_Peer]) -> None:
         nl, device = self.nl, self.device

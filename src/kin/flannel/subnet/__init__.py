@@ -13,9 +13,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from kin.errors import ConfigError, KinError
 from kin.flannel.lease import Lease, LeaseAttrs
 
-__all__ = ["Previous", "SubnetManager"]
+__all__ = ["LeaseLost", "NotYet", "Previous", "SubnetManager"]
+
+
+class NotYet(ConfigError):
+    """What flanneld waits for, asking again every second: a podCIDR the controller
+    manager has not assigned, a network configuration nobody has put in etcd yet."""
+
+
+class LeaseLost(KinError):
+    """This node's own lease is gone (revoked, expired, deleted): as Flannel does, the
+    daemon stops rather than keep routing for a subnet that may be someone else's."""
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from kin.errors import ConfigError, KinError
+from kin.errors import KinError
 from kin.etcd.gateway import Gateway, b64, prefix_end, unb64
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.flannel.netconf import LeaseRanges, NetConfig, lease_ranges, parse
-from kin.flannel.subnet import Previous
+from kin.flannel.subnet import LeaseLost, NotYet, Previous
 
 __all__ = ["EtcdSubnetManager", "lease_key"]
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 TTL = 24 * 3600  # seconds: Flannel's lease time
 ATTEMPTS = 10
 CANDIDATES = 100
+RETRY_RENEWAL = 60.0  # seconds
 _KEY = re.compile(r"(\d+\.\d+\.\d+\.\d+)-(\d+)$")
 
 
@@ -57,6 +58,7 @@ class EtcdSubnetManager:
         self.previous_subnet, self.ttl, self.renew_margin = previous_subnet, ttl, renew_margin
         self.ranges: LeaseRanges | None = None
         self.lease: Lease | None = None
+        self.reserved = False  # the lease is a reservation: nothing to renew
         self._renewal: asyncio.Task[None] | None = None
 
     async def config(self) -> NetConfig:
@@ -65,7 +67,7 @@ class EtcdSubnetManager:
         reply = await self.gateway.post("/v3/kv/range", {"key": b64(key.encode())})
         kvs = reply.get("kvs") or []
         if not kvs:
-            raise ConfigError(f"etcd {key}: no network configuration there")
+            raise NotYet(f"etcd {key}: no network configuration there")
         config = parse(unb64(kvs[0]["value"]), f"etcd {key}")
         self.ranges = lease_ranges(config, f"etcd {key}")
         return config
@@ -89,8 +91,11 @@ class EtcdSubnetManager:
             self._renewal = asyncio.create_task(self._renew_forever())
 
     async def close(self) -> None:
+        """Stop renewing (the lease itself stays, as Flannel leaves it)."""
         if self._renewal is not None:
             self._renewal.cancel()
+            await asyncio.gather(self._renewal, return_exceptions=True)
+            self._renewal = None
 
     async def peers(self) -> tuple[dict[str, Lease], str]:
         leases, revision = await self._leases()
@@ -113,6 +118,8 @@ class EtcdSubnetManager:
                 if name is None:
                     continue
                 if event.get("type") == "DELETE":
+                    if self.lease is not None and name == _name(self._key(self.lease.subnet)):
+                        raise LeaseLost(f"lease {name} has been revoked")
                     yield name, None
                     continue
                 lease = _lease(name, event["kv"].get("value", ""))
@@ -128,7 +135,8 @@ class EtcdSubnetManager:
             if lease.attrs.public_ip != attrs.public_ip:
                 continue
             if self._fits(lease.subnet):
-                await self._put(lease.subnet, attrs, reservation=etcd_lease == 0)
+                self.reserved = etcd_lease == 0
+                await self._put(lease.subnet, attrs, reservation=self.reserved)
                 return Lease(lease.subnet, attrs)
             log.info("deleting %s: it does not fit the configuration", name)
             await self.gateway.post(
@@ -190,17 +198,21 @@ class EtcdSubnetManager:
         return str(reply["ID"])
 
     async def _renew_forever(self) -> None:
-        while True:
-            await asyncio.sleep(max(1.0, self.ttl - self.renew_margin))
+        """Renew ``renew_margin`` before the end; after a failure, try again in a minute
+        (as Flannel's MonitorLease), not a whole lease later."""
+        delay = self.ttl - self.renew_margin
+        while not self.reserved:
+            await asyncio.sleep(max(1.0, delay))
             lease = self.lease
             if lease is None:
                 continue
             try:
                 await self._put(lease.subnet, lease.attrs, reservation=False)
                 log.info("renewed %s for %d s", lease.subnet, self.ttl)
+                delay = self.ttl - self.renew_margin
             except KinError as exc:
                 log.warning("renewing %s: %s; trying again in a minute", lease.subnet, exc)
-                await asyncio.sleep(60)
+                delay = RETRY_RENEWAL
 
     async def _leases(self) -> tuple[dict[str, tuple[Lease, int]], int]:
         """Every lease by name with its etcd lease ID (0: a reservation), and the revision."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from kin.errors import ConfigError
 from kin.flannel.lease import Lease, LeaseAttrs
-from kin.flannel.subnet import Previous
+from kin.flannel.subnet import NotYet, Previous
 from kin.kube.client import STRATEGIC_PATCH, Client
 
 __all__ = ["KubeSubnetManager", "lease_of"]
@@ -74,7 +75,7 @@ class KubeSubnetManager:
         node = await self.own_node()
         subnet = _pod_cidr(node)
         if subnet is None:
-            raise ConfigError(f'node "{self.node}" pod cidr not assigned')
+            raise NotYet(f'node "{self.node}" pod cidr not assigned')
         if not subnet.subnet_of(self.network):
             raise ConfigError(
                 f'node "{self.node}" pod cidr {subnet} is not inside the flannel network '
@@ -119,7 +120,12 @@ class KubeSubnetManager:
     async def watch(self, resource_version: str) -> AsyncIterator[tuple[str, Lease | None]]:
         """(node name, its lease or None) for each node event after ``resource_version``;
         None means the node is not (or no longer) a peer. APIError 410: list again."""
-        async for kind, node in self.api.watch("/api/v1/nodes", resource_version):
+        # the server ends the watch after 5 to 10 minutes (as client-go asks), so a
+        # connection that died without a word is noticed and the peers listed again
+        timeout = str(random.randint(300, 600))
+        async for kind, node in self.api.watch(
+            "/api/v1/nodes", resource_version, timeoutSeconds=timeout
+        ):
             if kind in ("ADDED", "MODIFIED", "DELETED"):
                 name = str(node.get("metadata", {}).get("name", ""))
                 yield name, None if kind == "DELETED" else self.peer_lease(node)
