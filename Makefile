@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Some shells set this; without cached bytecode every kin process compiles kin again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup system venv demo test lint unit netns e2e bench clean-demo
+.PHONY: setup system venv demo test lint unit netns e2e bench clean-demo proto
 
 setup: system venv
 
@@ -56,3 +56,9 @@ bench: setup
 	$(PY) benchmarks/bench_cni.py
 	$(PY) -m benchmarks.bench_apiserver --quick
 	$(PY) -m benchmarks.bench_flannel 3 3
+
+# The CRI messages and stubs, generated from src/kin/runtime/cri/api.proto and committed
+# (a unit test checks they are current).
+proto: venv
+	$(PY) -m grpc_tools.protoc -Isrc --python_out=src --pyi_out=src --grpc_python_out=src \
+		src/kin/runtime/cri/api.proto

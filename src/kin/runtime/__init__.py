@@ -1,0 +1,1 @@
+"""kin's container runtime: the node's containerd, serving CRI v1 on a unix socket."""

@@ -1,0 +1,1 @@
+"""The CRI v1 protocol: ``api.proto`` and the code ``make proto`` generates from it."""
