@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "APIError",
     "CNIError",
+    "CRIAlreadyExists",
+    "CRIError",
+    "CRIInvalid",
+    "CRINotFound",
+    "CRIPrecondition",
+    "CRITimeout",
     "ClusterError",
     "ClusterExistsError",
     "ClusterNotFoundError",
@@ -171,3 +177,30 @@ class APIError(KinError):
         if self.details:
             body["details"] = self.details
         return body
+
+
+class CRIError(KinError):
+    """A container-runtime request failed. ``grpc_code`` names the gRPC status the CRI
+    server answers with (the kubelet and crictl test NOT_FOUND by code, not by text)."""
+
+    grpc_code = "UNKNOWN"
+
+
+class CRINotFound(CRIError):
+    grpc_code = "NOT_FOUND"
+
+
+class CRIInvalid(CRIError):
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class CRIPrecondition(CRIError):
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class CRIAlreadyExists(CRIError):
+    grpc_code = "ALREADY_EXISTS"
+
+
+class CRITimeout(CRIError):
+    grpc_code = "DEADLINE_EXCEEDED"

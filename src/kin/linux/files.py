@@ -8,7 +8,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["locked", "write_atomic"]
+__all__ = ["locked", "socket_path", "write_atomic"]
+
+UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
 
 
 @contextmanager
@@ -37,3 +39,20 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def socket_path(path: str) -> Iterator[str]:
+    """A name for ``path`` that fits in a unix socket address, valid for the block.
+
+    A path longer than ``sun_path`` is reached through ``/proc/self/fd/<dir fd>/<name>``,
+    which binds and connects the same socket file.
+    """
+    if len(path.encode()) <= UNIX_PATH_MAX:
+        yield path
+        return
+    fd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)

@@ -1,0 +1,304 @@
+"""Containers: created from the kubelet's config, started by the sandbox's shim.
+
+A container's state is read, not remembered: CREATED until started; RUNNING while
+its process (by PID and start time) lives; EXITED once the shim recorded its exit
+(``exit.json``), or when its process is gone and nothing was recorded (the shim
+died): exit code 255, reason ``Unknown``, as containerd says then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+from kin.errors import (
+    CRIError,
+    CRIInvalid,
+    CRINotFound,
+    CRIPrecondition,
+    CRITimeout,
+)
+from kin.linux.files import write_atomic
+from kin.linux.proc import ProcessRecord
+from kin.runtime import shimclient
+from kin.runtime.cri import api_pb2 as cri
+from kin.runtime.images import ImageStore
+from kin.runtime.sandboxes import Sandboxes
+from kin.runtime.store import ContainerRecord, Records, SandboxRecord, new_id
+
+__all__ = ["Containers", "ExitInfo"]
+
+PID_MODES = {cri.POD: "pod", cri.CONTAINER: "container", cri.NODE: "node"}
+EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024  # and the rest is discarded (CVE-2022-1708)
+EXIT_RECORD_WAIT = 2.0
+UNKNOWN_EXIT = 255
+
+
+class ExitInfo:
+    def __init__(self, code: int, finished_at: int, reason: str, message: str = "") -> None:
+        self.code = code
+        self.finished_at = finished_at
+        self.reason = reason
+        self.message = message
+
+
+class Containers:
+    def __init__(
+        self, records: Records[ContainerRecord], sandboxes: Sandboxes, images: ImageStore
+    ) -> None:
+        self.records = records
+        self.sandboxes = sandboxes
+        self.images = images
+
+    # -- create and start -----------------------------------------------------------------
+
+    def create(
+        self,
+        sandbox: SandboxRecord,
+        config: cri.ContainerConfig,
+        sandbox_config: cri.PodSandboxConfig,
+    ) -> str:
+        if not config.HasField("metadata") or not config.metadata.name:
+            raise CRIInvalid("container config must include metadata.name")
+        self.sandboxes.pause_pid(sandbox)  # the sandbox must be running
+        image = self.images.find(config.image.image)
+        if image is None:
+            raise CRINotFound(
+                f'failed to get image "{config.image.image}": not found (pull it first)'
+            )
+        argv = list(config.command) + list(config.args)
+        if not argv:
+            raise CRIInvalid("failed to generate container spec: no command specified")
+        id_ = new_id()
+        meta = sandbox.config.metadata
+        name = "_".join(
+            (
+                config.metadata.name,
+                meta.name,
+                meta.namespace,
+                meta.uid,
+                str(config.metadata.attempt),
+            )
+        )
+        self.records.reserve(name, id_)
+        log_path = ""
+        directory = sandbox.config.log_directory or sandbox_config.log_directory
+        if directory and config.log_path:
+            log_path = os.path.join(directory, config.log_path)
+        record = ContainerRecord(id_, self.records.directory_for(id_), config, {"name": name})
+        record.facts.update(
+            sandbox=sandbox.id, created_at=time.time_ns(), state="created", log_path=log_path,
+            image_id=image.id, rootfs=image.rootfs,
+        )  # fmt: skip
+        record.save()
+        self.records.add(record)
+        return id_
+
+    def start(self, record: ContainerRecord) -> None:
+        with record.lock:
+            if record.facts["state"] != "created":
+                raise CRIPrecondition(f"container {record.id[:13]} is not in created state")
+            sandbox = self.records_sandbox(record)
+            self.sandboxes.pause_pid(sandbox)
+            record.facts["state"] = "starting"
+            spec = self._launch_spec(record, sandbox)
+            try:
+                reply = shimclient.call(sandbox.dir, {"op": "start", "spec": spec})
+                process = ProcessRecord(int(reply["pid"]), int(reply["starttime"]))
+            except CRIError as exc:
+                self._failed_to_start(record, str(exc))
+                raise CRIError(f"failed to start container {record.id[:13]}: {exc}") from exc
+            record.facts.update(state="started", started_at=int(reply["started_at"]))
+            record.facts["process"] = {"pid": process.pid, "starttime": process.starttime}
+            record.save()
+
+    def _failed_to_start(self, record: ContainerRecord, message: str) -> None:
+        now = time.time_ns()
+        record.facts.update(state="started", started_at=now, start_error=message)
+        exit_record = {"exit_code": 128, "signal": 0, "finished_at": now, "reason": "StartError"}
+        write_atomic(record.path("exit.json"), json.dumps(exit_record | {"message": message}))
+        record.save()
+
+    def _launch_spec(self, record: ContainerRecord, sandbox: SandboxRecord) -> dict[str, Any]:
+        config = record.config
+        options = config.linux.security_context.namespace_options
+        if options.pid not in PID_MODES:
+            raise CRIInvalid("PID namespace mode TARGET is not supported by kin's runtime")
+        mounts = [
+            {"source": sandbox.path(name), "target": f"/etc/{name}", "readonly": False}
+            for name in ("hostname", "hosts", "resolv.conf")
+        ]
+        mounts += [
+            {"source": m.host_path, "target": m.container_path, "readonly": m.readonly}
+            for m in config.mounts
+        ]
+        return {
+            "id": record.id,
+            "argv": list(config.command) + list(config.args),
+            "env": {kv.key: kv.value.decode(errors="replace") for kv in config.envs},
+            "cwd": config.working_dir,
+            "pid_mode": PID_MODES[options.pid],
+            "mounts": mounts,
+            "exit_file": record.path("exit.json"),
+            "log_path": record.facts["log_path"],
+        }
+
+    def records_sandbox(self, record: ContainerRecord) -> SandboxRecord:
+        return self.sandboxes.records.get(record.facts["sandbox"])
+
+    # -- state ----------------------------------------------------------------------------
+
+    def state(self, record: ContainerRecord) -> cri.ContainerState:
+        if record.facts["state"] in ("created", "starting"):
+            return cri.CONTAINER_CREATED
+        if self.exit_info(record) is not None:
+            return cri.CONTAINER_EXITED
+        return cri.CONTAINER_RUNNING
+
+    def exit_info(self, record: ContainerRecord) -> ExitInfo | None:
+        """How it ended, or None while it runs (or was never started)."""
+        if record.facts["state"] != "started":
+            return None
+        recorded = record.read_json("exit.json")
+        if recorded is None:
+            process = _process(record)
+            if process is not None and process.alive():
+                return None
+            recorded = self._wait_for_exit_record(record)
+        if recorded is None:
+            return ExitInfo(
+                UNKNOWN_EXIT, time.time_ns(), "Unknown", "the container's exit was not recorded"
+            )
+        code = int(recorded["exit_code"])
+        reason = recorded.get("reason") or ("Completed" if code == 0 else "Error")
+        return ExitInfo(code, int(recorded["finished_at"]), reason, recorded.get("message", ""))
+
+    def _wait_for_exit_record(self, record: ContainerRecord) -> dict[str, Any] | None:
+        """The process is gone: its shim writes the exit at once, unless the shim died."""
+        shim = self.records_sandbox_shim(record)
+        deadline = time.monotonic() + (EXIT_RECORD_WAIT if shim is not None and shim.alive() else 0)
+        while True:
+            recorded = record.read_json("exit.json")
+            if recorded is not None or time.monotonic() >= deadline:
+                return recorded
+            time.sleep(0.005)
+
+    def records_sandbox_shim(self, record: ContainerRecord) -> ProcessRecord | None:
+        sandbox = self.sandboxes.records.find(record.facts["sandbox"])
+        raw = sandbox.facts.get("shim") if sandbox is not None else None
+        return ProcessRecord(raw["pid"], raw["starttime"]) if raw else None
+
+    def running_pid(self, record: ContainerRecord) -> int:
+        if self.state(record) != cri.CONTAINER_RUNNING:
+            raise CRIPrecondition(f"container {record.id[:13]} is not running")
+        process = _process(record)
+        assert process is not None
+        return process.pid
+
+    # -- stop and remove ------------------------------------------------------------------
+
+    def stop(self, record: ContainerRecord, timeout: int) -> None:
+        """The stop signal, ``timeout`` seconds, then SIGKILL. Stopped already is success."""
+        with record.lock:
+            process = _process(record)
+            if process is None or self.state(record) != cri.CONTAINER_RUNNING:
+                return
+            if timeout > 0:
+                process.signal(_stop_signal(record.config))
+                if _wait_gone(process, timeout):
+                    self.exit_info(record)  # waits for the shim to record the exit
+                    return
+            process.signal(signal.SIGKILL)
+            _wait_gone(process, 10.0)
+            self.exit_info(record)
+
+    def remove(self, record: ContainerRecord) -> None:
+        self.stop(record, 0)
+        self.records.remove(record)
+
+    def of_sandbox(self, sandbox_id: str) -> list[ContainerRecord]:
+        return [r for r in self.records.all() if r.facts["sandbox"] == sandbox_id]
+
+    def select(self, filter_: cri.ContainerFilter | None) -> list[ContainerRecord]:
+        found = self.records.all()
+        if filter_ is None:
+            return found
+        if filter_.id:
+            match = self.records.find(filter_.id)
+            found = [match] if match is not None else []
+        if filter_.pod_sandbox_id:
+            sandbox = self.sandboxes.records.find(filter_.pod_sandbox_id)
+            found = [r for r in found if sandbox is not None and r.facts["sandbox"] == sandbox.id]
+        if filter_.HasField("state"):
+            found = [r for r in found if self.state(r) == filter_.state.state]
+        selector = dict(filter_.label_selector)
+        return [r for r in found if all(r.config.labels.get(k) == v for k, v in selector.items())]
+
+    # -- exec and logs --------------------------------------------------------------------
+
+    def exec_sync(
+        self, record: ContainerRecord, cmd: list[str], timeout: int
+    ) -> tuple[bytes, bytes, int]:
+        if not cmd:
+            raise CRIInvalid("exec command is empty")
+        argv, env = self.exec_command(record, cmd)
+        try:
+            done = subprocess.run(
+                argv,
+                env=env,
+                capture_output=True,
+                timeout=timeout or None,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CRITimeout(f"command {' '.join(cmd)!r} timed out after {timeout}s") from exc
+        return done.stdout[:EXEC_OUTPUT_LIMIT], done.stderr[:EXEC_OUTPUT_LIMIT], done.returncode
+
+    def exec_command(
+        self, record: ContainerRecord, cmd: list[str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """``nsenter`` into every namespace of the container, its root and working
+        directory, with the container's environment."""
+        pid = self.running_pid(record)
+        argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", *cmd]
+        return argv, _environment_of(pid)
+
+    def reopen_log(self, record: ContainerRecord) -> None:
+        if self.state(record) != cri.CONTAINER_RUNNING:
+            raise CRIPrecondition(f"container {record.id[:13]} is not running")
+        shimclient.call(self.records_sandbox(record).dir, {"op": "reopen", "id": record.id})
+
+
+def _stop_signal(config: cri.ContainerConfig) -> int:
+    if config.stop_signal == cri.RUNTIME_DEFAULT:
+        return signal.SIGTERM
+    name = cri.Signal.Name(config.stop_signal)
+    return int(getattr(signal, name, signal.SIGTERM))
+
+
+def _process(record: ContainerRecord) -> ProcessRecord | None:
+    raw = record.facts.get("process")
+    return ProcessRecord(raw["pid"], raw["starttime"]) if raw else None
+
+
+def _wait_gone(process: ProcessRecord, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while process.alive():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _environment_of(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}

@@ -1,0 +1,222 @@
+"""Start a pod's processes in their namespaces: the pause process and the containers.
+
+Runs in the shim, which is single-threaded, so forking is safe. Each start forks
+twice: the first child enters or creates the namespaces (``setns``/``unshare`` take
+effect for a PID namespace only in the children that follow), the second runs the
+program and is re-parented to the shim, its subreaper, when the first exits. A
+failure before ``exec`` comes back as text on a close-on-exec pipe, so a command
+that does not exist is an error of the start, not a silent exit.
+
+The specs are plain dicts (they travel as JSON from the runtime to the shim):
+
+pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts"}``
+container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path"}``
+with ``pid_mode`` one of ``pod`` (pause's PID namespace), ``container`` (its own) or
+``node``, and ``mounts`` a list of ``{"source", "target", "readonly"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+from kin.linux import mounts, syscalls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+__all__ = ["LaunchError", "Started", "start_container", "start_pause"]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SHARED_NAMESPACES = (
+    ("ipc", syscalls.CLONE_NEWIPC),
+    ("uts", syscalls.CLONE_NEWUTS),
+    ("net", syscalls.CLONE_NEWNET),
+)
+
+
+class LaunchError(Exception):
+    """The program could not be started; the message says what failed."""
+
+
+class Started:
+    """A running container: its PID (in the shim's namespace) and its output pipes."""
+
+    __slots__ = ("pid", "stderr", "stdout")
+
+    def __init__(self, pid: int, stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def start_pause(spec: dict[str, Any]) -> int:
+    """The sandbox's pause process: PID 1 of a new PID namespace (unless hostPID)."""
+
+    def enter() -> None:
+        if spec["netns"]:
+            _setns_path(spec["netns"], syscalls.CLONE_NEWNET)
+        flags = syscalls.CLONE_NEWNS
+        flags |= syscalls.CLONE_NEWPID if spec["new_pid"] else 0
+        flags |= syscalls.CLONE_NEWIPC if spec["new_ipc"] else 0
+        flags |= syscalls.CLONE_NEWUTS if spec["new_uts"] else 0
+        syscalls.unshare(flags)
+        if spec["new_uts"] and spec["hostname"]:
+            syscalls.sethostname(spec["hostname"])
+
+    def run() -> None:
+        _stdio(os.open("/dev/null", os.O_RDWR), None, None)
+        # Named "pause" (the binary is catatonit): ps shows it as kubelet users expect.
+        os.execv(spec["binary"], ["pause", "-P"])
+
+    return _double_fork(enter, run)
+
+
+def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
+    """A container: joins pause's net, ipc and uts namespaces, its own mount namespace."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+
+    def enter() -> None:
+        for kind, flag in SHARED_NAMESPACES:
+            _setns_path(f"/proc/{pause_pid}/ns/{kind}", flag)
+        if spec["pid_mode"] == "pod":
+            _setns_path(f"/proc/{pause_pid}/ns/pid", syscalls.CLONE_NEWPID)
+        flags = syscalls.CLONE_NEWNS
+        flags |= syscalls.CLONE_NEWPID if spec["pid_mode"] == "container" else 0
+        syscalls.unshare(flags)
+
+    def run() -> None:
+        os.setsid()
+        _stdio(os.open("/dev/null", os.O_RDONLY), out_w, err_w)
+        _prepare_filesystem(spec)
+        env = dict(spec["env"])
+        env.setdefault("PATH", DEFAULT_PATH)
+        argv = spec["argv"]
+        os.execve(_resolve(argv[0], env["PATH"]), argv, env)
+
+    try:
+        pid = _double_fork(enter, run)
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    return Started(pid, out_r, err_r)
+
+
+def _prepare_filesystem(spec: dict[str, Any]) -> None:
+    # Mounts made here must not reach the node's namespace, whose root is shared.
+    syscalls.mount(None, "/", flags=syscalls.MS_REC | syscalls.MS_SLAVE)
+    if spec["pid_mode"] != "node":
+        mounts.mount_proc("/proc")
+    for mount in spec["mounts"]:
+        _mount_point_for(mount["source"], mount["target"])
+        mounts.bind(mount["source"], mount["target"], bool(mount.get("readonly")))
+    os.chdir(spec["cwd"] or "/")
+
+
+def _mount_point_for(source: str, target: str) -> None:
+    if os.path.lexists(target):
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+
+
+def _resolve(command: str, path: str) -> str:
+    """``command`` as exec finds it: a path as given, a bare name on ``PATH``."""
+    if "/" in command:
+        return command
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", command)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise LaunchError(f'exec: "{command}": executable file not found in $PATH')
+
+
+def _setns_path(path: str, nstype: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(fd, nstype)
+    finally:
+        os.close(fd)
+
+
+def _stdio(stdin: int, stdout: int | None, stderr: int | None) -> None:
+    os.dup2(stdin, 0)
+    os.dup2(stdin if stdout is None else stdout, 1)
+    os.dup2(stdin if stderr is None else stderr, 2)
+
+
+def _double_fork(enter: Callable[[], None], run: Callable[[], None]) -> int:
+    """Fork, ``enter`` namespaces, fork again and ``run`` (which execs); return its PID."""
+    pid_r, pid_w = os.pipe()
+    error_r, error_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(pid_r)
+            os.close(error_r)
+            enter()
+            grandchild = os.fork()
+            if grandchild == 0:
+                _run_or_report(run, error_w)
+            os.write(pid_w, str(grandchild).encode())
+            code = 0
+        except BaseException as exc:
+            _report(error_w, exc)
+        finally:
+            os._exit(code)
+    os.close(pid_w)
+    os.close(error_w)
+    os.waitpid(child, 0)
+    pid_text, error = _read_all(pid_r), _read_all(error_r)
+    if error:
+        raise LaunchError(error)
+    if not pid_text:
+        raise LaunchError("the launcher died before it started the process")
+    return int(pid_text)
+
+
+def _run_or_report(run: Callable[[], None], error_w: int) -> None:
+    """In the process that execs: never returns into the shim's code."""
+    try:
+        _default_signals()
+        run()
+    except BaseException as exc:
+        _report(error_w, exc)
+    os._exit(127)
+
+
+def _default_signals() -> None:
+    """An ignored signal stays ignored across exec, and a shell may not trap a signal
+    ignored on entry: give the program every signal as a fresh process has it (Python
+    ignores SIGPIPE, and the shim SIGTERM)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in (signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _report(fd: int, exc: BaseException) -> None:
+    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        message = f"{message}: {exc.filename}"
+    with contextlib.suppress(OSError):
+        os.write(fd, (message or type(exc).__name__).encode())
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")

@@ -1,0 +1,296 @@
+"""The shim: one per pod sandbox, the parent of its pause process and its containers.
+
+As containerd-shim-runc-v2 does for containerd, it keeps a pod running while the
+runtime restarts: it is the subreaper of everything the pod starts, reads the
+containers' stdout and stderr into their CRI log files, and records each exit
+(code, signal, time) in the container's ``exit_file``, so a runtime that comes
+back finds every exit code and every log line.
+
+Run as ``python -m kin.runtime.shim BUNDLE``: ``BUNDLE/pause.json`` is the pause
+spec (see ``launch``). The command returns once the shim is ready and prints
+``{"shim": PID, "pause": PID}``; the shim itself lives on in its own session,
+re-parented to the node's PID 1, and answers JSON lines on ``BUNDLE/shim.sock``:
+
+    -> {"op": "start", "spec": {...}}   <- {"ok": true, "pid": P, "starttime": T, "started_at": NS}
+    -> {"op": "reopen", "id": "..."}    <- {"ok": true}
+    -> {"op": "shutdown"}               <- {"ok": true}   (kills what is left, exits)
+
+It imports little (no asyncio, no gRPC), so it starts fast and stays small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from kin.linux.files import socket_path, write_atomic
+from kin.linux.proc import set_process_title, start_time
+from kin.runtime.launch import LaunchError, Started, start_container, start_pause
+from kin.runtime.logs import LogWriter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["SOCKET_NAME", "main"]
+
+SOCKET_NAME = "shim.sock"
+PAUSE_EXIT = "pause-exit.json"
+PR_SET_CHILD_SUBREAPER = 36
+READ_CHUNK = 4096
+SHUTDOWN_GRACE = 2.0
+
+
+class Container:
+    """A started container as the shim follows it."""
+
+    def __init__(self, spec: dict[str, Any], started: Started) -> None:
+        self.id: str = spec["id"]
+        self.pid = started.pid
+        self.exit_file: str = spec["exit_file"]
+        self.log = LogWriter(spec["log_path"])
+        self.pipes = {started.stdout: "stdout", started.stderr: "stderr"}
+        self.status: int | None = None
+
+
+class Shim:
+    def __init__(self, bundle: str) -> None:
+        self.bundle = bundle
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.containers: dict[str, Container] = {}
+        self.by_pid: dict[int, Container] = {}
+        self.pause_pid = 0
+        self.stopping = False
+
+    def start(self) -> None:
+        with open(os.path.join(self.bundle, "pause.json")) as f:
+            spec = json.load(f)
+        path = os.path.join(self.bundle, SOCKET_NAME)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        with socket_path(path) as short:
+            self.listener.bind(short)
+        os.chmod(path, 0o600)
+        self.listener.listen(16)
+        self.pause_pid = start_pause(spec)
+
+    def run(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the runtime stops a pod, not a signal
+        self.selector.register(wake_r, selectors.EVENT_READ, "signal")
+        self.selector.register(self.listener, selectors.EVENT_READ, "control")
+        self._reap()
+        while not self.stopping:
+            for key, _ in self.selector.select(1.0):
+                if key.data == "signal":
+                    _drain(wake_r)
+                elif key.data == "control":
+                    self._serve_one()
+                else:
+                    self._pump(key.fileobj, key.data)  # type: ignore[arg-type]
+            self._reap()
+        self._shutdown()
+
+    # -- containers -----------------------------------------------------------------------
+
+    def _start_container(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if spec["id"] in self.containers:
+            return {"ok": False, "error": f"container {spec['id']} was already started"}
+        started_at = time.time_ns()
+        try:
+            started = start_container(spec, self.pause_pid)
+        except (LaunchError, OSError) as exc:
+            return {"ok": False, "error": str(exc)}
+        container = Container(spec, started)
+        self.containers[container.id] = container
+        self.by_pid[container.pid] = container
+        for fd in container.pipes:
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ, container)
+        log("container %s started, pid %d", container.id[:13], container.pid)
+        # Not reaped yet, so readable even if it already exited: the runtime needs both.
+        pid = container.pid
+        return {"ok": True, "pid": pid, "starttime": start_time(pid), "started_at": started_at}
+
+    def _pump(self, fd: int, container: Container) -> None:
+        """Copy what is in the pipe into the log; close the stream at its end."""
+        stream = container.pipes[fd]
+        while True:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.selector.unregister(fd)
+                os.close(fd)
+                del container.pipes[fd]
+                container.log.flush(stream)
+                self._finish_if_done(container)
+                return
+            container.log.write(stream, chunk)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pause_pid:
+                self._record(os.path.join(self.bundle, PAUSE_EXIT), status)
+                log("pause %d exited (%s)", pid, _describe_status(status))
+            container = self.by_pid.pop(pid, None)
+            if container is not None:
+                self._exited(container, status)
+
+    def _exited(self, container: Container, status: int) -> None:
+        # Everything the process wrote is in the pipes now: log it before the exit.
+        for fd in list(container.pipes):
+            self._pump(fd, container)
+        container.status = status
+        self._record(container.exit_file, status)
+        log("container %s exited (%s)", container.id[:13], _describe_status(status))
+        self._finish_if_done(container)
+
+    def _finish_if_done(self, container: Container) -> None:
+        if container.status is not None and not container.pipes:
+            container.log.close()
+
+    def _record(self, path: str, status: int) -> None:
+        signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+        code = 128 + signum if signum else os.WEXITSTATUS(status)
+        record = {"exit_code": code, "signal": signum, "finished_at": time.time_ns()}
+        write_atomic(path, json.dumps(record))
+
+    # -- control --------------------------------------------------------------------------
+
+    def _serve_one(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5.0)
+            try:
+                request = json.loads(conn.makefile("rb").readline() or b"{}")
+                conn.sendall(json.dumps(self._answer(request)).encode() + b"\n")
+            except (OSError, ValueError) as exc:
+                log("control request failed: %s", exc)
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "start":
+            return self._start_container(request["spec"])
+        if op == "reopen":
+            container = self.containers.get(request.get("id", ""))
+            if container is None:
+                return {"ok": False, "error": "no such container in this shim"}
+            container.log.reopen()
+            return {"ok": True}
+        if op == "ping":
+            return {"ok": True, "pause": self.pause_pid, "containers": len(self.by_pid)}
+        if op == "shutdown":
+            self.stopping = True
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _shutdown(self) -> None:
+        """Kill what is left (the runtime normally stopped it all), reap it, and go."""
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for pid in [self.pause_pid, *self.by_pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        while self.by_pid and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.01)
+        for container in self.containers.values():
+            container.log.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.bundle, SOCKET_NAME))
+        log("shim exiting")
+
+
+def log(message: str, *args: object) -> None:
+    sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message % args}\n")
+    sys.stderr.flush()
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"code {os.WEXITSTATUS(status)}"
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except OSError as exc:
+        if exc.errno != errno.EAGAIN:
+            raise
+
+
+def _become_subreaper() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _daemon(bundle: str, ready_w: int) -> None:
+    """The shim proper, in the grandchild of the command; never returns."""
+    code = 0
+    try:
+        os.setsid()
+        _become_subreaper()
+        set_process_title(f"kin.runtime.shim -id {os.path.basename(bundle)}")
+        shim = Shim(bundle)
+        shim.start()
+        out = os.open(os.path.join(bundle, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        null = os.open("/dev/null", os.O_RDONLY)
+        for fd, target in ((null, 0), (out, 1), (out, 2)):
+            os.dup2(fd, target)
+        report = {"shim": os.getpid(), "pause": shim.pause_pid}
+        os.write(ready_w, json.dumps(report).encode())
+        os.close(ready_w)
+        shim.run()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(ready_w, json.dumps({"error": str(exc) or type(exc).__name__}).encode())
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m kin.runtime.shim BUNDLE\n")
+        return 2
+    bundle = os.path.abspath(args[0])
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.close(ready_r)
+        _daemon(bundle, ready_w)
+    os.close(ready_w)
+    chunks = []
+    while chunk := os.read(ready_r, 4096):
+        chunks.append(chunk)
+    report = b"".join(chunks).decode() or '{"error": "the shim died before it was ready"}'
+    sys.stdout.write(report + "\n")
+    return 1 if "error" in json.loads(report) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

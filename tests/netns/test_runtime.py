@@ -1,0 +1,354 @@
+"""kin's CRI runtime, over its real gRPC socket, in a throwaway node network namespace.
+
+Sandboxes are checked in the kernel: pause's namespaces by inode, its PID inside its
+own PID namespace, the pinned network namespace, the IP host-local handed out and
+released. Containers are real processes whose logs, exits and execs are read back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from kin.linux.proc import process_state
+from kin.runtime.cri import api_pb2 as cri
+from kin.testing.runtime import RuntimeUnderTest, container_config, pod_config, rpc_code
+from kin.testing.waiting import eventually
+
+NAMESPACES = ("ipc", "mnt", "net", "pid", "uts")
+
+
+@pytest.fixture
+def runtime(netns: str, tmp_path: Path) -> Iterator[RuntimeUnderTest]:
+    under_test = RuntimeUnderTest(netns, tmp_path)
+    under_test.write_network()
+    under_test.start()
+    try:
+        yield under_test
+    finally:
+        under_test.clean()
+
+
+def ns_inode(pid: int, kind: str) -> int:
+    return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+
+
+def pause_pid(runtime: RuntimeUnderTest, sandbox_id: str) -> int:
+    import json
+
+    info = json.loads(runtime.sandbox_status(sandbox_id, verbose=True).info["info"])
+    return int(info["pid"])
+
+
+def container_pid(runtime: RuntimeUnderTest, container_id: str) -> int:
+    import json
+
+    request = cri.ContainerStatusRequest(container_id=container_id, verbose=True)
+    return int(json.loads(runtime.cri.runtime.ContainerStatus(request).info["info"])["pid"])
+
+
+def test_version_and_status_say_what_the_kubelet_requires(runtime: RuntimeUnderTest) -> None:
+    version = runtime.cri.check()
+    assert (version.version, version.runtime_name, version.runtime_api_version) == (
+        "0.1.0",
+        "kin",
+        "v1",
+    )
+    assert version.runtime_version
+    conditions = runtime.cri.runtime.Status(cri.StatusRequest()).status.conditions
+    assert [(c.type, c.status) for c in conditions] == [
+        ("RuntimeReady", True),
+        ("NetworkReady", True),
+    ]
+
+
+def test_network_is_not_ready_until_a_cni_config_exists(netns: str, tmp_path: Path) -> None:
+    under_test = RuntimeUnderTest(netns, tmp_path).start()
+    try:
+        status = under_test.cri.runtime.Status(cri.StatusRequest()).status
+        network = status.conditions[1]
+        assert (network.type, network.status, network.reason) == (
+            "NetworkReady",
+            False,
+            "NetworkPluginNotReady",
+        )
+        assert "Network plugin returns error" in network.message
+        config = pod_config(tmp_path)
+        assert rpc_code(lambda: under_test.run_pod(config)) == grpc.StatusCode.UNKNOWN
+        under_test.write_network()  # installed later, as flannel's DaemonSet does
+        assert under_test.cri.runtime.Status(cri.StatusRequest()).status.conditions[1].status
+        assert under_test.run_pod(config)
+    finally:
+        under_test.clean()
+
+
+def test_a_sandbox_is_pause_in_namespaces_of_its_own(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    config = pod_config(tmp_path, "web")
+    sandbox_id = runtime.run_pod(config)
+    status = runtime.sandbox_status(sandbox_id).status
+    assert status.state == cri.SANDBOX_READY
+    assert status.network.ip.startswith("10.88.0.")
+    assert status.metadata == config.metadata
+    assert dict(status.labels) == dict(config.labels)
+    assert dict(status.annotations) == dict(config.annotations)
+    assert status.linux.namespaces.options.pid == cri.POD  # echoed back, as the kubelet needs
+    pid = pause_pid(runtime, sandbox_id)
+    proc_status = Path(f"/proc/{pid}/status").read_text()
+    assert re.search(r"^NSpid:\s+\d+\s+1$", proc_status, re.M), "pause is PID 1 of its namespace"
+    assert Path(f"/proc/{pid}/cmdline").read_bytes() == b"pause\0-P\0"
+    assert int(re.search(r"^VmRSS:\s+(\d+) kB", proc_status, re.M)[1]) < 1024  # type: ignore[index]
+    runtime_pid = runtime.process.pid if runtime.process else 0
+    for kind in NAMESPACES:
+        assert ns_inode(pid, kind) != ns_inode(os.getpid(), kind), kind
+    # The node is where the runtime runs: its network namespace differs from the pod's too.
+    node_child = next(iter(Path(f"/proc/{runtime_pid}/task").iterdir())).name
+    assert ns_inode(int(node_child), "net") != ns_inode(pid, "net")
+    pins = list((tmp_path / "netns").iterdir())
+    assert [p.name[:4] for p in pins] == ["cni-"]
+    assert os.stat(pins[0]).st_ino == ns_inode(pid, "net")
+    assert (tmp_path / "ipam" / "kintest" / status.network.ip).read_text().startswith(sandbox_id)
+
+
+def test_stop_releases_the_network_and_remove_forgets_the_sandbox(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox_id = runtime.run_pod(pod_config(tmp_path))
+    pid = pause_pid(runtime, sandbox_id)
+    ip = runtime.sandbox_status(sandbox_id).status.network.ip
+    for _ in range(2):  # idempotent
+        runtime.cri.runtime.StopPodSandbox(
+            cri.StopPodSandboxRequest(pod_sandbox_id=sandbox_id[:12])
+        )
+    status = runtime.sandbox_status(sandbox_id).status
+    assert status.state == cri.SANDBOX_NOTREADY
+    assert not status.network.ip
+    assert not list((tmp_path / "netns").iterdir())
+    assert process_state(pid) in (None, "Z")
+    assert not (tmp_path / "ipam" / "kintest" / ip).exists()  # released
+    again = runtime.run_pod(pod_config(tmp_path, "second"))
+    for _ in range(2):
+        runtime.cri.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id))
+    assert rpc_code(lambda: runtime.sandbox_status(sandbox_id)) == grpc.StatusCode.NOT_FOUND
+    assert [
+        s.id for s in runtime.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest()).items
+    ] == [again]
+
+
+def test_containers_share_the_pods_namespaces_and_pause_reaps_orphans(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path, "shared")
+    sandbox_id = runtime.run_pod(sandbox)
+    image = runtime.pull()
+    serve = (
+        "import socket; s = socket.create_server(('127.0.0.1', 8080)); s.accept()[0].send(b'pong')"
+    )
+    server = container_config("server", "python3", "-c", serve, image=image)
+    client = container_config("client", "sh", "-c", "(sleep 0.2 &) ; sleep 300", image=image)
+    server_id = runtime.start_container(sandbox_id, server, sandbox)
+    client_id = runtime.start_container(sandbox_id, client, sandbox)
+    pause = pause_pid(runtime, sandbox_id)
+    for container_id in (server_id, client_id):
+        pid = container_pid(runtime, container_id)
+        for kind in ("ipc", "net", "pid", "uts"):
+            assert ns_inode(pid, kind) == ns_inode(pause, kind), kind
+        assert ns_inode(pid, "mnt") != ns_inode(pause, "mnt")
+    fetch = "import socket; print(socket.create_connection(('127.0.0.1', 8080)).recv(9).decode())"
+    reply = eventually(lambda: runtime.exec(client_id, "python3", "-c", fetch).stdout)
+    assert reply == b"pong\n"  # over the pod's own loopback
+    ps = runtime.exec(client_id, "ps", "-o", "pid,stat,comm").stdout.decode()
+    assert re.search(r"^\s*1\s+\S+\s+pause$", ps, re.M), ps
+    time.sleep(0.4)  # the orphaned sleep ends and is reaped by pause, PID 1
+    ps = runtime.exec(client_id, "ps", "-o", "pid,stat,comm").stdout.decode()
+    assert not re.search(r"\sZ", ps), ps
+    assert runtime.exec(client_id, "hostname").stdout == b"shared\n"
+
+
+def test_own_pid_namespace_by_default(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
+    sandbox = pod_config(tmp_path, pid=cri.CONTAINER)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("app", "sleep", "300", image=runtime.pull(), pid=cri.CONTAINER)
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    pid = container_pid(runtime, container_id)
+    assert ns_inode(pid, "pid") != ns_inode(pause_pid(runtime, sandbox_id), "pid")
+    assert runtime.exec(container_id, "ps", "-o", "pid,comm").stdout.decode().split()[2:4] == [
+        "1",
+        "sleep",
+    ]
+
+
+def test_logs_exit_codes_and_reasons(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    image = runtime.pull()
+    script = "echo out; echo err >&2; printf partial; echo $KIN_TEST; exit 3"
+    failing = runtime.start_container(
+        sandbox_id, container_config("fails", "sh", "-c", script, image=image), sandbox
+    )
+    status = runtime.wait_exited(failing)
+    assert (status.exit_code, status.reason) == (3, "Error")
+    assert status.finished_at >= status.started_at > status.created_at > 0
+    lines = Path(status.log_path).read_text().splitlines()
+    records = [line.split(" ", 3) for line in lines]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", r[0]) for r in records)
+    # Each stream in order; the two pipes are read as they come, so they may interleave.
+    assert [r[2:] for r in records if r[1] == "stdout"] == [["F", "out"], ["F", "partialyes"]]
+    assert [r[2:] for r in records if r[1] == "stderr"] == [["F", "err"]]
+    ok = runtime.start_container(sandbox_id, container_config("ok", "true", image=image), sandbox)
+    assert (runtime.wait_exited(ok).exit_code, runtime.wait_exited(ok).reason) == (0, "Completed")
+
+
+def test_a_command_that_does_not_exist_is_a_start_error(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("bad", "no-such-command", image=runtime.pull())
+    with pytest.raises(grpc.RpcError) as caught:
+        runtime.start_container(sandbox_id, config, sandbox)
+    assert "executable file not found in $PATH" in str(caught.value.details())
+    containers = runtime.cri.runtime.ListContainers(cri.ListContainersRequest()).containers
+    status = runtime.container_status(containers[0].id)
+    assert (status.state, status.exit_code, status.reason) == (
+        cri.CONTAINER_EXITED,
+        128,
+        "StartError",
+    )
+    assert "no-such-command" in status.message
+    no_command = container_config("empty", image=runtime.pull())
+    request = cri.CreateContainerRequest(
+        pod_sandbox_id=sandbox_id, config=no_command, sandbox_config=sandbox
+    )
+    assert (
+        rpc_code(lambda: runtime.cri.runtime.CreateContainer(request))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+
+def test_exec_sync_returns_output_and_exit_code_and_times_out(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    container_id = runtime.start_container(
+        sandbox_id, container_config("app", "sleep", "300", image=runtime.pull()), sandbox
+    )
+    result = runtime.exec(container_id[:10], "sh", "-c", "echo $KIN_TEST; echo oops >&2; exit 7")
+    assert (result.stdout, result.stderr, result.exit_code) == (b"yes\n", b"oops\n", 7)
+    address = runtime.exec(container_id, "ip", "-4", "-o", "addr", "show", "eth0").stdout.decode()
+    assert runtime.sandbox_status(sandbox_id).status.network.ip in address
+    started = time.monotonic()
+    assert (
+        rpc_code(lambda: runtime.exec(container_id, "sleep", "10", timeout=1))
+        == grpc.StatusCode.DEADLINE_EXCEEDED
+    )
+    assert time.monotonic() - started < 5
+
+
+def test_stop_sends_sigterm_then_sigkill_after_the_grace_period(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path, pid=cri.CONTAINER)
+    sandbox_id = runtime.run_pod(sandbox)
+    image = runtime.pull()
+    polite = container_config(
+        "polite",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        image=image,
+        pid=cri.CONTAINER,
+    )
+    stubborn = container_config("stubborn", "sleep", "300", image=image, pid=cri.CONTAINER)
+    polite_id = runtime.start_container(sandbox_id, polite, sandbox)
+    stubborn_id = runtime.start_container(sandbox_id, stubborn, sandbox)
+    time.sleep(0.2)  # let the shell install its trap
+    started = time.monotonic()
+    runtime.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=polite_id, timeout=10))
+    assert time.monotonic() - started < 3
+    assert runtime.container_status(polite_id).exit_code == 0
+    started = time.monotonic()
+    # sleep is PID 1 of its PID namespace and has no handler: SIGTERM does nothing to it.
+    runtime.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=stubborn_id, timeout=1))
+    assert 1 <= time.monotonic() - started < 4
+    status = runtime.container_status(stubborn_id)
+    assert (status.state, status.exit_code) == (cri.CONTAINER_EXITED, 128 + signal.SIGKILL)
+    runtime.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=stubborn_id, timeout=1))
+    runtime.cri.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=stubborn_id))
+    runtime.cri.runtime.RemoveContainer(cri.RemoveContainerRequest(container_id=stubborn_id))
+    assert rpc_code(lambda: runtime.container_status(stubborn_id)) == grpc.StatusCode.NOT_FOUND
+
+
+def test_pods_outlive_a_runtime_killed_with_sigkill(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    ticker = container_config(
+        "ticker",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done",
+        image=runtime.pull(),
+    )
+    container_id = runtime.start_container(sandbox_id, ticker, sandbox)
+    log = Path(runtime.container_status(container_id).log_path)
+    eventually(lambda: "tick 2" in log.read_text())
+    runtime.kill(signal.SIGKILL)
+    time.sleep(0.3)
+    runtime.start()
+    assert runtime.sandbox_status(sandbox_id).status.state == cri.SANDBOX_READY
+    assert runtime.container_status(container_id).state == cri.CONTAINER_RUNNING
+    assert len(runtime.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest()).items) == 1
+    runtime.cri.runtime.StopContainer(
+        cri.StopContainerRequest(container_id=container_id, timeout=0)
+    )
+    status = runtime.container_status(container_id)
+    assert (status.state, status.exit_code) == (cri.CONTAINER_EXITED, 137)
+    numbers = [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines()]
+    assert numbers == list(range(len(numbers))) and len(numbers) > 6  # no line lost meanwhile
+
+
+def test_bad_requests_get_clear_errors(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
+    rt = runtime.cri.runtime
+    empty = cri.RunPodSandboxRequest(config=cri.PodSandboxConfig())
+    assert rpc_code(lambda: rt.RunPodSandbox(empty)) == grpc.StatusCode.INVALID_ARGUMENT
+    config = pod_config(tmp_path)
+    runtime.run_pod(config)
+    with pytest.raises(grpc.RpcError) as caught:
+        runtime.run_pod(config)  # a kubelet retry of the same attempt
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "failed to reserve sandbox name" in str(caught.value.details())
+    handler = cri.RunPodSandboxRequest(config=pod_config(tmp_path, "x"), runtime_handler="kata")
+    assert rpc_code(lambda: rt.RunPodSandbox(handler)) == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = cri.ContainerStatusRequest(container_id="feedbeef")
+    assert rpc_code(lambda: rt.ContainerStatus(unknown)) == grpc.StatusCode.NOT_FOUND
+    create = cri.CreateContainerRequest(
+        pod_sandbox_id="feedbeef", config=container_config("c", "true"), sandbox_config=config
+    )
+    assert rpc_code(lambda: rt.CreateContainer(create)) == grpc.StatusCode.NOT_FOUND
+    no_image = cri.ImageStatusRequest(image=cri.ImageSpec(image="never-pulled"))
+    assert not runtime.cri.images.ImageStatus(no_image).HasField("image")
+    assert rt.Version(cri.VersionRequest()).version == "0.1.0"  # still serving
+
+
+def test_host_network_pods_use_the_nodes_network(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
+    sandbox = pod_config(tmp_path, "hostnet", host_network=True)
+    sandbox_id = runtime.run_pod(sandbox)
+    status = runtime.sandbox_status(sandbox_id).status
+    assert not status.HasField("network") or not status.network.ip
+    assert status.linux.namespaces.options.network == cri.NODE
+    pid = pause_pid(runtime, sandbox_id)
+    assert runtime.process is not None
+    assert ns_inode(pid, "net") == ns_inode(runtime.process.pid, "net")
+    assert ns_inode(pid, "uts") == ns_inode(runtime.process.pid, "uts")
+    assert not list((tmp_path / "netns").iterdir())
