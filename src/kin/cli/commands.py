@@ -14,11 +14,13 @@ from kin.cli.status import Status
 from kin.cluster import query
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
+from kin.cluster.provision import CRI_SOCKET
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
-from kin.errors import ConfigError, KinError
+from kin.errors import ConfigError, KinError, NodeError
 
 __all__ = [
     "create_cluster_cmd",
+    "crictl_in_node",
     "delete_cluster_cmd",
     "delete_clusters",
     "exec_in_node",
@@ -150,3 +152,17 @@ def exec_in_node(args: argparse.Namespace, status: Status) -> int:
     sys.stdout.flush()
     os.execv(argv[0], argv)
     return 127  # not reached: execv replaces this process
+
+
+def crictl_in_node(args: argparse.Namespace, status: Status) -> int:
+    """crictl from the host: the node's socket and files through its state directory."""
+    from kin.cli import crictl
+
+    node = query.find_node(args.node)
+    record = node.supervisor()
+    if record is None or not record.alive():
+        raise NodeError(f"node {node.name!r} is not running")
+    socket = os.path.join(node.state_dir, "fs", CRI_SOCKET.lstrip("/"))
+    root = f"/proc/{record.pid}/root"
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return crictl.run(command or ["--help"], endpoint=socket, host_path=lambda p: root + p)

@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_delete(verbs)
     _add_get(verbs)
     _add_exec(verbs)
+    crictl = verbs.add_parser("crictl", help="crictl against a node's container runtime")
+    crictl.add_argument("node", help="node name, e.g. myk8s-worker")
+    crictl.add_argument("command", nargs=argparse.REMAINDER, help="crictl command and arguments")
+    crictl.set_defaults(handler=_cmd("crictl_in_node"), fails="failed to run crictl")
     version = verbs.add_parser("version", help="print the kin version")
     version.set_defaults(handler=_cmd("version"), fails="failed to print the version")
     return parser

@@ -19,7 +19,10 @@ from kin.errors import CommandError, NodeError, PrerequisiteError
 from kin.linux.proc import ProcessRecord
 from kin.node.client import request
 
-__all__ = ["Node", "nsenter"]
+__all__ = ["NODE_BIN", "Node", "nsenter"]
+
+NODE_BIN = "/opt/kin/bin"  # the node's own tools (crictl), first on its PATH
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def nsenter() -> str:
@@ -63,7 +66,9 @@ class Node:
         record = self.supervisor()
         if record is None or not record.alive():
             raise NodeError(f"node {self.name!r} of cluster {self.cluster!r} is not running")
-        return [nsenter(), "-t", str(record.pid), "-m", "-u", "-i", "-n", "-p", "--", *argv]
+        path = f"PATH={NODE_BIN}:{os.environ.get('PATH') or DEFAULT_PATH}"
+        namespaces = ["-t", str(record.pid), "-m", "-u", "-i", "-n", "-p"]
+        return [nsenter(), *namespaces, "--", "env", path, *argv]
 
     def run(self, argv: list[str], stdin: str | None = None) -> str:
         """Run ``argv`` inside the node and return its stdout; CommandError if it fails."""

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from kin.cluster.nodes import Node
+from kin.cluster.nodes import NODE_BIN, Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
 from kin.cni.entry import DEFAULT_SOCKET
@@ -42,7 +42,9 @@ NODE_DIRECTORIES = (
     "/etc/kubernetes",
     "/etc/cni/net.d",
     "/opt/cni/bin",
+    "/opt/kin/bin",  # node tools (crictl), first on the PATH of units and `kin exec`
     "/var/lib/cni",
+    "/var/lib/containerd",  # the runtime's images
     "/var/lib/kubelet",
     "/var/log",
     "/run",
@@ -57,6 +59,12 @@ NODE_SYSCTLS = {
 }
 BOOT_TIMEOUT = 30.0
 CNI_SERVER_UNIT = "kin-cni-server"
+RUNTIME_UNIT = "kin-runtime"
+CRI_SOCKET = "/run/containerd/containerd.sock"
+CRICTL_CONFIG = f"""runtime-endpoint: unix://{CRI_SOCKET}
+image-endpoint: unix://{CRI_SOCKET}
+timeout: 10
+"""
 
 
 def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
@@ -112,6 +120,7 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
     write_atomic(os.path.join(fs, "etc/hosts"), hosts_file(plan))
     write_atomic(os.path.join(fs, "etc/hostname"), node.name + "\n")
     _install_cni(spec)
+    _install_runtime(spec, node)
     spec.save()
 
 
@@ -124,6 +133,17 @@ def _install_cni(spec: NodeSpec) -> None:
         socket=DEFAULT_SOCKET.decode(),  # started by the first plugin call, not at boot
     )
     write_unit(spec.units_dir, server)
+
+
+def _install_runtime(spec: NodeSpec, node: NodePlan) -> None:
+    """The node's containerd: kin's CRI runtime, and crictl to talk to it."""
+    runtime = Unit(RUNTIME_UNIT, (sys.executable, "-m", "kin.runtime", "--node", node.name))
+    write_unit(spec.units_dir, runtime)
+    bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
+    crictl = os.path.join(bin_dir, "crictl")
+    write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)
+    # crictl reads crictl.yaml beside its binary when /etc/crictl.yaml is absent.
+    write_atomic(os.path.join(bin_dir, "crictl.yaml"), CRICTL_CONFIG)
 
 
 def hosts_file(plan: ClusterPlan) -> str:
