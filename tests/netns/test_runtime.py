@@ -352,3 +352,34 @@ def test_host_network_pods_use_the_nodes_network(runtime: RuntimeUnderTest, tmp_
     assert ns_inode(pid, "net") == ns_inode(runtime.process.pid, "net")
     assert ns_inode(pid, "uts") == ns_inode(runtime.process.pid, "uts")
     assert not list((tmp_path / "netns").iterdir())
+
+
+def test_a_container_on_the_host_image_never_writes_the_hosts_files(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "data.txt").write_text("from the volume\n")
+    marker = f"kin-test-{sandbox_id[:12]}"
+    config = container_config(
+        "writer", "sh", "-c", f"echo changed > /etc/{marker} && mkdir /{marker} && sleep 300",
+        image=runtime.pull(),
+    )  # fmt: skip
+    config.mounts.append(
+        cri.Mount(container_path=f"/{marker}-mnt/data", host_path=str(volume), readonly=True)
+    )
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    eventually(lambda: runtime.exec(container_id, "cat", f"/etc/{marker}").stdout == b"changed\n")
+    assert (
+        runtime.exec(container_id, "cat", f"/{marker}-mnt/data/data.txt").stdout
+        == b"from the volume\n"
+    )
+    assert runtime.exec(container_id, "touch", f"/{marker}-mnt/data/x").exit_code != 0  # read-only
+    assert runtime.exec(container_id, "test", "-d", f"/{marker}").exit_code == 0
+    for path in (f"/etc/{marker}", f"/{marker}", f"/{marker}-mnt"):
+        assert not os.path.lexists(path), f"{path} appeared on the host"
+    assert (
+        runtime.exec(container_id, "test", "-f", "/etc/os-release").exit_code == 0
+    )  # node's files

@@ -15,11 +15,13 @@ from kin.linux import syscalls
 __all__ = [
     "bind",
     "detach_mounts_of_type",
+    "enter_copy_on_write_root",
     "make_rprivate",
     "make_rshared",
     "mount_points",
     "mount_proc",
     "mount_sysfs",
+    "top_level_mounts",
 ]
 
 
@@ -87,6 +89,42 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> Iterator[tuple[str,
             fields = line.split()
             sep = fields.index("-")
             yield _unescape(fields[4]), fields[sep + 1]
+
+
+def top_level_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points mounted directly on the root mount (``/proc``, ``/run``, binds ...)."""
+    with open(mountinfo) as f:
+        entries = [line.split() for line in f]
+    root_ids = {fields[0] for fields in entries if _unescape(fields[4]) == "/"}
+    return [_unescape(f[4]) for f in entries if f[1] in root_ids and _unescape(f[4]) != "/"]
+
+
+def enter_copy_on_write_root(layer_dir: str, skip: tuple[str, ...] = ("/proc",)) -> None:
+    """Make this mount namespace's root a copy-on-write view of the current one.
+
+    An overlay whose lower layer is ``/`` and whose upper layer is a fresh tmpfs mounted
+    at ``layer_dir``, with every top-level mount (``skip`` aside) bound in again, then
+    ``pivot_root`` into it: files written, and mount points made, land in memory, never
+    on the file system underneath. Call it in a private or slave mount namespace.
+    """
+    submounts = [m for m in top_level_mounts() if m not in skip]
+    syscalls.mount("tmpfs", layer_dir, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0755")
+    upper, work, root = (os.path.join(layer_dir, d) for d in ("upper", "work", "root"))
+    for directory in (upper, work, root):
+        os.mkdir(directory)
+    syscalls.mount("overlay", root, "overlay", 0, f"lowerdir=/,upperdir={upper},workdir={work}")
+    for point in submounts:
+        target = root + point
+        if os.path.lexists(target):
+            syscalls.mount(point, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
+    # The binds copied the layer's own mounts into the new root: drop those copies.
+    copy = root + layer_dir
+    if os.path.ismount(copy):
+        syscalls.umount2(copy, syscalls.MNT_DETACH)
+    os.chdir(root)
+    syscalls.pivot_root(".", ".")
+    syscalls.umount2(".", syscalls.MNT_DETACH)
+    os.chdir("/")
 
 
 def detach_mounts_of_type(fstype: str) -> list[str]:

@@ -31,6 +31,7 @@ __all__ = [
     "mount",
     "move_mount_tree",
     "open_tree_clone",
+    "pivot_root",
     "sethostname",
     "setns",
     "umount2",
@@ -74,6 +75,7 @@ _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.syscall.restype = ctypes.c_long
 
 # open_tree(2) and move_mount(2) have one number on every architecture (since 5.2).
+_SYS_PIVOT_ROOT = 155  # x86_64; glibc has no wrapper
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
 _OPEN_TREE_CLONE = 1
@@ -124,6 +126,13 @@ def umount2(target: str, flags: int = 0) -> None:
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_libc.sethostname(raw, len(raw)), f"sethostname {name}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    result = _libc.syscall(
+        _SYS_PIVOT_ROOT, ctypes.c_char_p(new_root.encode()), ctypes.c_char_p(put_old.encode())
+    )
+    _check(int(result), f"pivot_root {new_root}")
 
 
 def open_tree_clone(path: str) -> int:

@@ -144,8 +144,15 @@ class Containers:
             "pid_mode": PID_MODES[options.pid],
             "mounts": mounts,
             "exit_file": record.path("exit.json"),
+            "layer_dir": "" if record.facts["rootfs"] else self._layer_dir(record),
             "log_path": record.facts["log_path"],
         }
+
+    def _layer_dir(self, record: ContainerRecord) -> str:
+        """Where the container's private tmpfs layer is mounted, in its own namespace only."""
+        path = record.path("layer")
+        os.makedirs(path, exist_ok=True)
+        return path
 
     def records_sandbox(self, record: ContainerRecord) -> SandboxRecord:
         return self.sandboxes.records.get(record.facts["sandbox"])

@@ -10,9 +10,12 @@ that does not exist is an error of the start, not a silent exit.
 The specs are plain dicts (they travel as JSON from the runtime to the shim):
 
 pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts"}``
-container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path"}``
+container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path",
+"layer_dir"}``
 with ``pid_mode`` one of ``pod`` (pause's PID namespace), ``container`` (its own) or
-``node``, and ``mounts`` a list of ``{"source", "target", "readonly"}``.
+``node``, ``mounts`` a list of ``{"source", "target", "readonly"}``, and ``layer_dir`` where
+a container on the host image gets its copy-on-write root (see ``mounts``), so that
+nothing it writes, and no mount point it needs, touches the node's files.
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
 def _prepare_filesystem(spec: dict[str, Any]) -> None:
     # Mounts made here must not reach the node's namespace, whose root is shared.
     syscalls.mount(None, "/", flags=syscalls.MS_REC | syscalls.MS_SLAVE)
+    if spec.get("layer_dir"):  # the host image: the node's files, copy-on-write
+        mounts.enter_copy_on_write_root(spec["layer_dir"])
     if spec["pid_mode"] != "node":
         mounts.mount_proc("/proc")
     for mount in spec["mounts"]:
