@@ -49,6 +49,9 @@ def start_web_pod(socket: str) -> tuple[str, str]:
         eventually(lambda: answers(client), timeout=15)
         sandbox = pod_config(Path("/unused"), "web")
         sandbox.log_directory = "/var/log/pods/default_web_0"
+        # Made as crictl makes pods: without the kubelet's pod-UID label, which would make
+        # the node's kubelet stop it as a pod it never asked for.
+        del sandbox.labels["io.kubernetes.pod.uid"]
         sandbox_id = client.runtime.RunPodSandbox(
             cri.RunPodSandboxRequest(config=sandbox)
         ).pod_sandbox_id

@@ -60,6 +60,7 @@ NODE_SYSCTLS = {
 BOOT_TIMEOUT = 30.0
 CNI_SERVER_UNIT = "kin-cni-server"
 RUNTIME_UNIT = "kin-runtime"
+KUBELET_UNIT = "kubelet"
 CRI_SOCKET = "/run/containerd/containerd.sock"
 CRICTL_CONFIG = f"""runtime-endpoint: unix://{CRI_SOCKET}
 image-endpoint: unix://{CRI_SOCKET}
@@ -116,6 +117,7 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
     for path in NODE_DIRECTORIES:
         os.makedirs(os.path.join(fs, path.lstrip("/")), exist_ok=True)
     os.makedirs(os.path.join(fs, "etc"), exist_ok=True)
+    os.makedirs(os.path.join(fs, "etc/kubernetes/manifests"), exist_ok=True)
     os.makedirs(spec.units_dir, exist_ok=True)
     write_atomic(os.path.join(fs, "etc/hosts"), hosts_file(plan))
     write_atomic(os.path.join(fs, "etc/hostname"), node.name + "\n")
@@ -136,9 +138,11 @@ def _install_cni(spec: NodeSpec) -> None:
 
 
 def _install_runtime(spec: NodeSpec, node: NodePlan) -> None:
-    """The node's containerd: kin's CRI runtime, and crictl to talk to it."""
+    """The node's containerd (kin's CRI runtime), its kubelet, and crictl to look inside."""
     runtime = Unit(RUNTIME_UNIT, (sys.executable, "-m", "kin.runtime", "--node", node.name))
     write_unit(spec.units_dir, runtime)
+    kubelet = (sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip)
+    write_unit(spec.units_dir, Unit(KUBELET_UNIT, kubelet))
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)

@@ -1,0 +1,1 @@
+"""kin's kubelet: static pods, pods bound to the node, their status, over CRI."""

@@ -1,0 +1,125 @@
+"""``python -m kin.kubelet``: the node agent, with kubelet's flag names.
+
+    --node NAME                       the node's name (default: the hostname)
+    --pod-manifest-path DIR           static pods (default /etc/kubernetes/manifests)
+    --container-runtime-endpoint E    CRI socket (default unix:///run/containerd/containerd.sock)
+    --root-dir DIR --pod-logs-dir DIR   /var/lib/kubelet and /var/log/pods
+    --cluster-dns IP --cluster-domain D   cluster DNS for ClusterFirst pods
+    --node-ip IP                      the node's InternalIP
+
+Without ``--kubeconfig`` it runs standalone: static pods only, as a kubelet does before
+the control plane it is starting exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+
+import grpc
+
+from kin.errors import KinError
+from kin.kubelet.criconfig import NodeContext
+from kin.kubelet.kubelet import Kubelet
+from kin.linux.proc import set_process_title
+from kin.runtime.client import endpoint_path
+from kin.runtime.cri import api_pb2 as cri
+from kin.runtime.cri import api_pb2_grpc as cri_grpc
+
+log = logging.getLogger("kin.kubelet")
+RUNTIME_WAIT = 0.2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m kin.kubelet", description="kin's kubelet")
+    parser.add_argument("--node", "--hostname-override", dest="node", default=socket.gethostname())
+    parser.add_argument("--pod-manifest-path", default="/etc/kubernetes/manifests")
+    parser.add_argument(
+        "--container-runtime-endpoint", default="unix:///run/containerd/containerd.sock"
+    )
+    parser.add_argument("--root-dir", default="/var/lib/kubelet")
+    parser.add_argument("--pod-logs-dir", default="/var/log/pods")
+    parser.add_argument("--cluster-dns", action="append", default=[])
+    parser.add_argument("--cluster-domain", default="cluster.local")
+    parser.add_argument("--node-ip", default="")
+    parser.add_argument("--kubeconfig", default="")
+    return parser.parse_args(argv)
+
+
+def node_ip_guess() -> str:
+    """The address of eth0 (a kin node's only interface), without importing netlink."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent: it only picks a route
+            return str(probe.getsockname()[0])
+    except OSError:
+        return ""
+
+
+async def wait_for_runtime(runtime: cri_grpc.RuntimeServiceStub, endpoint: str) -> None:
+    announced = False
+    while True:
+        try:
+            version = await runtime.Version(cri.VersionRequest(), timeout=2)
+        except grpc.aio.AioRpcError as exc:
+            if not announced:
+                log.info("waiting for the container runtime at %s: %s", endpoint, exc.details())
+                announced = True
+            await asyncio.sleep(RUNTIME_WAIT)
+            continue
+        if version.version != "0.1.0":
+            raise KinError(f"the runtime speaks CRI {version.version!r}, not 0.1.0")
+        log.info("container runtime %s %s", version.runtime_name, version.runtime_version)
+        return
+
+
+async def run(args: argparse.Namespace) -> None:
+    endpoint = endpoint_path(args.container_runtime_endpoint)
+    channel = grpc.aio.insecure_channel(
+        f"unix://{endpoint}", options=[("grpc.default_authority", "localhost")]
+    )
+    runtime = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
+    images = cri_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
+    await wait_for_runtime(runtime, endpoint)
+    node = NodeContext(
+        args.node, pod_logs_dir=args.pod_logs_dir, root_dir=args.root_dir,
+        cluster_dns=tuple(args.cluster_dns), cluster_domain=args.cluster_domain,
+        node_ip=args.node_ip or node_ip_guess(),
+    )  # fmt: skip
+    kubelet = Kubelet(runtime, images, node, args.pod_manifest_path)
+    os.makedirs(args.pod_manifest_path, exist_ok=True)
+    gc.freeze()
+    log.info("kubelet for node %s: static pods from %s", args.node, args.pod_manifest_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    main = asyncio.create_task(kubelet.run())
+    await asyncio.wait(
+        [main, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    if main.done():
+        main.result()
+    log.info("stopping (pods keep running)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    set_process_title(f"kin.kubelet --node {args.node}")
+    try:
+        asyncio.run(run(args))
+    except KinError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The kubelet's loop: desired pods from its sources, one worker per pod, a relist of the
+runtime every second (the PLEG) that wakes the workers whose pods changed.
+
+Sources: the static pod directory, always (so the control plane starts before any API
+server exists), and, with an API client, the pods bound to this node. A pod that no
+source wants any more, and any sandbox the runtime holds for a pod nobody wants, is
+stopped and removed, but only once every source has been read once, so a restarted
+kubelet never kills pods it simply has not heard of yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kin.kubelet import pods
+from kin.kubelet.backoff import Backoff
+from kin.kubelet.criconfig import POD_UID, NodeContext
+from kin.kubelet.environment import Fetch
+from kin.kubelet.static import ManifestDirectory
+from kin.kubelet.status import pod_status
+from kin.kubelet.sync import PodSync
+from kin.runtime.cri import api_pb2 as cri
+
+__all__ = ["Kubelet"]
+
+log = logging.getLogger("kin.kubelet")
+Pod = dict[str, Any]
+RELIST_PERIOD = 1.0
+RESYNC_PERIOD = 10.0
+MANIFEST_POLL = 0.5
+StatusListener = Callable[[Pod, dict[str, Any]], None]
+
+
+class Kubelet:
+    def __init__(
+        self,
+        runtime: Any,
+        images: Any,
+        node: NodeContext,
+        manifest_dir: str,
+        fetch: Fetch | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.node = node
+        self.runtime = runtime
+        self.sync = PodSync(runtime, images, node, fetch, backoff or Backoff())
+        self.manifests = ManifestDirectory(manifest_dir, node.node_name) if manifest_dir else None
+        self.static: dict[str, Pod] = {}
+        self.api: dict[str, Pod] = {}
+        self.api_ready = fetch is None
+        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.wakes: dict[str, asyncio.Event] = {}
+        self.statuses: dict[str, dict[str, Any]] = {}
+        self.known: dict[str, Pod] = {}
+        """The last version of every pod a source gave, kept to stop it properly once gone."""
+        self.listeners: list[StatusListener] = []
+        self.ready: dict[tuple[str, str], bool] = {}
+        self._fingerprints: dict[str, tuple[tuple[str, int], ...]] = {}
+
+    # -- desired pods ---------------------------------------------------------------------
+
+    def desired(self, uid: str) -> Pod | None:
+        pod = self.static.get(uid) or self.api.get(uid)
+        if pod is not None:
+            self.known[uid] = pod
+        return pod
+
+    def all_desired(self) -> dict[str, Pod]:
+        return {**self.api, **self.static}
+
+    def set_api_pods(self, found: dict[str, Pod]) -> None:
+        """The API source's whole set (after a list) or one change applied to it."""
+        before = set(self.api)
+        self.api = found
+        self.api_ready = True
+        for uid in before | set(found):
+            self.wake(uid)
+
+    def api_pod_changed(self, pod: Pod, deleted: bool = False) -> None:
+        uid = pods.uid(pod)
+        if deleted:
+            self.api.pop(uid, None)
+        else:
+            self.api[uid] = pod
+        self.wake(uid)
+
+    def wake(self, uid: str) -> None:
+        if uid not in self.workers or self.workers[uid].done():
+            self.wakes[uid] = asyncio.Event()
+            self.workers[uid] = asyncio.create_task(self._worker(uid), name=f"pod-{uid[:8]}")
+        self.wakes[uid].set()
+
+    # -- loops ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loops = [self._relist_loop()]
+        if self.manifests is not None:
+            loops.append(self._manifest_loop())
+        await asyncio.gather(*loops)
+
+    async def _manifest_loop(self) -> None:
+        assert self.manifests is not None
+        while True:
+            if self.manifests.changed():
+                for problem in self.manifests.read():
+                    log.warning("%s", problem)
+                before = set(self.static)
+                self.static = dict(self.manifests.pods)
+                for uid in set(self.static) - before:
+                    log.info("static pod %s added", pods.full_name(self.static[uid]))
+                for uid in before - set(self.static):
+                    log.info("static pod with UID %s removed", uid)
+                for uid in before ^ set(self.static):
+                    self.wake(uid)
+            await asyncio.sleep(MANIFEST_POLL)
+
+    async def _relist_loop(self) -> None:
+        while True:
+            try:
+                await self._relist()
+            except Exception as exc:  # the runtime may be restarting: keep relisting
+                log.warning("relist failed: %s", exc)
+            await asyncio.sleep(RELIST_PERIOD)
+
+    async def _relist(self) -> None:
+        sandboxes = await self.runtime.ListPodSandbox(cri.ListPodSandboxRequest())
+        containers = await self.runtime.ListContainers(cri.ListContainersRequest())
+        seen: dict[str, list[tuple[str, int]]] = {}
+        for item in sandboxes.items:
+            seen.setdefault(item.labels.get(POD_UID, ""), []).append((item.id, item.state))
+        for container in containers.containers:
+            seen.setdefault(container.labels.get(POD_UID, ""), []).append(
+                (container.id, container.state)
+            )
+        fingerprints = {uid: tuple(sorted(items)) for uid, items in seen.items() if uid}
+        for uid in set(fingerprints) | set(self._fingerprints):
+            changed = fingerprints.get(uid) != self._fingerprints.get(uid)
+            wanted = self.desired(uid) is not None
+            if changed and (wanted or (self.api_ready and uid in fingerprints)):
+                self.wake(uid)
+        self._fingerprints = fingerprints
+
+    async def _worker(self, uid: str) -> None:
+        wake = self.wakes[uid]
+        while True:
+            wake.clear()
+            pod = self.desired(uid)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                if pod is None and not self.api_ready:
+                    return  # not known yet: the API source decides once it has listed
+                await self._terminate(uid, pod or self.known.get(uid), gone=pod is None)
+                if pod is None:
+                    self.known.pop(uid, None)
+                    return
+            else:
+                await self._sync_once(pod)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), RESYNC_PERIOD)
+
+    async def _sync_once(self, pod: Pod) -> None:
+        uid = pods.uid(pod)
+        try:
+            state = await self.sync.sync(pod)
+        except Exception as exc:
+            log.warning("pod %s: sync failed: %s", pods.full_name(pod), exc)
+            state = await self.sync.state(uid)
+        await self.sync.prune_dead_containers(state)
+        ready = {name: ok for (u, name), ok in self.ready.items() if u == uid}
+        status = pod_status(
+            pod, state, self.sync.waiting, ready, self.node.node_ip, self.statuses.get(uid)
+        )
+        self._report(pod, status)
+
+    async def _terminate(self, uid: str, pod: Pod | None, gone: bool) -> None:
+        """Stop the pod's containers and sandboxes; once no source wants it, remove them."""
+        grace = None if pod is not None else 2  # a pod no source ever described: short grace
+        if pod is not None and pod["metadata"].get("deletionGracePeriodSeconds") is not None:
+            grace = int(pod["metadata"]["deletionGracePeriodSeconds"])
+        name = pods.full_name(pod) if pod is not None else uid
+        try:
+            state = await self.sync.state(uid)
+            if not state.sandboxes:
+                return
+            await self.sync.terminate(pod or {"metadata": {"uid": uid}, "spec": {}}, grace)
+            if pod is not None and not gone:
+                state = await self.sync.state(uid)
+                status = pod_status(pod, state, {}, {}, self.node.node_ip, self.statuses.get(uid))
+                self._report(pod, status)
+            if gone:
+                await self.sync.remove(uid, pod)
+                self.statuses.pop(uid, None)
+            log.info("pod %s: stopped%s", name, " and removed" if gone else "")
+        except Exception as exc:
+            log.warning("pod %s: termination failed: %s", name, exc)
+
+    def _report(self, pod: Pod, status: dict[str, Any]) -> None:
+        uid = pods.uid(pod)
+        if self.statuses.get(uid) == status:
+            return
+        self.statuses[uid] = status
+        for listener in self.listeners:
+            listener(pod, status)
