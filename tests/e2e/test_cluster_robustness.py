@@ -70,8 +70,8 @@ def test_delete_twice_and_after_a_half_made_create() -> None:
 
 
 def test_a_failed_create_removes_everything_unless_retained() -> None:
-    # A 51-character name is accepted (kind only warns) but its node names exceed the
-    # 64-character hostname limit: the create fails half-way, in the nodes' PID 1.
+    # A 51-character name is accepted (kind only warns) but its node names are too long
+    # for their kubelets' certificates: the create fails half-way, after the namespaces.
     name = "kt" + "x" * 49
     failed = kin("create", "cluster", "--name", name, check=False)
     assert failed.returncode == 1
@@ -79,9 +79,9 @@ def test_a_failed_create_removes_everything_unless_retained() -> None:
     assert " ✗ Preparing nodes 📦" in failed.stderr
     assert f'Deleted nodes: ["{name}-control-plane"]' in failed.stderr
     assert failed.stderr.endswith(
-        f"ERROR: failed to create cluster: failed to start its PID 1 for node '{name}-control-plane': "
-        f"hostname '{name}-control-plane' is longer than the kernel's 64 characters "
-        "(use a shorter cluster name)\n"
+        "ERROR: failed to create cluster: failed to write the cluster's PKI and kubeconfigs: "
+        f"node name '{name}-control-plane' is too long for its certificate's common name "
+        f"'system:node:{name}-control-plane' (64 characters at most; use a shorter cluster name)\n"
     )
     assert_gone(name, [f"{name}-control-plane"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kin import KUBERNETES_VERSION
 from kin.apiserver.resources import CATALOG, Resource, groups
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
     "wants_aggregated",
 ]
 
-KUBE_VERSION = "v1.32.0"
+KUBE_VERSION = KUBERNETES_VERSION
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 

@@ -12,9 +12,11 @@ from kin import __version__
 from kin.cli.duration import parse_duration
 from kin.cli.status import Status
 from kin.cluster import query
+from kin.cluster.controlplane import admin_kubeconfig
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
 from kin.cluster.provision import CRI_SOCKET
+from kin.cluster.state import node_dir
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
 from kin.errors import ConfigError, KinError, NodeError
 
@@ -25,6 +27,7 @@ __all__ = [
     "delete_clusters",
     "exec_in_node",
     "get_clusters",
+    "get_kubeconfig",
     "get_nodes",
     "get_port_mappings",
     "version",
@@ -141,6 +144,13 @@ def get_port_mappings(args: argparse.Namespace, status: Status) -> int:
     width = max(len(row[0]) for row in rows) + 3
     for node_name, ports_text in rows:
         print(f"{node_name:<{width}}{ports_text}".rstrip())
+    return 0
+
+
+def get_kubeconfig(args: argparse.Namespace, status: Status) -> int:
+    plan = query.cluster_plan(_default_name(args.name))
+    root = os.path.join(node_dir(plan.name, plan.control_plane.name), "fs")
+    sys.stdout.write(admin_kubeconfig(plan, root, internal=args.internal))
     return 0
 
 

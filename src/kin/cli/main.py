@@ -72,7 +72,7 @@ def _add_delete(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     get = verbs.add_parser("get", help="list clusters, nodes or port mappings").add_subparsers(
-        dest="what", required=True, metavar="clusters|nodes|port-mappings"
+        dest="what", required=True, metavar="clusters|nodes|kubeconfig|port-mappings"
     )
     clusters = get.add_parser("clusters", help="list clusters")
     clusters.set_defaults(handler=_cmd("get_clusters"), fails="failed to list clusters")
@@ -80,6 +80,14 @@ def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     nodes.add_argument("-n", "--name", help="the cluster name")
     nodes.add_argument("-A", "--all-clusters", action="store_true", help="nodes of every cluster")
     nodes.set_defaults(handler=_cmd("get_nodes"), fails="failed to list nodes")
+    kubeconfig = get.add_parser("kubeconfig", help="print the cluster's admin kubeconfig")
+    kubeconfig.add_argument("-n", "--name", help="the cluster name")
+    kubeconfig.add_argument(
+        "--internal", action="store_true", help="the control plane's own address"
+    )
+    kubeconfig.set_defaults(
+        handler=_cmd("get_kubeconfig"), fails="failed to get cluster kubeconfig"
+    )
     ports = get.add_parser("port-mappings", help="list published host ports (as docker ps)")
     ports.add_argument("-n", "--name", help="the cluster name")
     ports.set_defaults(handler=_cmd("get_port_mappings"), fails="failed to list port mappings")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from kin.cluster.controlplane import kubelet_flags, write_control_plane_files
 from kin.cluster.nodes import NODE_BIN, Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
@@ -45,6 +46,7 @@ NODE_DIRECTORIES = (
     "/opt/kin/bin",  # node tools (crictl), first on the PATH of units and `kin exec`
     "/var/lib/cni",
     "/var/lib/containerd",  # the runtime's images
+    "/var/lib/etcd",  # the API server's datastore (kubeadm's etcd data directory)
     "/var/lib/kubelet",
     "/var/log",
     "/run",
@@ -87,6 +89,11 @@ def provision_nodes(plan: ClusterPlan) -> None:
     """Create every node of ``plan``: network first (a few ms each), then all PID 1s at once."""
     _ensure_host_mount_points()
     specs = [_prepare_node(plan, node) for node in plan.nodes]
+    roots = {spec.name: os.path.join(spec.state_dir, "fs") for spec in specs}
+    try:
+        write_control_plane_files(plan, roots)
+    except (KinError, OSError, ValueError) as exc:
+        raise ProvisionError(f"failed to write the cluster's PKI and kubeconfigs: {exc}") from exc
     _boot(specs)
 
 
@@ -122,7 +129,7 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
     write_atomic(os.path.join(fs, "etc/hosts"), hosts_file(plan))
     write_atomic(os.path.join(fs, "etc/hostname"), node.name + "\n")
     _install_cni(spec)
-    _install_runtime(spec, node)
+    _install_runtime(spec, node, kubelet_flags(plan, node))
     spec.save()
 
 
@@ -137,11 +144,14 @@ def _install_cni(spec: NodeSpec) -> None:
     write_unit(spec.units_dir, server)
 
 
-def _install_runtime(spec: NodeSpec, node: NodePlan) -> None:
+def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) -> None:
     """The node's containerd (kin's CRI runtime), its kubelet, and crictl to look inside."""
     runtime = Unit(RUNTIME_UNIT, (sys.executable, "-m", "kin.runtime", "--node", node.name))
     write_unit(spec.units_dir, runtime)
-    kubelet = (sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip)
+    kubelet = (
+        sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip,
+        *kubelet_args,
+    )  # fmt: skip
     write_unit(spec.units_dir, Unit(KUBELET_UNIT, kubelet))
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")

@@ -21,12 +21,19 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 
-from kin.errors import KinError
+from kin.errors import APIError, KinError
+from kin.kube import kubeconfig
+from kin.kube.client import Client
+from kin.kubelet.apipods import APIPods
 from kin.kubelet.criconfig import NodeContext
+from kin.kubelet.environment import EnvironmentError_, Fetch
 from kin.kubelet.kubelet import Kubelet
+from kin.kubelet.nodestatus import NodeAgent
 from kin.linux.proc import set_process_title
 from kin.runtime.client import endpoint_path
 from kin.runtime.cri import api_pb2 as cri
@@ -49,7 +56,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cluster-domain", default="cluster.local")
     parser.add_argument("--node-ip", default="")
     parser.add_argument("--kubeconfig", default="")
+    parser.add_argument("--node-labels", default="", help="key=value,...")
+    parser.add_argument("--register-with-taints", default="", help="key=value:Effect,...")
     return parser.parse_args(argv)
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    labels = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise KinError(f"--node-labels: {item!r} is not key=value")
+        labels[key] = value
+    return labels
+
+
+def parse_taints(text: str) -> list[dict[str, str]]:
+    taints = []
+    for item in filter(None, text.split(",")):
+        pair, sep, effect = item.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise KinError(f"--register-with-taints: {item!r} is not key[=value]:Effect")
+        key, _, value = pair.partition("=")
+        taints.append(
+            {"key": key, "value": value, "effect": effect}
+            if value
+            else {"key": key, "effect": effect}
+        )
+    return taints
 
 
 def node_ip_guess() -> str:
@@ -92,21 +126,50 @@ async def run(args: argparse.Namespace) -> None:
         cluster_dns=tuple(args.cluster_dns), cluster_domain=args.cluster_domain,
         node_ip=args.node_ip or node_ip_guess(),
     )  # fmt: skip
-    kubelet = Kubelet(runtime, images, node, args.pod_manifest_path)
+    api = Client(kubeconfig.load(args.kubeconfig), "kin-kubelet") if args.kubeconfig else None
+    fetch = _fetcher(api) if api is not None else None
+    kubelet = Kubelet(
+        runtime, images, node, args.pod_manifest_path, fetch, api_source=api is not None
+    )
     os.makedirs(args.pod_manifest_path, exist_ok=True)
+    loops = [kubelet.run()]
+    if api is not None:
+        labels, taints = parse_labels(args.node_labels), parse_taints(args.register_with_taints)
+        agent = NodeAgent(api, runtime, images, args.node, node.node_ip, labels, taints)
+        api_pods = APIPods(api, kubelet, agent)
+        loops += [agent.register(), agent.status_loop(), agent.lease_loop(), api_pods.run()]
     gc.freeze()
-    log.info("kubelet for node %s: static pods from %s", args.node, args.pod_manifest_path)
+    source = f"and the API server at {api.connection.server}" if api is not None else "only"
+    log.info(
+        "kubelet for node %s: static pods from %s %s", args.node, args.pod_manifest_path, source
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    main = asyncio.create_task(kubelet.run())
+    main = asyncio.create_task(_all(loops))
     await asyncio.wait(
         [main, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
     )
     if main.done():
         main.result()
     log.info("stopping (pods keep running)")
+
+
+async def _all(loops: list[Coroutine[Any, Any, None]]) -> None:
+    await asyncio.gather(*loops)
+
+
+def _fetcher(api: Client) -> Fetch:
+    async def fetch(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await api.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+        except APIError as exc:
+            if exc.code == 404:
+                return None
+            raise EnvironmentError_(f"{kind[:-1]} {namespace}/{name}: {exc.message}") from exc
+
+    return fetch
 
 
 def main(argv: list[str] | None = None) -> int:

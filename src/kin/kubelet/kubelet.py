@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kin.kubelet import pods
@@ -33,6 +33,7 @@ RELIST_PERIOD = 1.0
 RESYNC_PERIOD = 10.0
 MANIFEST_POLL = 0.5
 StatusListener = Callable[[Pod, dict[str, Any]], None]
+TerminatedListener = Callable[[Pod], Awaitable[None]]
 
 
 class Kubelet:
@@ -44,6 +45,7 @@ class Kubelet:
         manifest_dir: str,
         fetch: Fetch | None = None,
         backoff: Backoff | None = None,
+        api_source: bool = False,
     ) -> None:
         self.node = node
         self.runtime = runtime
@@ -51,13 +53,14 @@ class Kubelet:
         self.manifests = ManifestDirectory(manifest_dir, node.node_name) if manifest_dir else None
         self.static: dict[str, Pod] = {}
         self.api: dict[str, Pod] = {}
-        self.api_ready = fetch is None
+        self.api_ready = not api_source
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.wakes: dict[str, asyncio.Event] = {}
         self.statuses: dict[str, dict[str, Any]] = {}
         self.known: dict[str, Pod] = {}
         """The last version of every pod a source gave, kept to stop it properly once gone."""
         self.listeners: list[StatusListener] = []
+        self.terminated_listeners: list[TerminatedListener] = []
         self.ready: dict[tuple[str, str], bool] = {}
         self._fingerprints: dict[str, tuple[tuple[str, int], ...]] = {}
 
@@ -184,12 +187,17 @@ class Kubelet:
         try:
             state = await self.sync.state(uid)
             if not state.sandboxes:
+                if pod is not None and not gone:
+                    for listener in self.terminated_listeners:
+                        await listener(pod)
                 return
             await self.sync.terminate(pod or {"metadata": {"uid": uid}, "spec": {}}, grace)
             if pod is not None and not gone:
                 state = await self.sync.state(uid)
                 status = pod_status(pod, state, {}, {}, self.node.node_ip, self.statuses.get(uid))
                 self._report(pod, status)
+                for listener in self.terminated_listeners:
+                    await listener(pod)
             if gone:
                 await self.sync.remove(uid, pod)
                 self.statuses.pop(uid, None)

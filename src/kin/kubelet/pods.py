@@ -21,6 +21,7 @@ __all__ = [
     "now_rfc3339",
     "uid",
     "validate",
+    "with_defaults",
 ]
 
 Pod = dict[str, Any]
@@ -94,6 +95,12 @@ def validate(pod: Pod) -> list[str]:
             if not container.get("image"):
                 problems.append(f"{where}.image: Required value")
     return problems
+
+
+def with_defaults(pod: Pod) -> Pod:
+    """``pod`` with the defaults applied (a no-op for pods that came from an API server)."""
+    apply_defaults(pod)
+    return pod
 
 
 def apply_defaults(pod: Pod) -> None:

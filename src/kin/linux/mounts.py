@@ -92,11 +92,17 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> Iterator[tuple[str,
 
 
 def top_level_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points mounted directly on the root mount (``/proc``, ``/run``, binds ...)."""
+    """Visible mount points mounted directly on the root mount (``/proc``, ``/run``, binds
+    ...), in mount order; one hidden under a later mount at or above it is left out."""
     with open(mountinfo) as f:
         entries = [line.split() for line in f]
     root_ids = {fields[0] for fields in entries if _unescape(fields[4]) == "/"}
-    return [_unescape(f[4]) for f in entries if f[1] in root_ids and _unescape(f[4]) != "/"]
+    points = [_unescape(f[4]) for f in entries if f[1] in root_ids and _unescape(f[4]) != "/"]
+    return [point for i, point in enumerate(points) if not _covered(point, points[i + 1 :])]
+
+
+def _covered(point: str, later: list[str]) -> bool:
+    return any(point == other or point.startswith(other.rstrip("/") + "/") for other in later)
 
 
 def enter_copy_on_write_root(layer_dir: str, skip: tuple[str, ...] = ("/proc",)) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 
 from kin.testing.names import random_name
 
-__all__ = ["KIN", "kin", "temporary_cluster"]
+__all__ = ["KIN", "kin", "kubeconfig_for", "kubectl", "temporary_cluster"]
 
 KIN = [sys.executable, "-m", "kin"]
 
@@ -36,3 +37,26 @@ def temporary_cluster(config: str, name: str | None = None, *args: str) -> Itera
         yield name
     finally:
         kin("delete", "cluster", "--name", name)
+
+
+def kubeconfig_for(cluster: str, directory: str) -> str:
+    """Write ``kin get kubeconfig`` of ``cluster`` into ``directory``; return its path."""
+    path = os.path.join(directory, f"{cluster}.kubeconfig")
+    with open(path, "w") as f:
+        f.write(kin("get", "kubeconfig", "--name", cluster).stdout)
+    os.chmod(path, 0o600)
+    return path
+
+
+def kubectl(
+    kubeconfig: str, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The real kubectl against a cluster; raise if ``check`` and it failed."""
+    argv = ["kubectl", f"--kubeconfig={kubeconfig}", *args]
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"kubectl {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result

@@ -1,0 +1,155 @@
+"""kubeadm's files for a cluster: PKI, kubeconfigs and the control plane's static pods.
+
+Written into the nodes' file systems before they boot, where kubeadm writes them:
+the control plane's ``/etc/kubernetes/pki`` (CA, API server, admin, kubelet-client and
+one client certificate per node, ``system:node:<name>``), ``admin.conf``, every node's
+``/etc/kubernetes/kubelet.conf`` and ``pki/ca.crt``, and the control plane's
+``/etc/kubernetes/manifests/kube-apiserver.yaml``, which its kubelet starts with no API
+server around, exactly as kubeadm's control plane boots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import yaml
+
+from kin import KUBERNETES_VERSION
+from kin.apiserver import kubeconfig, pki
+from kin.cluster.plan import API_SERVER_NODE_PORT, ClusterPlan, NodePlan
+from kin.linux.files import write_atomic
+
+__all__ = [
+    "ADMIN_CONF",
+    "KUBELET_CONF",
+    "admin_kubeconfig",
+    "apiserver_manifest",
+    "kubelet_flags",
+    "write_control_plane_files",
+]
+
+ETC = "etc/kubernetes"
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+PKI = "/etc/kubernetes/pki"
+DATASTORE_DIR = "/var/lib/etcd"
+CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
+CREATE = "DirectoryOrCreate"
+COMMON_NAME_MAX = 64  # X.509 upper bound for a certificate's CN
+
+
+def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> None:
+    """Everything kubeadm writes; ``node_fs`` maps each node's name to its file-system root."""
+    for node in plan.nodes:
+        if len(f"system:node:{node.name}") > COMMON_NAME_MAX:
+            raise ValueError(
+                f"node name {node.name!r} is too long for its certificate's common name "
+                f"'system:node:{node.name}' ({COMMON_NAME_MAX} characters at most; "
+                "use a shorter cluster name)"
+            )
+    cp = plan.control_plane
+    cp_pki = os.path.join(node_fs[cp.name], PKI.lstrip("/"))
+    names = tuple(node.name for node in plan.nodes)
+    ca = pki.write_cluster_pki(cp_pki, plan.service_subnet, (cp.ip,), names)
+    server = f"https://{cp.ip}:{API_SERVER_NODE_PORT}"
+    context = f"kin-{plan.name}"
+    admin = _kubeconfig(cp_pki, "admin", ca, server, context, f"kubernetes-admin@{context}")
+    kubeconfig.write(admin, os.path.join(node_fs[cp.name], ADMIN_CONF.lstrip("/")))
+    for node in plan.nodes:
+        root = node_fs[node.name]
+        node_pki = os.path.join(root, PKI.lstrip("/"))
+        os.makedirs(node_pki, exist_ok=True)
+        if node.name != cp.name:
+            shutil.copyfile(f"{cp_pki}/ca.crt", f"{node_pki}/ca.crt")
+        user = f"system:node:{node.name}"
+        config = _kubeconfig(cp_pki, f"node-{node.name}", ca, server, "default", user)
+        kubeconfig.write(config, os.path.join(root, KUBELET_CONF.lstrip("/")))
+    manifest = os.path.join(node_fs[cp.name], ETC, "manifests", "kube-apiserver.yaml")
+    os.makedirs(os.path.dirname(manifest), exist_ok=True)
+    write_atomic(manifest, yaml.safe_dump(apiserver_manifest(plan), sort_keys=False))
+
+
+def admin_kubeconfig(plan: ClusterPlan, node_fs_root: str, internal: bool = False) -> str:
+    """The admin kubeconfig as a user gets it: through the published API port on the host,
+    or (``internal``) at the control plane's own address, as kind's ``--internal``."""
+    with open(os.path.join(node_fs_root, ADMIN_CONF.lstrip("/"))) as f:
+        config = yaml.safe_load(f)
+    if not internal:
+        host = plan.api_server.listen_address or "127.0.0.1"
+        for cluster in config["clusters"]:
+            cluster["cluster"]["server"] = f"https://{host}:{plan.api_server.host_port}"
+    return str(yaml.safe_dump(config, sort_keys=False))
+
+
+def _kubeconfig(
+    pki_dir: str, pair_name: str, ca: pki.CertKey, server: str, context: str, user: str
+) -> dict[str, object]:
+    pair = pki.load(f"{pki_dir}/{pair_name}.crt", f"{pki_dir}/{pair_name}.key")
+    return kubeconfig.render(context, server, ca.cert_pem(), pair.cert_pem(), pair.key_pem(), user)
+
+
+def apiserver_manifest(plan: ClusterPlan) -> dict[str, object]:
+    """kube-apiserver as kubeadm's static pod, running kin's API server on the host image."""
+    cp = plan.control_plane
+    command = [
+        sys.executable, "-m", "kin.apiserver",
+        f"--advertise-address={cp.ip}",
+        "--bind-address=0.0.0.0",
+        f"--secure-port={API_SERVER_NODE_PORT}",
+        f"--storage=sqlite://{DATASTORE_DIR}/kin-apiserver.sqlite",
+        f"--client-ca-file={PKI}/ca.crt",
+        f"--tls-cert-file={PKI}/apiserver.crt",
+        f"--tls-private-key-file={PKI}/apiserver.key",
+        f"--kubelet-client-certificate={PKI}/apiserver-kubelet-client.crt",
+        f"--kubelet-client-key={PKI}/apiserver-kubelet-client.key",
+        f"--service-cluster-ip-range={plan.service_subnet}",
+    ]  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "kube-apiserver",
+            "namespace": "kube-system",
+            "labels": {"component": "kube-apiserver", "tier": "control-plane"},
+            "annotations": {
+                "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint":
+                    f"{cp.ip}:{API_SERVER_NODE_PORT}",
+            },
+        },
+        "spec": {
+            "hostNetwork": True,
+            "priorityClassName": "system-node-critical",
+            "containers": [{
+                "name": "kube-apiserver",
+                "image": f"registry.k8s.io/kube-apiserver:{KUBERNETES_VERSION}",
+                "imagePullPolicy": "IfNotPresent",
+                "command": command,
+                "volumeMounts": [
+                    {"name": "k8s-certs", "mountPath": PKI, "readOnly": True},
+                    {"name": "datastore", "mountPath": DATASTORE_DIR},
+                ],
+            }],
+            "volumes": [
+                {"name": "k8s-certs", "hostPath": {"path": PKI, "type": CREATE}},
+                {"name": "datastore", "hostPath": {"path": DATASTORE_DIR, "type": CREATE}},
+            ],
+        },
+    }  # fmt: skip
+
+
+def kubelet_flags(plan: ClusterPlan, node: NodePlan) -> list[str]:
+    """The kubelet's registration: kubeconfig, labels from the kind config and the
+    control plane's role, and its taint when the cluster has workers (the seed's tip)."""
+    labels = dict(node.labels)
+    if node.role == "control-plane":
+        labels[CONTROL_PLANE_ROLE] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+    flags = [f"--kubeconfig={KUBELET_CONF}"]
+    if labels:
+        flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in labels.items()))
+    has_workers = any(n.role != "control-plane" for n in plan.nodes)
+    if node.role == "control-plane" and has_workers:
+        flags.append(f"--register-with-taints={CONTROL_PLANE_ROLE}:NoSchedule")
+    return flags

@@ -1,0 +1,214 @@
+"""The control plane boots the kubeadm way and kubelets join it, as kubectl shows.
+
+The control-plane kubelet starts kube-apiserver from its static manifest with no API
+server around; every kubelet then registers its Node, renews its Lease, mirrors its
+static pods and runs the pods bound to it, reporting their status.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kin.cluster.state import node_dir
+from kin.testing.clusters import kubeconfig_for, kubectl, temporary_cluster
+from kin.testing.waiting import eventually
+
+SEED = """\
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+  labels:
+    tier: frontend
+"""
+BRIDGE = {
+    "cniVersion": "1.0.0", "name": "cbr0",
+    "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}}],
+}  # fmt: skip
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: %(name)s, labels: {app: demo}}
+spec:
+  nodeName: %(node)s
+  terminationGracePeriodSeconds: 2
+  restartPolicy: %(policy)s
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", %(script)s]
+    env:
+    - {name: MY_POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[str, str]]:
+    with temporary_cluster(SEED) as name, tempfile.TemporaryDirectory() as tmp:
+        worker = Path(node_dir(name, f"{name}-worker"))
+        (worker / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))
+        config = kubeconfig_for(name, tmp)
+        eventually(lambda: kubectl(config, "get", "nodes", check=False).returncode == 0, timeout=30)
+        yield name, config
+
+
+def get(config: str, *args: str) -> Any:
+    return json.loads(kubectl(config, "get", *args, "-o", "json").stdout)
+
+
+def test_nodes_register_with_what_kubectl_shows(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    nodes = eventually(
+        lambda: (lambda n: n if len(n["items"]) == 2 else None)(get(config, "nodes"))
+    )
+    by_name = {n["metadata"]["name"]: n for n in nodes["items"]}
+    cp, worker = by_name[f"{name}-control-plane"], by_name[f"{name}-worker"]
+    assert cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == ""
+    assert worker["metadata"]["labels"]["tier"] == "frontend"
+    assert worker["metadata"]["labels"]["kubernetes.io/hostname"] == f"{name}-worker"
+    assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in cp["spec"][
+        "taints"
+    ]
+    assert "taints" not in worker["spec"]
+    info = worker["status"]["nodeInfo"]
+    assert info["containerRuntimeVersion"] == "kin://0.1.0" and info["kubeletVersion"].startswith(
+        "v1."
+    )
+    internal = [a["address"] for a in worker["status"]["addresses"] if a["type"] == "InternalIP"]
+    assert len(internal) == 1
+    wide = kubectl(config, "get", "nodes", "-o", "wide").stdout
+    assert "kin://0.1.0" in wide and "control-plane" in wide and internal[0] in wide
+
+    # The worker has a CNI config: Ready. The control plane has none yet: NotReady, as in kind.
+    def ready(node: str) -> str:
+        conditions = get(config, "node", node)["status"]["conditions"]
+        return str(next(c["status"] for c in conditions if c["type"] == "Ready"))
+
+    assert eventually(lambda: ready(f"{name}-worker") == "True", timeout=20)
+    assert ready(f"{name}-control-plane") == "False"
+    leases = get(config, "leases", "-n", "kube-node-lease")["items"]
+    holders = {lease["spec"]["holderIdentity"] for lease in leases}
+    assert holders == {f"{name}-control-plane", f"{name}-worker"}
+    assert all(lease["metadata"]["ownerReferences"][0]["kind"] == "Node" for lease in leases)
+
+
+def test_the_api_server_is_a_static_pod_with_a_mirror_that_comes_back(
+    cluster: tuple[str, str],
+) -> None:
+    name, config = cluster
+    mirror = f"kube-apiserver-{name}-control-plane"
+
+    def running() -> Any:
+        pod = get(config, "pod", "-n", "kube-system", mirror)
+        return pod if pod["status"].get("phase") == "Running" else None
+
+    pod = eventually(running, timeout=20)
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["kubernetes.io/config.source"] == "file"
+    assert annotations["kubernetes.io/config.mirror"] == annotations["kubernetes.io/config.hash"]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    kubectl(config, "delete", "pod", "-n", "kube-system", mirror)
+    again = eventually(running, timeout=20)
+    assert again["metadata"]["uid"] != pod["metadata"]["uid"]
+
+
+def test_a_pod_bound_to_a_node_runs_reports_and_is_deleted(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    script = json.dumps("echo I am $MY_POD; trap 'exit 0' TERM; while true; do sleep 0.1; done")
+    kubectl(
+        config,
+        "apply",
+        "-f",
+        "-",
+        stdin=POD
+        % {"name": "pod-a", "node": f"{name}-worker", "policy": "Always", "script": script},
+    )
+    started = time.monotonic()
+
+    def running() -> Any:
+        pod = get(config, "pod", "pod-a")
+        return pod if pod["status"].get("phase") == "Running" else None
+
+    pod = eventually(running, timeout=20)
+    assert time.monotonic() - started < 5
+    assert pod["status"]["podIP"].startswith("10.244.1.")
+    assert pod["status"]["hostIP"] and pod["status"]["containerStatuses"][0]["ready"]
+    assert pod["status"]["containerStatuses"][0]["containerID"].startswith("kin://")
+    conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+    assert conditions["Ready"] == "True" and conditions["PodScheduled"] == "True"
+    table = kubectl(config, "get", "pod", "pod-a", "-o", "wide").stdout
+    assert "1/1" in table and "Running" in table and f"{name}-worker" in table
+    started = time.monotonic()
+    kubectl(config, "delete", "pod", "pod-a", timeout=30)
+    assert time.monotonic() - started < 10
+    assert kubectl(config, "get", "pod", "pod-a", check=False).returncode != 0
+
+
+def wait_phase(config: str, pod: str, phase: str) -> Any:
+    def reached() -> Any:
+        found = get(config, "pod", pod)
+        return found if found["status"].get("phase") == phase else None
+
+    return eventually(reached, timeout=20)
+
+
+def test_restart_policy_never_ends_in_succeeded_or_failed(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    for pod_name, code, phase in (("job-ok", 0, "Succeeded"), ("job-bad", 3, "Failed")):
+        script = json.dumps(f"echo done; exit {code}")
+        kubectl(
+            config,
+            "apply",
+            "-f",
+            "-",
+            stdin=POD
+            % {"name": pod_name, "node": f"{name}-worker", "policy": "Never", "script": script},
+        )
+        pod = wait_phase(config, pod_name, phase)
+        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == code and terminated["reason"] == (
+            "Completed" if code == 0 else "Error"
+        )
+        kubectl(config, "delete", "pod", pod_name)
+
+
+def test_a_crashing_container_is_restarted_with_back_off(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    kubectl(
+        config,
+        "apply",
+        "-f",
+        "-",
+        stdin=POD
+        % {
+            "name": "crasher",
+            "node": f"{name}-worker",
+            "policy": "Always",
+            "script": json.dumps("exit 1"),
+        },
+    )
+
+    def restarted() -> Any:
+        status = get(config, "pod", "crasher")["status"].get("containerStatuses") or [{}]
+        return status[0] if status[0].get("restartCount", 0) >= 1 else None
+
+    status = eventually(restarted, timeout=20)
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    waiting = eventually(
+        lambda: (lambda s: s if "waiting" in s["state"] else None)(
+            get(config, "pod", "crasher")["status"]["containerStatuses"][0]
+        ),
+        timeout=20,
+    )
+    assert waiting["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert "CrashLoopBackOff" in kubectl(config, "get", "pod", "crasher").stdout
+    kubectl(config, "delete", "pod", "crasher")
