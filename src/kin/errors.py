@@ -36,6 +36,7 @@ __all__ = [
     "CRINotFound",
     "CRIPrecondition",
     "CRITimeout",
+    "CRIUnimplemented",
     "ClusterError",
     "ClusterExistsError",
     "ClusterNotFoundError",
@@ -204,3 +205,7 @@ class CRIAlreadyExists(CRIError):
 
 class CRITimeout(CRIError):
     grpc_code = "DEADLINE_EXCEEDED"
+
+
+class CRIUnimplemented(CRIError):
+    grpc_code = "UNIMPLEMENTED"

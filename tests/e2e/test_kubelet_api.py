@@ -8,8 +8,14 @@ static pods and runs the pods bound to it, reporting their status.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import socket
+import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,3 +218,117 @@ def test_a_crashing_container_is_restarted_with_back_off(cluster: tuple[str, str
     assert waiting["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     assert "CrashLoopBackOff" in kubectl(config, "get", "pod", "crasher").stdout
     kubectl(config, "delete", "pod", "crasher")
+
+
+WEB = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  nodeName: %(node)s
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "echo line one; echo line two >&2; exec python3 -u -m http.server 8080"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_logs_exec_and_port_forward_through_the_api_server(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    kubectl(config, "apply", "-f", "-", stdin=WEB % {"node": f"{name}-worker"})
+    try:
+        wait_phase(config, "web", "Running")
+        logs = eventually(
+            lambda: (lambda out: out if "line two" in out else None)(
+                kubectl(config, "logs", "web").stdout
+            )
+        )
+        assert logs.startswith("line one\n") or "line one\n" in logs
+        assert kubectl(config, "logs", "web", "--tail=1").stdout.count("\n") == 1
+        follow = subprocess.Popen(
+            ["kubectl", f"--kubeconfig={config}", "logs", "-f", "web"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert follow.stdout is not None
+            first = follow.stdout.readline()
+            assert first in ("line one\n", "line two\n")
+            assert follow.poll() is None  # still following the running container
+        finally:
+            follow.terminate()
+            follow.wait(10)
+            assert follow.stdout is not None
+            follow.stdout.close()
+
+        done = kubectl(
+            config,
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out $(hostname); echo err >&2; exit 3",
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (3, "out web\n")
+        assert "err\n" in done.stderr and "command terminated with exit code 3" in done.stderr
+        piped = kubectl(
+            config, "exec", "-i", "web", "--", "sh", "-c", "tr a-z A-Z", stdin="through stdin\n"
+        )
+        assert piped.stdout == "THROUGH STDIN\n"
+
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execvp(
+                "kubectl", ["kubectl", f"--kubeconfig={config}", "exec", "-it", "web", "--", "sh"]
+            )
+        os.write(fd, b"tty && exit 7\n")
+        output = _read_until_closed(fd)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 7, output
+        assert "/dev/pts/" in output
+
+        port = free_port()
+        forward = subprocess.Popen(
+            ["kubectl", f"--kubeconfig={config}", "port-forward", "pod/web", f"{port}:8080"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            assert forward.stdout is not None
+            assert "Forwarding from 127.0.0.1" in forward.stdout.readline()
+            for _ in range(3):  # several connections over one tunnel
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+                    assert b"Directory listing" in answer.read()
+        finally:
+            forward.terminate()
+            forward.wait(10)
+            assert forward.stdout is not None
+            forward.stdout.close()
+    finally:
+        kubectl(config, "delete", "pod", "web", "--wait=false")
+
+
+def _read_until_closed(fd: int, timeout: float = 15.0) -> str:
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

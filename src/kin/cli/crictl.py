@@ -26,6 +26,7 @@ from kin.cli.tabular import human_duration, human_size, tabwrite
 from kin.errors import ConfigError, CRIError, KinError
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
+from kin.runtime.logs import read_records
 
 __all__ = ["Crictl", "main"]
 
@@ -215,18 +216,18 @@ class Crictl:
         if args.previous:
             directory, name = os.path.split(path)
             path = os.path.join(directory, f"{int(name.split('.')[0]) - 1}.log")
-        lines = _read_records(self.host_path(path))
+        lines = read_records(self.host_path(path))
         if args.tail >= 0:
             lines = lines[len(lines) - args.tail :] if args.tail else []
         for stamp, stream, text in lines:
             self._print_record(stamp, stream, text, args.timestamps)
         if args.follow:
-            self._follow(args, path, len(_read_records(self.host_path(path))))
+            self._follow(args, path, len(read_records(self.host_path(path))))
         return 0
 
     def _follow(self, args: argparse.Namespace, path: str, seen: int) -> None:
         while True:
-            records = _read_records(self.host_path(path))
+            records = read_records(self.host_path(path))
             for stamp, stream, text in records[seen:]:
                 self._print_record(stamp, stream, text, args.timestamps)
             seen = len(records)
@@ -363,29 +364,6 @@ def _rfc3339(ns: int) -> str:
     from kin.runtime.logs import timestamp
 
     return timestamp(ns) if ns else "1970-01-01T00:00:00Z"
-
-
-def _read_records(path: str) -> list[tuple[str, str, str]]:
-    """(time, stream, text with its newline) per line; ``P`` records join the next."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return []
-    found = []
-    partial = ""
-    for line in raw.splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) < 3:
-            continue
-        stamp, stream, tag = parts[:3]
-        text = parts[3] if len(parts) == 4 else ""
-        if tag.split(":")[0] == "P":
-            partial += text
-            continue
-        found.append((stamp, stream, partial + text + "\n"))
-        partial = ""
-    return found
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -34,6 +34,7 @@ from kin.kubelet.criconfig import NodeContext
 from kin.kubelet.environment import EnvironmentError_, Fetch
 from kin.kubelet.kubelet import Kubelet
 from kin.kubelet.nodestatus import NodeAgent
+from kin.kubelet.server import KubeletServer, serving_context
 from kin.linux.proc import set_process_title
 from kin.runtime.client import endpoint_path
 from kin.runtime.cri import api_pb2 as cri
@@ -56,6 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cluster-domain", default="cluster.local")
     parser.add_argument("--node-ip", default="")
     parser.add_argument("--kubeconfig", default="")
+    parser.add_argument("--port", type=int, default=10250, help="the kubelet API (0 = off)")
+    parser.add_argument("--address", default="0.0.0.0")
+    parser.add_argument("--client-ca-file", default="/etc/kubernetes/pki/ca.crt")
     parser.add_argument("--node-labels", default="", help="key=value,...")
     parser.add_argument("--register-with-taints", default="", help="key=value:Effect,...")
     return parser.parse_args(argv)
@@ -133,6 +137,11 @@ async def run(args: argparse.Namespace) -> None:
     )
     os.makedirs(args.pod_manifest_path, exist_ok=True)
     loops = [kubelet.run()]
+    if args.port:
+        context = serving_context(
+            os.path.join(args.root_dir, "pki"), args.node, node.node_ip, args.client_ca_file
+        )
+        await KubeletServer(kubelet, runtime).start(args.address, args.port, context)
     if api is not None:
         labels, taints = parse_labels(args.node_labels), parse_taints(args.register_with_taints)
         agent = NodeAgent(api, runtime, images, args.node, node.node_ip, labels, taints)

@@ -29,6 +29,7 @@ from kin.errors import KinError
 from kin.linux.proc import set_process_title
 from kin.runtime.runtime import Paths, Runtime
 from kin.runtime.service import add_services
+from kin.runtime.streaming import StreamingServer
 
 log = logging.getLogger("kin.runtime")
 
@@ -72,7 +73,9 @@ def serve(args: argparse.Namespace) -> None:
             ("grpc.max_send_message_length", MAX_MESSAGE),
         ],
     )
-    add_services(server, runtime)
+    streaming = StreamingServer(runtime)
+    streaming.start()
+    add_services(server, runtime, streaming)
     os.makedirs(os.path.dirname(args.address), exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(args.address)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["MAX_LINE", "LogWriter", "timestamp"]
+__all__ = ["MAX_LINE", "LogWriter", "read_records", "timestamp"]
 
 MAX_LINE = 16 * 1024  # containerd's max_container_log_line_size
 
@@ -90,3 +90,26 @@ def _pieces(stream: str, line: bytes) -> list[bytes]:
 
 def _record(stream: str, tag: str, content: bytes) -> bytes:
     return f"{timestamp()} {stream} {tag} ".encode() + content + b"\n"
+
+
+def read_records(path: str) -> list[tuple[str, str, str]]:
+    """(time, stream, text with its newline) per line; ``P`` records join the next."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return []
+    found = []
+    partial = ""
+    for line in raw.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 3:
+            continue
+        stamp, stream, tag = parts[:3]
+        text = parts[3] if len(parts) == 4 else ""
+        if tag.split(":")[0] == "P":
+            partial += text
+            continue
+        found.append((stamp, stream, partial + text + "\n"))
+        partial = ""
+    return found

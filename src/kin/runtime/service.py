@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 import grpc
 
-from kin.errors import CRIError, KinError
+from kin.errors import CRIError, CRIInvalid, CRIUnimplemented, KinError
 from kin.runtime.cri import api_pb2 as cri
 from kin.runtime.cri import api_pb2_grpc as cri_grpc
 from kin.runtime.images import Image
 from kin.runtime.runtime import API_VERSION, KUBELET_API_VERSION, NAME, Runtime
 from kin.runtime.store import ContainerRecord, SandboxRecord
+from kin.runtime.streaming import StreamingServer
 
 __all__ = ["ImageService", "RuntimeService", "add_services"]
 
@@ -51,8 +52,9 @@ def handler(method: F) -> F:
 
 
 class RuntimeService(cri_grpc.RuntimeServiceServicer):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, streaming: StreamingServer | None = None) -> None:
         self.rt = runtime
+        self.streaming = streaming
 
     @handler
     def Version(self, request: cri.VersionRequest, context: Any) -> cri.VersionResponse:
@@ -315,6 +317,39 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
         return cri.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
 
     @handler
+    def Exec(self, request: cri.ExecRequest, context: Any) -> cri.ExecResponse:
+        record = self.rt.container_records.get(request.container_id)
+        self.rt.containers.running_pid(record)
+        if not request.cmd:
+            raise CRIInvalid("exec command is empty")
+        if not (request.stdin or request.stdout or request.stderr):
+            raise CRIInvalid("one of stdin, stdout, or stderr must be set")
+        if request.tty and request.stderr:
+            raise CRIInvalid("tty and stderr cannot both be true")
+        wanted = {
+            "container_id": record.id, "cmd": list(request.cmd), "tty": request.tty,
+            "stdin": request.stdin, "stdout": request.stdout, "stderr": request.stderr,
+        }  # fmt: skip
+        return cri.ExecResponse(url=self._streaming().url("exec", wanted))
+
+    @handler
+    def PortForward(self, request: cri.PortForwardRequest, context: Any) -> cri.PortForwardResponse:
+        record = self.rt.sandbox_records.get(request.pod_sandbox_id)
+        self.rt.sandboxes.pause_pid(record)
+        wanted = {"pod_sandbox_id": record.id, "ports": list(request.port)}
+        return cri.PortForwardResponse(url=self._streaming().url("portforward", wanted))
+
+    @handler
+    def Attach(self, request: cri.AttachRequest, context: Any) -> cri.AttachResponse:
+        self.rt.container_records.get(request.container_id)
+        raise CRIUnimplemented("attach is not supported by kin's runtime yet: use exec")
+
+    def _streaming(self) -> StreamingServer:
+        if self.streaming is None:
+            raise CRIError("this runtime runs without a streaming server")
+        return self.streaming
+
+    @handler
     def ContainerStats(
         self, request: cri.ContainerStatsRequest, context: Any
     ) -> cri.ContainerStatsResponse:
@@ -440,6 +475,8 @@ def _process_usage(pid: int) -> tuple[int, int]:
     return cpu, resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def add_services(server: grpc.Server, runtime: Runtime) -> None:
-    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(runtime), server)  # type: ignore[no-untyped-call]
+def add_services(
+    server: grpc.Server, runtime: Runtime, streaming: StreamingServer | None = None
+) -> None:
+    cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(runtime, streaming), server)  # type: ignore[no-untyped-call]
     cri_grpc.add_ImageServiceServicer_to_server(ImageService(runtime), server)  # type: ignore[no-untyped-call]

@@ -18,6 +18,7 @@ import pytest
 from kin.cli import crictl
 from kin.cli.tabular import human_duration, human_size, tabwrite
 from kin.runtime.cri import api_pb2 as cri
+from kin.runtime.logs import read_records
 
 GOLDEN = Path(__file__).parents[2] / "testdata" / "crictl"
 NOW = 1_800_000_000.0
@@ -167,7 +168,7 @@ def test_logs_join_partial_records_and_honour_tail(tmp_path: Path) -> None:
         "2026-11-27T10:00:00.3Z stdout F o\n"
         "2026-11-27T10:00:00.4Z stdout F three\n"
     )
-    assert [t for _, _, t in crictl._read_records(str(log))] == ["one\n", "two\n", "three\n"]
+    assert [t for _, _, t in read_records(str(log))] == ["one\n", "two\n", "three\n"]
 
 
 def test_namespace_args_parse() -> None:

@@ -1,0 +1,170 @@
+"""One exec over the channel protocol: a process in a container, wired to a WebSocket.
+
+Without a TTY the process gets pipes and its stdout and stderr go out on channels 1 and
+2; with one it gets a pseudo-terminal (its controlling terminal: the runtime starts it
+under ``setsid -w -c`` inside the container) whose output goes out on channel 1 and
+whose size follows channel 4.
+Channel 0 feeds stdin; ``255 0`` closes it. When the process ends the exit status goes
+out on channel 3 and the WebSocket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import struct
+import termios
+
+from aiohttp import WSMsgType, web
+
+__all__ = ["ExecSession"]
+
+STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+CHUNK = 32 * 1024
+
+
+class ExecSession:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        argv: list[str],
+        env: dict[str, str],
+        tty: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> None:
+        self.ws = ws
+        self.argv = argv
+        self.env = env
+        self.tty = tty
+        self.want_stdin = stdin
+        self.want_stdout = stdout
+        self.want_stderr = stderr
+        self.send_lock = asyncio.Lock()
+        self.master = -1
+
+    async def run(self) -> None:
+        try:
+            process, pumps = await (self._start_tty() if self.tty else self._start_pipes())
+        except OSError as exc:
+            await self._send(STATUS, _failure(f"failed to exec in container: {exc}"))
+            await self.ws.close()
+            return
+        reader = asyncio.ensure_future(self._read_client(process))
+        code = await process.wait()
+        await asyncio.gather(*pumps, return_exceptions=True)
+        reader.cancel()
+        if self.master >= 0:
+            os.close(self.master)
+        await self._send(STATUS, status_json(code))
+        await self.ws.close()
+
+    async def _start_pipes(self) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
+        process = await asyncio.create_subprocess_exec(
+            *self.argv, env=self.env,
+            stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        pumps = [
+            asyncio.create_task(self._pump(process.stdout, STDOUT if self.want_stdout else None)),
+            asyncio.create_task(self._pump(process.stderr, STDERR if self.want_stderr else None)),
+        ]
+        return process, pumps
+
+    async def _start_tty(self) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
+        self.master, slave = pty.openpty()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.argv, env={**self.env, "TERM": self.env.get("TERM", "xterm")},
+                stdin=slave, stdout=slave, stderr=slave,
+            )  # fmt: skip
+        finally:
+            os.close(slave)
+        return process, [asyncio.create_task(self._pump_tty())]
+
+    async def _pump(self, stream: asyncio.StreamReader, channel: int | None) -> None:
+        while chunk := await stream.read(CHUNK):
+            if channel is not None:
+                await self._send(channel, chunk)
+
+    async def _pump_tty(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                data = os.read(self.master, CHUNK)
+            except OSError:  # EIO: the terminal's last user is gone
+                data = b""
+            if not data:
+                loop.remove_reader(self.master)
+            queue.put_nowait(data)
+
+        loop.add_reader(self.master, readable)
+        while data := await queue.get():
+            await self._send(STDOUT, data)
+
+    async def _read_client(self, process: asyncio.subprocess.Process) -> None:
+        async for message in self.ws:
+            if message.type != WSMsgType.BINARY or not message.data:
+                continue
+            channel, payload = message.data[0], message.data[1:]
+            if channel == STDIN:
+                await self._write_stdin(process, payload)
+            elif channel == RESIZE and self.master >= 0:
+                self._resize(payload)
+            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+                self._close_stdin(process)
+
+    async def _write_stdin(self, process: asyncio.subprocess.Process, data: bytes) -> None:
+        if self.master >= 0:
+            os.write(self.master, data)
+        elif process.stdin is not None:
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                process.stdin.write(data)
+                await process.stdin.drain()
+
+    def _close_stdin(self, process: asyncio.subprocess.Process) -> None:
+        if self.master >= 0:
+            os.write(self.master, b"\x04")  # end of input, as a terminal says it
+        elif process.stdin is not None:
+            process.stdin.close()
+
+    def _resize(self, payload: bytes) -> None:
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            size = json.loads(payload)
+            packed = struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, packed)
+
+    async def _send(self, channel: int, data: bytes) -> None:
+        async with self.send_lock:
+            with contextlib.suppress(ConnectionResetError):
+                await self.ws.send_bytes(bytes([channel]) + data)
+
+
+def _failure(message: str) -> bytes:
+    body = {
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": "InternalError",
+        "code": 500,
+    }
+    return json.dumps(body).encode()
+
+
+def status_json(code: int) -> bytes:
+    """The metav1.Status kubectl reads on channel 3 when the command ended."""
+    if code == 0:
+        return json.dumps({"metadata": {}, "status": "Success"}).encode()
+    return json.dumps({
+        "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+        "message": f"command terminated with non-zero exit code: exit status {code}",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }).encode()  # fmt: skip
