@@ -332,3 +332,63 @@ def _read_until_closed(fd: int, timeout: float = 15.0) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+PROBED = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  nodeName: %(node)s
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox
+    command: ["python3", "-u", "-m", "http.server", "8080", "--directory", "/srv"]
+    readinessProbe:
+      httpGet: {path: /ready, port: 8080}
+      periodSeconds: 1
+      failureThreshold: 1
+    volumeMounts: [{name: srv, mountPath: /srv}]
+  - name: lively
+    image: busybox
+    command: ["sh", "-c", "touch /tmp/alive; sleep 3600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+  volumes:
+  - {name: srv, emptyDir: {}}
+"""
+
+
+def test_readiness_and_liveness_probes(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    kubectl(config, "apply", "-f", "-", stdin=PROBED % {"node": f"{name}-worker"})
+    try:
+
+        def statuses() -> dict[str, Any]:
+            pod = get(config, "pod", "probed")
+            return {s["name"]: s for s in pod["status"].get("containerStatuses") or []}
+
+        eventually(lambda: statuses().get("lively", {}).get("ready"), timeout=20)  # tcp: ready
+        assert not statuses()["web"]["ready"]  # /ready is a 404 until the file exists
+        assert "1/2" in kubectl(config, "get", "pod", "probed").stdout
+        kubectl(config, "exec", "probed", "-c", "web", "--", "touch", "/srv/ready")
+        eventually(lambda: statuses()["web"]["ready"], timeout=10)
+        ready = {
+            c["type"]: c["status"] for c in get(config, "pod", "probed")["status"]["conditions"]
+        }
+        assert ready["Ready"] == "True"
+
+        kubectl(config, "exec", "probed", "-c", "lively", "--", "rm", "/tmp/alive")
+        restarted = eventually(
+            lambda: statuses()["lively"]["restartCount"] >= 1 or None, timeout=20
+        )
+        assert restarted
+        assert statuses()["lively"]["lastState"]["terminated"]["exitCode"] == 137  # killed
+    finally:
+        kubectl(config, "delete", "pod", "probed", "--wait=false")

@@ -20,6 +20,7 @@ from kin.kubelet import pods
 from kin.kubelet.backoff import Backoff
 from kin.kubelet.criconfig import POD_UID, NodeContext
 from kin.kubelet.environment import Fetch
+from kin.kubelet.probes import Prober
 from kin.kubelet.static import ManifestDirectory
 from kin.kubelet.status import pod_status
 from kin.kubelet.sync import PodSync
@@ -63,6 +64,8 @@ class Kubelet:
         self.terminated_listeners: list[TerminatedListener] = []
         self.ready: dict[tuple[str, str], bool] = {}
         self._fingerprints: dict[str, tuple[tuple[str, int], ...]] = {}
+        self.prober = Prober(runtime, self._probe_ready, self._probe_failed)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- desired pods ---------------------------------------------------------------------
 
@@ -172,6 +175,9 @@ class Kubelet:
             log.warning("pod %s: sync failed: %s", pods.full_name(pod), exc)
             state = await self.sync.state(uid)
         await self.sync.prune_dead_containers(state)
+        running = {c.name: c.id for c in state.in_current_sandbox() if c.running}
+        host = self.node.node_ip if pod["spec"].get("hostNetwork") else state.ip
+        self.prober.update(pod, running, host)
         ready = {name: ok for (u, name), ok in self.ready.items() if u == uid}
         status = pod_status(
             pod, state, self.sync.waiting, ready, self.node.node_ip, self.statuses.get(uid)
@@ -201,9 +207,35 @@ class Kubelet:
             if gone:
                 await self.sync.remove(uid, pod)
                 self.statuses.pop(uid, None)
+                self.prober.forget(uid)
+                for key in [k for k in self.ready if k[0] == uid]:
+                    del self.ready[key]
             log.info("pod %s: stopped%s", name, " and removed" if gone else "")
         except Exception as exc:
             log.warning("pod %s: termination failed: %s", name, exc)
+
+    def _probe_ready(self, uid: str, name: str, ready: bool) -> None:
+        if self.ready.get((uid, name)) != ready:
+            self.ready[(uid, name)] = ready
+            self.wake(uid)
+
+    def _probe_failed(self, pod: Pod, name: str, container_id: str, why: str) -> None:
+        """A failed liveness or startup probe: kill the container; the sync restarts it."""
+        log.info("pod %s: container %s: %s, will be restarted", pods.full_name(pod), name, why)
+        grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+
+        async def kill() -> None:
+            try:
+                await self.sync.kill_container(container_id, grace)
+            except Exception as exc:
+                log.warning(
+                    "pod %s: killing container %s failed: %s", pods.full_name(pod), name, exc
+                )
+            self.wake(pods.uid(pod))
+
+        task = asyncio.create_task(kill())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _report(self, pod: Pod, status: dict[str, Any]) -> None:
         uid = pods.uid(pod)

@@ -71,7 +71,9 @@ def _container_status(
         "name": name,
         "state": current,
         "lastState": {},
-        "ready": bool(view is not None and view.running and ready.get(name, True)),
+        "ready": bool(
+            view is not None and view.running and ready.get(name, "readinessProbe" not in container)
+        ),
         "restartCount": state.restart_count(name),
         "image": container["image"],
         "imageID": str(view.status.image_id or view.status.image_ref) if view is not None else "",
