@@ -56,6 +56,7 @@ bench: setup
 	$(PY) benchmarks/bench_cni.py
 	$(PY) -m benchmarks.bench_apiserver --quick
 	$(PY) -m benchmarks.bench_flannel 3 3
+	$(PY) -m benchmarks.bench_pods 100 10
 
 # The CRI messages and stubs, generated from src/kin/runtime/cri/api.proto and committed
 # (a unit test checks they are current).
