@@ -17,6 +17,7 @@ packages=(
     conntrack       # looking at NAT state in tests
     etcd-server     # the etcd v3 datastore, and a test peer of kin's storage
     etcd-client     # etcdctl: looking at what kin stored
+    busybox-static  # tests build a small image archive from it (kin load image-archive)
     ca-certificates
 )
 

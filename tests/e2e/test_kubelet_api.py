@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from kin.cluster.state import node_dir
-from kin.testing.clusters import kubeconfig_for, kubectl, temporary_cluster
+from kin.testing.clusters import kin, kubeconfig_for, kubectl, temporary_cluster
+from kin.testing.images import busybox_archive
 from kin.testing.waiting import eventually
 
 SEED = """\
@@ -392,3 +393,78 @@ def test_readiness_and_liveness_probes(cluster: tuple[str, str]) -> None:
         assert statuses()["lively"]["lastState"]["terminated"]["exitCode"] == 137  # killed
     finally:
         kubectl(config, "delete", "pod", "probed", "--wait=false")
+
+
+IMAGED = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: %(name)s}
+spec:
+  nodeName: %(node)s
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: %(image)s
+%(command)s
+"""
+
+
+def test_a_loaded_image_archive_is_the_containers_root(
+    cluster: tuple[str, str], tmp_path: Path
+) -> None:
+    name, config = cluster
+    worker = f"{name}-worker"
+    docker, oci = tmp_path / "docker.tar", tmp_path / "oci.tar"
+    busybox_archive(str(docker), "kintest/busybox:1.0")
+    busybox_archive(str(oci), "kintest/oci-busybox:2.0", oci=True)
+    for archive in (docker, oci):
+        kin("load", "image-archive", str(archive), "--name", name, "--nodes", worker)
+    images = kin("crictl", worker, "images").stdout
+    assert "docker.io/kintest/busybox" in images and "docker.io/kintest/oci-busybox" in images
+    refused = kin(
+        "load", "image-archive", str(tmp_path / "missing.tar"), "--name", name, check=False
+    )
+    assert refused.returncode == 1 and "cannot read image archive" in refused.stderr
+
+    script = 'command: ["sh", "-c", "cat /etc/os-release; ls /; test -e /etc/removed || echo whiteout; echo $IMAGE_GREETING"]'
+    kubectl(
+        config,
+        "apply",
+        "-f",
+        "-",
+        stdin=IMAGED
+        % {
+            "name": "in-image",
+            "node": worker,
+            "image": "kintest/busybox:1.0",
+            "command": "    " + script,
+        },
+    )
+    kubectl(
+        config,
+        "apply",
+        "-f",
+        "-",
+        stdin=IMAGED
+        % {"name": "image-cmd", "node": worker, "image": "kintest/oci-busybox:2.0", "command": ""},
+    )
+    try:
+        wait_phase(config, "in-image", "Succeeded")
+        logs = kubectl(config, "logs", "in-image").stdout.splitlines()
+        assert logs[0] == 'PRETTY_NAME="kin test image kintest/busybox:1.0"'
+        assert set(logs[1:-2]) == {
+            "bin",
+            "dev",
+            "etc",
+            "proc",
+            "sys",
+            "tmp",
+        }  # the image's files only
+        assert logs[-2:] == ["whiteout", "from the image"]
+        wait_phase(config, "image-cmd", "Succeeded")
+        assert (
+            kubectl(config, "logs", "image-cmd").stdout == "default command in /tmp\n"
+        )  # Cmd, WorkingDir
+    finally:
+        kubectl(config, "delete", "pod", "in-image", "image-cmd", "--wait=false")

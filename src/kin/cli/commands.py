@@ -15,7 +15,7 @@ from kin.cluster import query
 from kin.cluster.controlplane import admin_kubeconfig
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
-from kin.cluster.provision import CRI_SOCKET
+from kin.cluster.provision import CRI_SOCKET, RUNTIME_ROOT
 from kin.cluster.state import node_dir
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
 from kin.errors import ConfigError, KinError, NodeError
@@ -30,6 +30,7 @@ __all__ = [
     "get_kubeconfig",
     "get_nodes",
     "get_port_mappings",
+    "load_image_archive",
     "version",
 ]
 
@@ -144,6 +145,24 @@ def get_port_mappings(args: argparse.Namespace, status: Status) -> int:
     width = max(len(row[0]) for row in rows) + 3
     for node_name, ports_text in rows:
         print(f"{node_name:<{width}}{ports_text}".rstrip())
+    return 0
+
+
+def load_image_archive(args: argparse.Namespace, status: Status) -> int:
+    from kin.runtime.images import import_archive
+
+    name = _default_name(args.name)
+    nodes = query.list_nodes(name)
+    wanted = [n for n in args.nodes.split(",") if n]
+    unknown = sorted(set(wanted) - {node.name for node in nodes})
+    if unknown:
+        raise ConfigError(f"unknown node {unknown[0]!r} in cluster {name!r}")
+    for node in nodes:
+        if wanted and node.name not in wanted:
+            continue
+        root = os.path.join(node.state_dir, "fs", RUNTIME_ROOT.lstrip("/"))
+        for image in import_archive(args.archive, root, RUNTIME_ROOT):
+            status.info(f"Image: {', '.join(image.tags) or image.id} loaded into node {node.name}")
     return 0
 
 

@@ -32,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_delete(verbs)
     _add_get(verbs)
     _add_exec(verbs)
+    load = verbs.add_parser("load", help="load images into nodes").add_subparsers(
+        dest="what", required=True, metavar="image-archive"
+    )
+    archive = load.add_parser("image-archive", help="load a docker-save or OCI archive into nodes")
+    archive.add_argument("archive", help="the archive file")
+    archive.add_argument("-n", "--name", help="the cluster name")
+    archive.add_argument("--nodes", default="", help="comma separated node names (default: all)")
+    archive.set_defaults(handler=_cmd("load_image_archive"), fails="failed to load image archive")
     crictl = verbs.add_parser("crictl", help="crictl against a node's container runtime")
     crictl.add_argument("node", help="node name, e.g. myk8s-worker")
     crictl.add_argument("command", nargs=argparse.REMAINDER, help="crictl command and arguments")

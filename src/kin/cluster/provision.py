@@ -30,6 +30,8 @@ from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
 from kin.node.spec import Bind, NodeSpec
 from kin.node.units import Unit, write_unit
+from kin.runtime import DEFAULT_ROOT
+from kin.runtime import DEFAULT_SOCKET as RUNTIME_SOCKET
 
 __all__ = [
     "NODE_DIRECTORIES",
@@ -63,7 +65,8 @@ BOOT_TIMEOUT = 30.0
 CNI_SERVER_UNIT = "kin-cni-server"
 RUNTIME_UNIT = "kin-runtime"
 KUBELET_UNIT = "kubelet"
-CRI_SOCKET = "/run/containerd/containerd.sock"
+CRI_SOCKET = RUNTIME_SOCKET
+RUNTIME_ROOT = DEFAULT_ROOT  # the runtime's images (kin load image-archive)
 CRICTL_CONFIG = f"""runtime-endpoint: unix://{CRI_SOCKET}
 image-endpoint: unix://{CRI_SOCKET}
 timeout: 10

@@ -16,6 +16,7 @@ __all__ = [
     "bind",
     "detach_mounts_of_type",
     "enter_copy_on_write_root",
+    "enter_image_root",
     "make_rprivate",
     "make_rshared",
     "mount_points",
@@ -105,7 +106,13 @@ def _covered(point: str, later: list[str]) -> bool:
     return any(point == other or point.startswith(other.rstrip("/") + "/") for other in later)
 
 
-def enter_copy_on_write_root(layer_dir: str, skip: tuple[str, ...] = ("/proc",)) -> None:
+Binds = list[tuple[str, str, bool]]
+"""(source in the current view, target inside the new root, read-only)."""
+
+
+def enter_copy_on_write_root(
+    layer_dir: str, binds: Binds, skip: tuple[str, ...] = ("/proc",)
+) -> None:
     """Make this mount namespace's root a copy-on-write view of the current one.
 
     An overlay whose lower layer is ``/`` and whose upper layer is a fresh tmpfs mounted
@@ -127,10 +134,85 @@ def enter_copy_on_write_root(layer_dir: str, skip: tuple[str, ...] = ("/proc",))
     copy = root + layer_dir
     if os.path.ismount(copy):
         syscalls.umount2(copy, syscalls.MNT_DETACH)
+    _bind_into(root, binds)
     os.chdir(root)
     syscalls.pivot_root(".", ".")
     syscalls.umount2(".", syscalls.MNT_DETACH)
     os.chdir("/")
+
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def enter_image_root(rootfs: str, layer_dir: str, binds: Binds) -> None:
+    """Make this mount namespace's root an image's files, copy-on-write, and pivot into it.
+
+    The image directory is the lower layer of an overlay over a fresh tmpfs at
+    ``layer_dir``; ``/dev`` gets a tmpfs with the usual character devices bound from the
+    node's, a private devpts and a ``/dev/shm``; ``/sys`` is the node's, read-only. The
+    caller mounts ``/proc`` for its PID namespace afterwards.
+    """
+    syscalls.mount("tmpfs", layer_dir, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0755")
+    upper, work, root = (os.path.join(layer_dir, d) for d in ("upper", "work", "root"))
+    for directory in (upper, work, root):
+        os.mkdir(directory)
+    syscalls.mount(
+        "overlay", root, "overlay", 0, f"lowerdir={rootfs},upperdir={upper},workdir={work}"
+    )
+    _populate_dev(os.path.join(root, "dev"))
+    sys_dir = os.path.join(root, "sys")
+    os.makedirs(sys_dir, exist_ok=True)
+    bind("/sys", sys_dir, readonly=True)
+    _bind_into(root, binds)
+    os.chdir(root)
+    syscalls.pivot_root(".", ".")
+    syscalls.umount2(".", syscalls.MNT_DETACH)
+    os.chdir("/")
+    os.makedirs("/proc", exist_ok=True)
+
+
+def _bind_into(root: str, binds: Binds) -> None:
+    """Bind each source at its target under ``root``, making the mount point (in the
+    copy-on-write layer) when the root does not have it."""
+    for source, target, readonly in binds:
+        path = root + target
+        if not os.path.lexists(path):
+            if os.path.isdir(source):
+                os.makedirs(path, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "a").close()
+        bind(source, path, readonly)
+
+
+def _populate_dev(dev: str) -> None:
+    os.makedirs(dev, exist_ok=True)
+    syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID, "mode=0755,size=65536k")
+    for name in DEVICES:
+        target = os.path.join(dev, name)
+        open(target, "a").close()
+        syscalls.mount(f"/dev/{name}", target, flags=syscalls.MS_BIND)
+    os.mkdir(os.path.join(dev, "pts"))
+    options = "newinstance,ptmxmode=0666,mode=0620"
+    syscalls.mount(
+        "devpts",
+        os.path.join(dev, "pts"),
+        "devpts",
+        syscalls.MS_NOSUID | syscalls.MS_NOEXEC,
+        options,
+    )
+    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    os.mkdir(os.path.join(dev, "shm"))
+    syscalls.mount(
+        "shm",
+        os.path.join(dev, "shm"),
+        "tmpfs",
+        syscalls.MS_NOSUID | syscalls.MS_NODEV,
+        "mode=1777",
+    )
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        os.symlink(target, os.path.join(dev, name))
 
 
 def detach_mounts_of_type(fstype: str) -> list[str]:

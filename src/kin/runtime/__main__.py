@@ -3,7 +3,7 @@
 Flags follow containerd's CRI settings where it has them::
 
     --address /run/containerd/containerd.sock   the socket (mode 0600), as kubelet expects
-    --state /run/kin/runtime --root /var/lib/kin/runtime
+    --state /run/kin/runtime --root /var/lib/containerd/kin
     --cni-conf-dir /etc/cni/net.d --cni-bin-dir /opt/cni/bin --cni-cache-dir /var/lib/cni
     --netns-dir /run/netns --node NAME (for the process title)
 
@@ -27,13 +27,13 @@ import grpc
 
 from kin.errors import KinError
 from kin.linux.proc import set_process_title
+from kin.runtime import DEFAULT_SOCKET
 from kin.runtime.runtime import Paths, Runtime
 from kin.runtime.service import add_services
 from kin.runtime.streaming import StreamingServer
 
 log = logging.getLogger("kin.runtime")
 
-DEFAULT_SOCKET = "/run/containerd/containerd.sock"
 MAX_MESSAGE = 16 * 1024 * 1024  # the kubelet's and crictl's limit
 WORKERS = 16
 

@@ -70,8 +70,7 @@ class Containers:
             raise CRINotFound(
                 f'failed to get image "{config.image.image}": not found (pull it first)'
             )
-        argv = list(config.command) + list(config.args)
-        if not argv:
+        if not process_argv(config, image.process):
             raise CRIInvalid("failed to generate container spec: no command specified")
         id_ = new_id()
         meta = sandbox.config.metadata
@@ -92,7 +91,7 @@ class Containers:
         record = ContainerRecord(id_, self.records.directory_for(id_), config, {"name": name})
         record.facts.update(
             sandbox=sandbox.id, created_at=time.time_ns(), state="created", log_path=log_path,
-            image_id=image.id, rootfs=image.rootfs,
+            image_id=image.id, rootfs=image.rootfs, image_process=image.process,
         )  # fmt: skip
         record.save()
         self.records.add(record)
@@ -136,15 +135,19 @@ class Containers:
             {"source": m.host_path, "target": m.container_path, "readonly": m.readonly}
             for m in config.mounts
         ]
+        process = record.facts.get("image_process") or {}
+        env = dict(item.partition("=")[::2] for item in process.get("env") or [])
+        env.update({kv.key: kv.value.decode(errors="replace") for kv in config.envs})
         return {
             "id": record.id,
-            "argv": list(config.command) + list(config.args),
-            "env": {kv.key: kv.value.decode(errors="replace") for kv in config.envs},
-            "cwd": config.working_dir,
+            "argv": process_argv(config, process),
+            "env": env,
+            "cwd": config.working_dir or process.get("working_dir", ""),
+            "rootfs": record.facts["rootfs"],
             "pid_mode": PID_MODES[options.pid],
             "mounts": mounts,
             "exit_file": record.path("exit.json"),
-            "layer_dir": "" if record.facts["rootfs"] else self._layer_dir(record),
+            "layer_dir": self._layer_dir(record),
             "log_path": record.facts["log_path"],
         }
 
@@ -278,6 +281,14 @@ class Containers:
         if self.state(record) != cri.CONTAINER_RUNNING:
             raise CRIPrecondition(f"container {record.id[:13]} is not running")
         shimclient.call(self.records_sandbox(record).dir, {"op": "reopen", "id": record.id})
+
+
+def process_argv(config: cri.ContainerConfig, image: dict[str, Any]) -> list[str]:
+    """Kubernetes' rule: ``command`` replaces the image's entrypoint (and drops its cmd),
+    ``args`` replace its cmd."""
+    entrypoint = list(config.command) or list(image.get("entrypoint") or [])
+    args = list(config.args) or ([] if config.command else list(image.get("cmd") or []))
+    return entrypoint + args
 
 
 def _stop_signal(config: cri.ContainerConfig) -> int:

@@ -116,24 +116,15 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
 def _prepare_filesystem(spec: dict[str, Any]) -> None:
     # Mounts made here must not reach the node's namespace, whose root is shared.
     syscalls.mount(None, "/", flags=syscalls.MS_REC | syscalls.MS_SLAVE)
-    if spec.get("layer_dir"):  # the host image: the node's files, copy-on-write
-        mounts.enter_copy_on_write_root(spec["layer_dir"])
+    binds = [(m["source"], m["target"], bool(m.get("readonly"))) for m in spec["mounts"]]
+    if spec.get("rootfs"):  # a loaded image: its files, copy-on-write
+        mounts.enter_image_root(spec["rootfs"], spec["layer_dir"], binds)
+    else:  # the host image: the node's files, copy-on-write
+        mounts.enter_copy_on_write_root(spec["layer_dir"], binds)
     if spec["pid_mode"] != "node":
         mounts.mount_proc("/proc")
-    for mount in spec["mounts"]:
-        _mount_point_for(mount["source"], mount["target"])
-        mounts.bind(mount["source"], mount["target"], bool(mount.get("readonly")))
+    os.makedirs(spec["cwd"] or "/", exist_ok=True)
     os.chdir(spec["cwd"] or "/")
-
-
-def _mount_point_for(source: str, target: str) -> None:
-    if os.path.lexists(target):
-        return
-    if os.path.isdir(source):
-        os.makedirs(target, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        open(target, "a").close()
 
 
 def _resolve(command: str, path: str) -> str:

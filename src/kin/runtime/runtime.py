@@ -12,6 +12,7 @@ import threading
 
 from kin import __version__
 from kin.errors import CRIError
+from kin.runtime import DEFAULT_ROOT
 from kin.runtime.containers import Containers
 from kin.runtime.images import ImageStore
 from kin.runtime.network import PodNetwork
@@ -31,7 +32,7 @@ class Paths:
     def __init__(
         self,
         state: str = "/run/kin/runtime",
-        root: str = "/var/lib/kin/runtime",
+        root: str = DEFAULT_ROOT,
         cni_conf: str = "/etc/cni/net.d",
         cni_bin: tuple[str, ...] = ("/opt/cni/bin",),
         cni_cache: str = "/var/lib/cni",

@@ -20,6 +20,7 @@ import grpc
 
 from kin.cni.install import install_plugins
 from kin.linux import ns
+from kin.linux.netlink import Netlink
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as pb
 from kin.testing.waiting import eventually
@@ -40,6 +41,7 @@ class RuntimeUnderTest:
         for name in ("conf", "bin", "cache", "netns", "state", "root", "logs"):
             (workdir / name).mkdir(parents=True, exist_ok=True)
         install_plugins(str(workdir / "bin"))
+        ns.run_in(ns.netns_path(node_netns), _loopback_up)  # as a node has it
 
     @property
     def cri(self) -> CRIClient:
@@ -156,6 +158,11 @@ class RuntimeUnderTest:
             return status if status.state == pb.CONTAINER_EXITED else None
 
         return eventually(exited, timeout=timeout)
+
+
+def _loopback_up() -> None:
+    with Netlink() as nl:
+        nl.set_link("lo", up=True)
 
 
 def pod_config(
