@@ -100,7 +100,7 @@ def test_nodes_register_with_what_kubectl_shows(cluster: tuple[str, str]) -> Non
         conditions = get(config, "node", node)["status"]["conditions"]
         return str(next(c["status"] for c in conditions if c["type"] == "Ready"))
 
-    assert eventually(lambda: ready(f"{name}-worker") == "True", timeout=20)
+    assert eventually(lambda: ready(f"{name}-worker") == "True", timeout=45)
     assert ready(f"{name}-control-plane") == "False"
     leases = get(config, "leases", "-n", "kube-node-lease")["items"]
     holders = {lease["spec"]["holderIdentity"] for lease in leases}
@@ -118,13 +118,13 @@ def test_the_api_server_is_a_static_pod_with_a_mirror_that_comes_back(
         pod = get(config, "pod", "-n", "kube-system", mirror)
         return pod if pod["status"].get("phase") == "Running" else None
 
-    pod = eventually(running, timeout=20)
+    pod = eventually(running, timeout=45)
     annotations = pod["metadata"]["annotations"]
     assert annotations["kubernetes.io/config.source"] == "file"
     assert annotations["kubernetes.io/config.mirror"] == annotations["kubernetes.io/config.hash"]
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
     kubectl(config, "delete", "pod", "-n", "kube-system", mirror)
-    again = eventually(running, timeout=20)
+    again = eventually(running, timeout=45)
     assert again["metadata"]["uid"] != pod["metadata"]["uid"]
 
 
@@ -145,7 +145,7 @@ def test_a_pod_bound_to_a_node_runs_reports_and_is_deleted(cluster: tuple[str, s
         pod = get(config, "pod", "pod-a")
         return pod if pod["status"].get("phase") == "Running" else None
 
-    pod = eventually(running, timeout=20)
+    pod = eventually(running, timeout=45)
     assert time.monotonic() - started < 5
     assert pod["status"]["podIP"].startswith("10.244.1.")
     assert pod["status"]["hostIP"] and pod["status"]["containerStatuses"][0]["ready"]
@@ -165,7 +165,7 @@ def wait_phase(config: str, pod: str, phase: str) -> Any:
         found = get(config, "pod", pod)
         return found if found["status"].get("phase") == phase else None
 
-    return eventually(reached, timeout=20)
+    return eventually(reached, timeout=45)
 
 
 def test_restart_policy_never_ends_in_succeeded_or_failed(cluster: tuple[str, str]) -> None:
@@ -208,7 +208,7 @@ def test_a_crashing_container_is_restarted_with_back_off(cluster: tuple[str, str
         status = get(config, "pod", "crasher")["status"].get("containerStatuses") or [{}]
         return status[0] if status[0].get("restartCount", 0) >= 1 else None
 
-    status = eventually(restarted, timeout=20)
+    status = eventually(restarted, timeout=45)
     assert status["lastState"]["terminated"]["exitCode"] == 1
     waiting = eventually(
         lambda: (lambda s: s if "waiting" in s["state"] else None)(
@@ -375,7 +375,7 @@ def test_readiness_and_liveness_probes(cluster: tuple[str, str]) -> None:
             pod = get(config, "pod", "probed")
             return {s["name"]: s for s in pod["status"].get("containerStatuses") or []}
 
-        eventually(lambda: statuses().get("lively", {}).get("ready"), timeout=20)  # tcp: ready
+        eventually(lambda: statuses().get("lively", {}).get("ready"), timeout=45)  # tcp: ready
         assert not statuses()["web"]["ready"]  # /ready is a 404 until the file exists
         assert "1/2" in kubectl(config, "get", "pod", "probed").stdout
         kubectl(config, "exec", "probed", "-c", "web", "--", "touch", "/srv/ready")

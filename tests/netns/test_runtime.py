@@ -383,3 +383,36 @@ def test_a_container_on_the_host_image_never_writes_the_hosts_files(
     assert (
         runtime.exec(container_id, "test", "-f", "/etc/os-release").exit_code == 0
     )  # node's files
+
+
+def test_pods_and_containers_get_cgroups_with_their_limits(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("limited", "sleep", "300", image=runtime.pull())
+    config.linux.resources.memory_limit_in_bytes = 64 * 1024 * 1024
+    config.linux.resources.cpu_period = 100_000
+    config.linux.resources.cpu_quota = 50_000
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    pid = container_pid(runtime, container_id)
+    groups = dict(
+        line.split(":", 2)[1:] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    )
+    uid = sandbox.metadata.uid
+    if "memory" not in groups:
+        pytest.skip("no cgroup v1 memory controller on this machine")
+    memory = groups["memory"]
+    assert memory.endswith(f"/kin-{runtime.node_netns}/pod{uid}/{container_id[:12]}")
+    limit = Path("/sys/fs/cgroup/memory") / memory.lstrip("/") / "memory.limit_in_bytes"
+    assert limit.read_text().strip() == str(64 * 1024 * 1024)
+    quota = Path("/sys/fs/cgroup/cpu") / groups["cpu"].lstrip("/") / "cpu.cfs_quota_us"
+    assert quota.read_text().strip() == "50000"
+    pause_groups = Path(f"/proc/{pause_pid(runtime, sandbox_id)}/cgroup").read_text()
+    assert f"/kin-{runtime.node_netns}/pod{uid}\n" in pause_groups
+    stats = runtime.cri.runtime.ContainerStats(
+        cri.ContainerStatsRequest(container_id=container_id)
+    ).stats
+    assert stats.memory.working_set_bytes.value > 0
+    runtime.cri.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id))
+    assert not limit.parent.exists() and not limit.parent.parent.exists()

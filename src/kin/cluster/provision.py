@@ -12,6 +12,7 @@ node's PID namespace) and unpins its network namespace (the veth goes with it).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from kin.cni.entry import DEFAULT_SOCKET
 from kin.cni.install import install_plugins
 from kin.errors import KinError, ProvisionError
 from kin.linux import ns
+from kin.linux.cgroups import remove_tree
 from kin.linux.files import write_atomic
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
@@ -215,6 +217,19 @@ def _boot(specs: list[NodeSpec]) -> None:
     raise ProvisionError(f"failed to start its PID 1 for node {node!r}: {message}")
 
 
+def _remove_pod_cgroups(cluster: str, node: NodePlan) -> None:
+    """The pods' cgroups the node's runtime recorded; only groups named for this node."""
+    state = os.path.join(node_dir(cluster, node.name), "fs/run/kin/runtime/cgroups.json")
+    try:
+        with open(state) as f:
+            directories = json.load(f)
+    except (OSError, ValueError):
+        return
+    for directory in directories:
+        if isinstance(directory, str) and directory.endswith(f"/kin-{node.name}"):
+            remove_tree(directory)
+
+
 def delete_nodes(plan: ClusterPlan) -> list[str]:
     """Kill every node's PID 1 and unpin its network namespace; names of nodes that existed."""
     records = {n.name: Node(plan.name, n).supervisor() for n in plan.nodes}
@@ -224,4 +239,6 @@ def delete_nodes(plan: ClusterPlan) -> list[str]:
         pids = ", ".join(str(r.pid) for r in survivors)
         raise ProvisionError(f"node processes {pids} of cluster {plan.name!r} did not exit")
     unpinned = {n.name for n in plan.nodes if ns.delete_netns(n.name)}
+    for node in plan.nodes:
+        _remove_pod_cgroups(plan.name, node)
     return [n.name for n in plan.nodes if n.name in alive | unpinned]

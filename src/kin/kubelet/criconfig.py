@@ -181,6 +181,35 @@ def _read_resolv_conf(path: str) -> tuple[list[str], list[str], list[str]]:
     return servers, searches, options
 
 
+CPU_PERIOD = 100_000  # microseconds, the kubelet's CFS period
+MIN_SHARES = 2
+SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6,
+            "G": 10**9, "T": 10**12, "m": 10**-3, "": 1}  # fmt: skip
+
+
+def quantity(text: str | int | float) -> float:
+    """A Kubernetes quantity as a number: ``512Mi`` -> 536870912, ``250m`` -> 0.25."""
+    raw = str(text).strip()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if suffix and raw.endswith(suffix):
+            return float(raw[: -len(suffix)]) * SUFFIXES[suffix]
+    return float(raw)
+
+
+def _resources(target: cri.LinuxContainerResources, resources: dict[str, Any]) -> None:
+    """Limits and requests as the kubelet turns them into cgroup settings."""
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    if "memory" in limits:
+        target.memory_limit_in_bytes = int(quantity(limits["memory"]))
+    if "cpu" in limits:
+        target.cpu_period = CPU_PERIOD
+        target.cpu_quota = max(1000, int(quantity(limits["cpu"]) * CPU_PERIOD))
+    cpu_request = requests.get("cpu", limits.get("cpu"))
+    target.cpu_shares = (
+        max(MIN_SHARES, int(quantity(cpu_request) * 1024)) if cpu_request else MIN_SHARES
+    )
+
+
 def container_hash(container: dict[str, Any]) -> str:
     raw = json.dumps(container, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()[:8]
@@ -226,6 +255,7 @@ def container_config(
         stdin_once=bool(container.get("stdinOnce")),
         tty=bool(container.get("tty")),
     )
+    _resources(config.linux.resources, container.get("resources") or {})
     security = container.get("securityContext") or {}
     linux_security = config.linux.security_context
     linux_security.privileged = bool(security.get("privileged"))

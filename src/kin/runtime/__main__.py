@@ -50,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cni-cache-dir", default=Paths().cni_cache)
     parser.add_argument("--netns-dir", default=Paths().netns)
     parser.add_argument("--node", default=os.uname().nodename)
+    parser.add_argument("--cgroup-root", default=None, help="default kin-<node>; '' for none")
     return parser.parse_args(argv)
 
 
@@ -58,6 +59,7 @@ def serve(args: argparse.Namespace) -> None:
         state=args.state, root=args.root, cni_conf=args.cni_conf_dir,
         cni_bin=tuple(args.cni_bin_dir or Paths().cni_bin), cni_cache=args.cni_cache_dir,
         netns=args.netns_dir,
+        cgroup_root=f"kin-{args.node}" if args.cgroup_root is None else args.cgroup_root,
     )  # fmt: skip
     runtime = Runtime(paths)
     for problem in runtime.load():

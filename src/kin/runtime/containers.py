@@ -22,6 +22,7 @@ from kin.errors import (
     CRIPrecondition,
     CRITimeout,
 )
+from kin.linux.cgroups import Group
 from kin.linux.files import write_atomic
 from kin.linux.proc import ProcessRecord
 from kin.runtime import shimclient
@@ -148,8 +149,32 @@ class Containers:
             "mounts": mounts,
             "exit_file": record.path("exit.json"),
             "layer_dir": self._layer_dir(record),
+            "cgroups": self._cgroups(record, sandbox),
             "log_path": record.facts["log_path"],
         }
+
+    def _cgroups(self, record: ContainerRecord, sandbox: SandboxRecord) -> list[str]:
+        """The container's group below its pod's, with its resource limits written."""
+        pod = self.sandboxes.group(sandbox)
+        if pod is None:
+            return []
+        group = Group(f"{pod.relative}/{record.id[:12]}")
+        group.create()
+        limits = record.config.linux.resources
+        if limits.memory_limit_in_bytes > 0:
+            group.set("memory", "memory.limit_in_bytes", limits.memory_limit_in_bytes)
+        if limits.cpu_period > 0:
+            group.set("cpu", "cpu.cfs_period_us", limits.cpu_period)
+        if limits.cpu_quota > 0:
+            group.set("cpu", "cpu.cfs_quota_us", limits.cpu_quota)
+        if limits.cpu_shares > 0:
+            group.set("cpu", "cpu.shares", limits.cpu_shares)
+        return list(group.dirs.values())
+
+    def group(self, record: ContainerRecord) -> Group | None:
+        sandbox = self.sandboxes.records.find(record.facts["sandbox"])
+        pod = self.sandboxes.group(sandbox) if sandbox is not None else None
+        return Group(f"{pod.relative}/{record.id[:12]}") if pod is not None else None
 
     def _layer_dir(self, record: ContainerRecord) -> str:
         """Where the container's private tmpfs layer is mounted, in its own namespace only."""
@@ -228,6 +253,9 @@ class Containers:
 
     def remove(self, record: ContainerRecord) -> None:
         self.stop(record, 0)
+        group = self.group(record)
+        if group is not None:
+            group.remove()
         self.records.remove(record)
 
     def of_sandbox(self, sandbox_id: str) -> list[ContainerRecord]:

@@ -71,6 +71,7 @@ def start_pause(spec: dict[str, Any]) -> int:
             syscalls.sethostname(spec["hostname"])
 
     def run() -> None:
+        _join_cgroups(spec.get("cgroups") or [])
         _stdio(os.open("/dev/null", os.O_RDWR), None, None)
         # Named "pause" (the binary is catatonit): ps shows it as kubelet users expect.
         os.execv(spec["binary"], ["pause", "-P"])
@@ -93,6 +94,7 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
         syscalls.unshare(flags)
 
     def run() -> None:
+        _join_cgroups(spec.get("cgroups") or [])
         os.setsid()
         _stdio(os.open("/dev/null", os.O_RDONLY), out_w, err_w)
         _prepare_filesystem(spec)
@@ -125,6 +127,13 @@ def _prepare_filesystem(spec: dict[str, Any]) -> None:
         mounts.mount_proc("/proc")
     os.makedirs(spec["cwd"] or "/", exist_ok=True)
     os.chdir(spec["cwd"] or "/")
+
+
+def _join_cgroups(directories: list[str]) -> None:
+    """Move this process into its groups before it execs: its children stay there."""
+    for directory in directories:
+        with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+            f.write("0")
 
 
 def _resolve(command: str, path: str) -> str:

@@ -6,12 +6,15 @@ between protobuf and these calls. Nothing here imports gRPC.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
 
 from kin import __version__
 from kin.errors import CRIError
+from kin.linux.cgroups import Group
+from kin.linux.files import write_atomic
 from kin.runtime import DEFAULT_ROOT
 from kin.runtime.containers import Containers
 from kin.runtime.images import ImageStore
@@ -37,6 +40,7 @@ class Paths:
         cni_bin: tuple[str, ...] = ("/opt/cni/bin",),
         cni_cache: str = "/var/lib/cni",
         netns: str = "/run/netns",
+        cgroup_root: str = "",
     ) -> None:
         self.state = state
         self.root = root
@@ -44,6 +48,8 @@ class Paths:
         self.cni_bin = cni_bin
         self.cni_cache = cni_cache
         self.netns = netns
+        self.cgroup_root = cgroup_root
+        """Pods' cgroups go below this group, relative to the runtime's own ("" = none)."""
 
 
 class Runtime:
@@ -55,8 +61,20 @@ class Runtime:
         self.container_records = Records(os.path.join(paths.state, "containers"), ContainerRecord)
         self.images = ImageStore(os.path.join(paths.root, "images.json"))
         self.network = PodNetwork(paths.cni_conf, list(paths.cni_bin), paths.cni_cache, paths.netns)
-        self.sandboxes = Sandboxes(self.sandbox_records, self.network, self._pause_binary())
+        self.sandboxes = Sandboxes(
+            self.sandbox_records, self.network, self._pause_binary(), paths.cgroup_root
+        )
         self.containers = Containers(self.container_records, self.sandboxes, self.images)
+        if paths.cgroup_root:
+            self._record_cgroup_root()
+
+    def _record_cgroup_root(self) -> None:
+        """Where the pods' groups live, for ``kin delete`` to remove after a crash."""
+        root = Group(self.paths.cgroup_root)
+        root.create()
+        write_atomic(
+            os.path.join(self.paths.state, "cgroups.json"), json.dumps(sorted(root.dirs.values()))
+        )
 
     def load(self) -> list[str]:
         """Read what a previous run left (its pods kept running); problems, one per line."""

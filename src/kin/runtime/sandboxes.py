@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from kin.errors import CRIError, CRIInvalid
+from kin.linux.cgroups import Group
 from kin.linux.files import write_atomic
 from kin.linux.proc import ProcessRecord
 from kin.runtime import shimclient
@@ -44,10 +45,23 @@ def is_host_network(config: cri.PodSandboxConfig) -> bool:
 
 
 class Sandboxes:
-    def __init__(self, records: Records[SandboxRecord], network: PodNetwork, pause: str) -> None:
+    def __init__(
+        self,
+        records: Records[SandboxRecord],
+        network: PodNetwork,
+        pause: str,
+        cgroup_root: str = "",
+    ) -> None:
         self.records = records
         self.network = network
         self.pause = pause
+        self.cgroup_root = cgroup_root
+
+    def group(self, record: SandboxRecord) -> Group | None:
+        """The pod's cgroup (pause and, below it, each container's)."""
+        if not self.cgroup_root:
+            return None
+        return Group(f"{self.cgroup_root}/pod{record.config.metadata.uid}")
 
     # -- run ------------------------------------------------------------------------------
 
@@ -83,6 +97,10 @@ class Sandboxes:
             "new_ipc": options.ipc != cri.NODE,
             "new_uts": not is_host_network(config),
         }
+        group = self.group(record)
+        if group is not None:
+            group.create()
+            pause["cgroups"] = list(group.dirs.values())
         write_atomic(record.path("pause.json"), json.dumps(pause))
         shim, pause_process = shimclient.start_shim(record.dir)
         record.facts.update(shim=_pid(shim), pause=_pid(pause_process), state="ready")
@@ -136,6 +154,9 @@ class Sandboxes:
 
     def remove(self, record: SandboxRecord) -> None:
         self.stop(record)
+        group = self.group(record)
+        if group is not None:
+            group.remove()
         self.records.remove(record)
 
     # -- status ---------------------------------------------------------------------------

@@ -389,8 +389,11 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
         )
         stats.cpu.timestamp = now
         stats.cpu.usage_core_nano_seconds.value = cpu_ns
+        group = self.rt.containers.group(record)
+        usage = group.read("memory", "memory.usage_in_bytes") if group is not None else None
         stats.memory.timestamp = now
-        stats.memory.working_set_bytes.value = rss
+        stats.memory.working_set_bytes.value = int(usage) if usage else rss
+        stats.memory.usage_bytes.value = int(usage) if usage else rss
         stats.memory.rss_bytes.value = rss
         stats.writable_layer.timestamp = now
         stats.writable_layer.fs_id.mountpoint = self.rt.paths.root

@@ -42,6 +42,7 @@ def snapshot() -> HostState:
         "sysctl_net": sorted(_net_sysctls()),
         "mounts": _mounts(),
         "processes": sorted(_kin_processes()),
+        "cgroups": sorted(_kin_cgroups()),
     }
 
 
@@ -92,6 +93,18 @@ def _net_sysctls() -> Iterator[str]:
 def _mounts() -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return sorted(" ".join(line.split()[4:5] + line.split(" - ")[1].split()[:2]) for line in f)
+
+
+def _kin_cgroups(root: str = "/sys/fs/cgroup", depth: int = 6) -> Iterator[str]:
+    """Groups kin's runtimes make for pods (``kin-<node>``), in the v1 controllers."""
+    for controller in ("memory", "cpu", "pids"):
+        base = os.path.join(root, controller)
+        for directory, children, _ in os.walk(base):
+            if directory[len(base) :].count("/") >= depth:
+                children[:] = []
+            for child in children:
+                if child.startswith("kin-"):
+                    yield os.path.join(directory, child)
 
 
 def _kin_processes() -> Iterator[str]:

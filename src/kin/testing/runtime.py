@@ -20,7 +20,9 @@ import grpc
 
 from kin.cni.install import install_plugins
 from kin.linux import ns
+from kin.linux.cgroups import remove_tree
 from kin.linux.netlink import Netlink
+from kin.linux.proc import ProcessRecord
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as pb
 from kin.testing.waiting import eventually
@@ -101,7 +103,8 @@ class RuntimeUnderTest:
         self.process = None
 
     def clean(self) -> None:
-        """Remove every sandbox (so every shim, pause and container goes), then stop."""
+        """Remove every sandbox (so every shim, pause and container goes), then stop.
+        Whatever a broken runtime could not remove is killed by its recorded PIDs."""
         try:
             if self.process is None:
                 self.start()
@@ -111,8 +114,20 @@ class RuntimeUnderTest:
                 )
         finally:
             self.kill(signal.SIGTERM)
+            self._kill_recorded_processes()
             for pin in (self.work / "netns").iterdir():
                 ns.delete_netns(pin.name, str(self.work / "netns"))
+            groups = self.work / "state" / "cgroups.json"
+            for directory in json.loads(groups.read_text()) if groups.exists() else []:
+                remove_tree(directory)
+
+    def _kill_recorded_processes(self) -> None:
+        for record in (self.work / "state").glob("*/*/record.json"):
+            facts = json.loads(record.read_text())
+            for key in ("pause", "shim", "process"):
+                raw = facts.get(key)
+                if raw:
+                    ProcessRecord(raw["pid"], raw["starttime"]).signal(signal.SIGKILL)
 
     # -- conveniences ---------------------------------------------------------------------
 

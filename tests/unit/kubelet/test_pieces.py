@@ -11,7 +11,13 @@ import pytest
 
 from kin.kubelet import pods, static
 from kin.kubelet.backoff import Backoff
-from kin.kubelet.criconfig import NodeContext, dns_config, sandbox_config
+from kin.kubelet.criconfig import (
+    NodeContext,
+    container_config,
+    dns_config,
+    quantity,
+    sandbox_config,
+)
 from kin.kubelet.environment import EnvironmentError_, build_environment, expand
 from kin.kubelet.podstate import ContainerView, PodState
 from kin.kubelet.status import pod_status
@@ -240,3 +246,35 @@ def test_statuses_show_restarts_last_state_and_waiting_reasons() -> None:
     running = pod_status(pod(), state_of(view("app", cri.CONTAINER_RUNNING, 2)), {}, {}, "", status)
     assert running["containerStatuses"][0]["ready"] and running["phase"] == "Running"
     assert running["containerStatuses"][0]["containerID"] == "kin://app2"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("250m", 0.25),
+        ("2", 2.0),
+        ("1.5", 1.5),
+        ("100k", 100_000.0),
+        ("1M", 1e6),
+    ],
+)
+def test_quantities(text: str, value: float) -> None:
+    assert quantity(text) == pytest.approx(value)
+
+
+def test_resources_become_cgroup_settings() -> None:
+    body = pod()
+    body["spec"]["containers"][0]["resources"] = {
+        "limits": {"memory": "64Mi", "cpu": "500m"},
+        "requests": {"cpu": "250m"},
+    }
+    config = container_config(body, body["spec"]["containers"][0], 0, "sha256:x", {}, [])
+    resources = config.linux.resources
+    assert resources.memory_limit_in_bytes == 64 * 2**20
+    assert (resources.cpu_period, resources.cpu_quota, resources.cpu_shares) == (
+        100_000,
+        50_000,
+        256,
+    )
