@@ -74,9 +74,15 @@ def get(config: str, *args: str) -> Any:
 
 def test_nodes_register_with_what_kubectl_shows(cluster: tuple[str, str]) -> None:
     name, config = cluster
-    nodes = eventually(
-        lambda: (lambda n: n if len(n["items"]) == 2 else None)(get(config, "nodes"))
-    )
+
+    def reported() -> Any:
+        found = get(config, "nodes")
+        done = len(found["items"]) == 2 and all(
+            "nodeInfo" in n.get("status", {}) for n in found["items"]
+        )
+        return found if done else None
+
+    nodes = eventually(reported, timeout=45)
     by_name = {n["metadata"]["name"]: n for n in nodes["items"]}
     cp, worker = by_name[f"{name}-control-plane"], by_name[f"{name}-worker"]
     assert cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == ""
@@ -116,7 +122,7 @@ def test_the_api_server_is_a_static_pod_with_a_mirror_that_comes_back(
 
     def running() -> Any:
         pod = get(config, "pod", "-n", "kube-system", mirror)
-        return pod if pod["status"].get("phase") == "Running" else None
+        return pod if pod.get("status", {}).get("phase") == "Running" else None
 
     pod = eventually(running, timeout=45)
     annotations = pod["metadata"]["annotations"]
@@ -143,7 +149,7 @@ def test_a_pod_bound_to_a_node_runs_reports_and_is_deleted(cluster: tuple[str, s
 
     def running() -> Any:
         pod = get(config, "pod", "pod-a")
-        return pod if pod["status"].get("phase") == "Running" else None
+        return pod if pod.get("status", {}).get("phase") == "Running" else None
 
     pod = eventually(running, timeout=45)
     assert time.monotonic() - started < 5
@@ -163,7 +169,7 @@ def test_a_pod_bound_to_a_node_runs_reports_and_is_deleted(cluster: tuple[str, s
 def wait_phase(config: str, pod: str, phase: str) -> Any:
     def reached() -> Any:
         found = get(config, "pod", pod)
-        return found if found["status"].get("phase") == phase else None
+        return found if found.get("status", {}).get("phase") == phase else None
 
     return eventually(reached, timeout=45)
 
@@ -205,7 +211,7 @@ def test_a_crashing_container_is_restarted_with_back_off(cluster: tuple[str, str
     )
 
     def restarted() -> Any:
-        status = get(config, "pod", "crasher")["status"].get("containerStatuses") or [{}]
+        status = get(config, "pod", "crasher").get("status", {}).get("containerStatuses") or [{}]
         return status[0] if status[0].get("restartCount", 0) >= 1 else None
 
     status = eventually(restarted, timeout=45)
@@ -373,7 +379,7 @@ def test_readiness_and_liveness_probes(cluster: tuple[str, str]) -> None:
 
         def statuses() -> dict[str, Any]:
             pod = get(config, "pod", "probed")
-            return {s["name"]: s for s in pod["status"].get("containerStatuses") or []}
+            return {s["name"]: s for s in pod.get("status", {}).get("containerStatuses") or []}
 
         eventually(lambda: statuses().get("lively", {}).get("ready"), timeout=45)  # tcp: ready
         assert not statuses()["web"]["ready"]  # /ready is a 404 until the file exists

@@ -17,6 +17,8 @@ import pytest
 
 from kin.cluster.state import node_dir
 from kin.node.client import request
+from kin.runtime.client import CRIClient
+from kin.runtime.cri import api_pb2 as cri
 from kin.testing.clusters import kin, temporary_cluster
 from kin.testing.waiting import eventually
 
@@ -102,7 +104,16 @@ def test_a_static_pod_starts_within_two_seconds_and_shares_its_namespaces(
     started = time.monotonic()
     manifest.write_text(SHARED)
     try:
-        eventually(lambda: len(running(node, "server") + running(node, "client")) == 2, timeout=10)
+        # Polled in-process over the node's socket: a `kin crictl` per poll would add its
+        # own start-up (about half a second) to what is measured.
+        with CRIClient(str(state / "fs/run/containerd/containerd.sock")) as client:
+            running_state = cri.ContainerStateValue(state=cri.CONTAINER_RUNNING)
+            request = cri.ListContainersRequest(filter=cri.ContainerFilter(state=running_state))
+            eventually(
+                lambda: len(client.runtime.ListContainers(request).containers) == 2,
+                timeout=10,
+                every=0.01,
+            )
         took = time.monotonic() - started
         assert took < 2.0, f"took {took:.2f} s"
         check_shared_pod(node, state)

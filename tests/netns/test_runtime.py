@@ -17,12 +17,14 @@ from pathlib import Path
 import grpc
 import pytest
 
+from kin.linux.capabilities import DEFAULT, NAMES
 from kin.linux.proc import process_state
 from kin.runtime.cri import api_pb2 as cri
 from kin.testing.runtime import RuntimeUnderTest, container_config, pod_config, rpc_code
 from kin.testing.waiting import eventually
 
 NAMESPACES = ("ipc", "mnt", "net", "pid", "uts")
+CAP_BOUNDING = re.compile(r"^CapBnd:\s+([0-9a-f]+)$", re.M)
 
 
 @pytest.fixture
@@ -416,3 +418,49 @@ def test_pods_and_containers_get_cgroups_with_their_limits(
     assert stats.memory.working_set_bytes.value > 0
     runtime.cri.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=sandbox_id))
     assert not limit.parent.exists() and not limit.parent.parent.exists()
+
+
+def test_capabilities_are_containerds_defaults_unless_privileged(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    image = runtime.pull()
+
+    def bounding(container_id: str) -> int:
+        found = CAP_BOUNDING.search(
+            runtime.exec(container_id, "cat", "/proc/1/status").stdout.decode()
+        )
+        assert found is not None
+        return int(found[1], 16)
+
+    tries = "ip link set lo mtu 1400 2>/dev/null && echo allowed || echo denied; exec sleep 300"
+    plain = container_config("plain", "sh", "-c", tries, image=image, pid=cri.CONTAINER)
+    admin = container_config("admin", "sleep", "300", image=image, pid=cri.CONTAINER)
+    admin.linux.security_context.capabilities.add_capabilities.append("NET_ADMIN")
+    admin.linux.security_context.capabilities.drop_capabilities.append("KILL")
+    privileged = container_config("privileged", "sleep", "300", image=image, pid=cri.CONTAINER)
+    privileged.linux.security_context.privileged = True
+    ids = {
+        c.metadata.name: runtime.start_container(sandbox_id, c, sandbox)
+        for c in (plain, admin, privileged)
+    }
+    default = sum(1 << NAMES.index(name) for name in DEFAULT)
+    assert bounding(ids["plain"]) == default
+    net_admin, kill = 1 << NAMES.index("NET_ADMIN"), 1 << NAMES.index("KILL")
+    assert bounding(ids["admin"]) == (default | net_admin) & ~kill
+    own = CAP_BOUNDING.search(Path("/proc/self/status").read_text())
+    assert own is not None
+    assert bounding(ids["privileged"]) == int(own[1], 16)
+    # Without NET_ADMIN, a container cannot change the pod's network.
+    log = Path(runtime.container_status(ids["plain"]).log_path)
+    assert eventually(lambda: log.read_text() or None).endswith(" stdout F denied\n")
+    unknown = container_config("typo", "sleep", "1", image=image)
+    unknown.linux.security_context.capabilities.add_capabilities.append("NET_ADMINN")
+    request = cri.CreateContainerRequest(
+        pod_sandbox_id=sandbox_id, config=unknown, sandbox_config=sandbox
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        runtime.cri.runtime.CreateContainer(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown capability 'NET_ADMINN'" in str(caught.value.details())

@@ -22,6 +22,7 @@ from kin.errors import (
     CRIPrecondition,
     CRITimeout,
 )
+from kin.linux.capabilities import capability_set
 from kin.linux.cgroups import Group
 from kin.linux.files import write_atomic
 from kin.linux.proc import ProcessRecord
@@ -73,6 +74,7 @@ class Containers:
             )
         if not process_argv(config, image.process):
             raise CRIInvalid("failed to generate container spec: no command specified")
+        capabilities(config)  # refuses unknown names now, not at start
         id_ = new_id()
         meta = sandbox.config.metadata
         name = "_".join(
@@ -150,6 +152,7 @@ class Containers:
             "exit_file": record.path("exit.json"),
             "layer_dir": self._layer_dir(record),
             "cgroups": self._cgroups(record, sandbox),
+            "capabilities": sorted(capabilities(config)),
             "log_path": record.facts["log_path"],
         }
 
@@ -309,6 +312,18 @@ class Containers:
         if self.state(record) != cri.CONTAINER_RUNNING:
             raise CRIPrecondition(f"container {record.id[:13]} is not running")
         shimclient.call(self.records_sandbox(record).dir, {"op": "reopen", "id": record.id})
+
+
+def capabilities(config: cri.ContainerConfig) -> set[int]:
+    security = config.linux.security_context
+    try:
+        return capability_set(
+            list(security.capabilities.add_capabilities),
+            list(security.capabilities.drop_capabilities),
+            security.privileged,
+        )
+    except ValueError as exc:
+        raise CRIInvalid(f"failed to generate container spec: {exc}") from exc
 
 
 def process_argv(config: cri.ContainerConfig, image: dict[str, Any]) -> list[str]:

@@ -9,13 +9,14 @@ that does not exist is an error of the start, not a silent exit.
 
 The specs are plain dicts (they travel as JSON from the runtime to the shim):
 
-pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts"}``
+pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts", "cgroups"}``
 container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path",
-"layer_dir"}``
-with ``pid_mode`` one of ``pod`` (pause's PID namespace), ``container`` (its own) or
-``node``, ``mounts`` a list of ``{"source", "target", "readonly"}``, and ``layer_dir`` where
-a container on the host image gets its copy-on-write root (see ``mounts``), so that
-nothing it writes, and no mount point it needs, touches the node's files.
+"layer_dir", "rootfs", "cgroups", "capabilities"}``, with ``pid_mode`` one of ``pod``
+(pause's PID namespace), ``container`` (its own) or ``node``; ``mounts`` a list of
+``{"source", "target", "readonly"}``; ``layer_dir`` where the container's copy-on-write
+root is made (over ``rootfs``, a loaded image, or else over the node's own files), so that
+nothing it writes, and no mount point it needs, touches the node's files; ``cgroups`` the
+group directories it joins; ``capabilities`` the numbers it keeps.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import signal
 
 from kin.linux import mounts, syscalls
+from kin.linux.capabilities import limit_bounding_set
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,7 +103,10 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
         env = dict(spec["env"])
         env.setdefault("PATH", DEFAULT_PATH)
         argv = spec["argv"]
-        os.execve(_resolve(argv[0], env["PATH"]), argv, env)
+        program = _resolve(argv[0], env["PATH"])
+        if "capabilities" in spec:  # last: setting up the container needed them all
+            limit_bounding_set(set(spec["capabilities"]))
+        os.execve(program, argv, env)
 
     try:
         pid = _double_fork(enter, run)
