@@ -7,6 +7,7 @@ import logging
 import sys
 
 from kin.apiserver.server import ServerConfig, run
+from kin.proctitle import set_process_title
 
 
 def parse_args(argv: list[str]) -> ServerConfig:
@@ -48,7 +49,9 @@ def parse_args(argv: list[str]) -> ServerConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_args(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    config = parse_args(args)
+    set_process_title(" ".join(["kin.apiserver", *args]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         run(config)

@@ -35,14 +35,17 @@ from kin.flannel.subnet.kube import KubeSubnetManager
 from kin.kube import kubeconfig
 from kin.kube.client import Client
 from kin.linux.netlink import Netlink
+from kin.proctitle import set_process_title
 
 log = logging.getLogger("kin.flannel")
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = sys.argv[1:] if argv is None else argv
+    set_process_title(" ".join(["kin.flannel", *args]))
     try:
-        options = parse_args(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        options = parse_args(args, dict(os.environ))
         if options.version:
             print(f"kin.flannel {__version__}")
             return 0

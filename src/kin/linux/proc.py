@@ -18,6 +18,7 @@ import signal
 import time
 
 from kin.linux.files import write_atomic
+from kin.proctitle import set_process_title
 
 __all__ = [
     "ProcessRecord",
@@ -132,28 +133,6 @@ def _wait_exit(record: ProcessRecord, deadline: float) -> None:
         poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
     finally:
         os.close(fd)
-
-
-PR_SET_NAME = 15
-ARG_START, ARG_END = 45, 46  # /proc/<pid>/stat fields 48 and 49, counted from ``state``
-
-
-def set_process_title(title: str) -> None:
-    """Rewrite this process's command line (as ``ps`` shows it) and its name.
-
-    The new title is written over the original argv area, so it is cut to that
-    length; the kernel's ``comm`` gets the first word (15 bytes at most).
-    """
-    import ctypes
-
-    stat = _read_stat(os.getpid())
-    if stat is None:
-        return
-    start, end = int(stat[ARG_START]), int(stat[ARG_END])
-    raw = title.encode()[: end - start - 1]
-    ctypes.memmove(start, raw + b"\0" * (end - start - len(raw)), end - start)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.split()[0].encode()[:15]), 0, 0, 0)
 
 
 def spawn_daemon(
