@@ -464,3 +464,31 @@ def test_capabilities_are_containerds_defaults_unless_privileged(
         runtime.cri.runtime.CreateContainer(request)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "unknown capability 'NET_ADMINN'" in str(caught.value.details())
+
+
+def test_a_host_image_container_sees_neither_the_nodes_state_nor_its_devices(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("app", "sleep", "300", image=runtime.pull())
+    config.mounts.append(
+        cri.Mount(container_path="/var/run/secrets/kin-test", host_path=str(tmp_path / "logs"))
+    )
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    devices = set(runtime.exec(container_id, "ls", "/dev").stdout.decode().split())
+    assert {"null", "zero", "random", "urandom", "tty", "pts", "shm"} <= devices
+    assert not any(name.startswith(("sd", "vd", "nvme", "loop")) for name in devices), devices
+    assert runtime.exec(container_id, "touch", "/sys/fs/cgroup/memory/kin-escape").exit_code != 0
+    # /var/run is a symlink to /run: the volume lands inside the container, not on the node.
+    assert runtime.exec(container_id, "test", "-d", "/run/secrets/kin-test").exit_code == 0
+    assert not Path("/run/secrets/kin-test").exists()
+    started = time.monotonic()
+    assert (
+        rpc_code(lambda: runtime.exec(container_id, "sh", "-c", "sleep 30", timeout=1))
+        == grpc.StatusCode.DEADLINE_EXCEEDED
+    )
+    assert time.monotonic() - started < 5
+    time.sleep(0.3)
+    processes = runtime.exec(container_id, "ps", "-eo", "args").stdout.decode()
+    assert "sleep 30" not in processes.splitlines(), processes  # the timed-out command is gone too

@@ -68,6 +68,8 @@ class APIPods:
                 version = listed["metadata"]["resourceVersion"]
                 items = listed.get("items") or []
                 self.mirrors = {_key(p): p for p in items if is_mirror(p)}
+                for mirror in self.mirrors.values():
+                    self._mirror_seen(mirror)
                 self.kubelet.set_api_pods({pods.uid(p): p for p in items if not is_mirror(p)})
                 self.mirror_wake.set()
                 async for kind, obj in self.api.watch(
@@ -86,7 +88,10 @@ class APIPods:
             if kind == "DELETED":
                 self.mirrors.pop(_key(obj), None)
             else:
+                new = _key(obj) not in self.mirrors
                 self.mirrors[_key(obj)] = obj
+                if new:
+                    self._mirror_seen(obj)
             self.mirror_wake.set()
             return
         if kind in ("ADDED", "MODIFIED", "DELETED"):
@@ -120,11 +125,21 @@ class APIPods:
         if pods.is_static(pod):
             mirror = self.mirrors.get(_key(pod))
             if mirror is None:
-                return  # written once the mirror pod exists
+                return  # written when the mirror pod appears (see _mirror_seen)
             target = mirror
         else:
             target = pod
-        await self.api.patch(pod_path(target, "/status"), {"status": status})
+        # The UID makes it a precondition: never the status of a namesake made since.
+        body = {"metadata": {"uid": pods.uid(target)}, "status": status}
+        await self.api.patch(pod_path(target, "/status"), body)
+
+    def _mirror_seen(self, mirror: Pod) -> None:
+        """A mirror pod appeared: its static pod's status goes to it now."""
+        for static in self.kubelet.static.values():
+            if _key(static) == _key(mirror):
+                status = self.kubelet.statuses.get(pods.uid(static))
+                if status is not None:
+                    self.status_changed(static, status)
 
     async def terminated(self, pod: Pod) -> None:
         """A pod being deleted has stopped: let the API server forget it."""

@@ -30,6 +30,7 @@ __all__ = ["Kubelet"]
 
 log = logging.getLogger("kin.kubelet")
 Pod = dict[str, Any]
+TERMINAL = ("Succeeded", "Failed")
 RELIST_PERIOD = 1.0
 RESYNC_PERIOD = 10.0
 MANIFEST_POLL = 0.5
@@ -81,15 +82,19 @@ class Kubelet:
     def set_api_pods(self, found: dict[str, Pod]) -> None:
         """The API source's whole set (after a list) or one change applied to it."""
         before = set(self.api)
+        first = not self.api_ready
         self.api = found
         self.api_ready = True
-        for uid in before | set(found):
+        # On the first list, what the runtime holds for pods nobody wants is decided too.
+        orphans = set(self._fingerprints) if first else set()
+        for uid in before | set(found) | orphans:
             self.wake(uid)
 
     def api_pod_changed(self, pod: Pod, deleted: bool = False) -> None:
         uid = pods.uid(pod)
         if deleted:
             self.api.pop(uid, None)
+            self.known[uid] = pod  # its last word, force-deletion grace included
         else:
             self.api[uid] = pod
         self.wake(uid)
@@ -109,20 +114,28 @@ class Kubelet:
         await asyncio.gather(*loops)
 
     async def _manifest_loop(self) -> None:
-        assert self.manifests is not None
         while True:
-            if self.manifests.changed():
-                for problem in self.manifests.read():
-                    log.warning("%s", problem)
-                before = set(self.static)
-                self.static = dict(self.manifests.pods)
-                for uid in set(self.static) - before:
-                    log.info("static pod %s added", pods.full_name(self.static[uid]))
-                for uid in before - set(self.static):
-                    log.info("static pod with UID %s removed", uid)
-                for uid in before ^ set(self.static):
-                    self.wake(uid)
+            try:
+                self._read_manifests()
+            except Exception as exc:  # a bad directory never stops the kubelet
+                log.warning("reading static pod manifests failed: %s", exc)
             await asyncio.sleep(MANIFEST_POLL)
+
+    def _read_manifests(self) -> None:
+        assert self.manifests is not None
+        if not self.manifests.changed():
+            return
+        for problem in self.manifests.read():
+            log.warning("%s", problem)
+        before = set(self.static)
+        self.static = dict(self.manifests.pods)
+        for uid in set(self.static) - before:
+            log.info("static pod %s added", pods.full_name(self.static[uid]))
+            self.known[uid] = self.static[uid]
+        for uid in before - set(self.static):
+            log.info("static pod with UID %s removed", uid)
+        for uid in before ^ set(self.static):
+            self.wake(uid)
 
     async def _relist_loop(self) -> None:
         while True:
@@ -154,26 +167,47 @@ class Kubelet:
         wake = self.wakes[uid]
         while True:
             wake.clear()
-            pod = self.desired(uid)
-            if pod is None or pod["metadata"].get("deletionTimestamp"):
-                if pod is None and not self.api_ready:
-                    return  # not known yet: the API source decides once it has listed
-                await self._terminate(uid, pod or self.known.get(uid), gone=pod is None)
-                if pod is None:
-                    self.known.pop(uid, None)
+            try:
+                if await self._work(uid):
+                    if wake.is_set() or self.desired(uid) is not None:
+                        continue  # woken while finishing: go on rather than lose it
+                    self.workers.pop(uid, None)
+                    self.wakes.pop(uid, None)
                     return
-            else:
-                await self._sync_once(pod)
+            except Exception as exc:  # one pod's trouble never ends its worker
+                log.warning("pod %s: worker step failed: %s", uid, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), RESYNC_PERIOD)
 
+    async def _work(self, uid: str) -> bool:
+        """One step for the pod; True when there is nothing left to do for it."""
+        pod = self.desired(uid)
+        if pod is not None and not pod["metadata"].get("deletionTimestamp"):
+            await self._sync_once(pod)
+            return False
+        last = pod or self.known.get(uid)
+        static = last is not None and pods.is_static(last)
+        if pod is None and not self.api_ready and not static:
+            return True  # not known yet: the API source decides once it has listed
+        done = await self._terminate(uid, last, gone=pod is None)
+        if pod is None and done:
+            self.known.pop(uid, None)
+            return True
+        return False
+
     async def _sync_once(self, pod: Pod) -> None:
         uid = pods.uid(pod)
-        try:
-            state = await self.sync.sync(pod)
-        except Exception as exc:
-            log.warning("pod %s: sync failed: %s", pods.full_name(pod), exc)
-            state = await self.sync.state(uid)
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in TERMINAL and uid not in self.statuses:
+            state = await self.sync.state(uid)  # ended before this kubelet: never rerun it
+            if not state.containers:
+                return  # nothing left to report: the API keeps the status it has
+        else:
+            try:
+                state = await self.sync.sync(pod)
+            except Exception as exc:
+                log.warning("pod %s: sync failed: %s", pods.full_name(pod), exc)
+                state = await self.sync.state(uid)
         await self.sync.prune_dead_containers(state)
         running = {c.name: c.id for c in state.in_current_sandbox() if c.running}
         host = self.node.node_ip if pod["spec"].get("hostNetwork") else state.ip
@@ -183,21 +217,24 @@ class Kubelet:
             pod, state, self.sync.waiting, ready, self.node.node_ip, self.statuses.get(uid)
         )
         self._report(pod, status)
+        if status["phase"] in TERMINAL and any(
+            s.state == cri.SANDBOX_READY for s in state.sandboxes
+        ):
+            # Done for good: release its sandbox (the IP, pause), keep it for logs and status.
+            await self.sync.terminate(pod, 0)
 
-    async def _terminate(self, uid: str, pod: Pod | None, gone: bool) -> None:
-        """Stop the pod's containers and sandboxes; once no source wants it, remove them."""
+    async def _terminate(self, uid: str, pod: Pod | None, gone: bool) -> bool:
+        """Stop the pod's containers and sandboxes; once no source wants it, remove them
+        and forget it. False when that failed (the worker tries again)."""
         grace = None if pod is not None else 2  # a pod no source ever described: short grace
         if pod is not None and pod["metadata"].get("deletionGracePeriodSeconds") is not None:
             grace = int(pod["metadata"]["deletionGracePeriodSeconds"])
         name = pods.full_name(pod) if pod is not None else uid
         try:
             state = await self.sync.state(uid)
-            if not state.sandboxes:
-                if pod is not None and not gone:
-                    for listener in self.terminated_listeners:
-                        await listener(pod)
-                return
-            await self.sync.terminate(pod or {"metadata": {"uid": uid}, "spec": {}}, grace)
+            if state.sandboxes:
+                await self.sync.terminate(pod or {"metadata": {"uid": uid}, "spec": {}}, grace)
+                log.info("pod %s: stopped", name)
             if pod is not None and not gone:
                 state = await self.sync.state(uid)
                 status = pod_status(pod, state, {}, {}, self.node.node_ip, self.statuses.get(uid))
@@ -206,13 +243,19 @@ class Kubelet:
                     await listener(pod)
             if gone:
                 await self.sync.remove(uid, pod)
-                self.statuses.pop(uid, None)
-                self.prober.forget(uid)
-                for key in [k for k in self.ready if k[0] == uid]:
-                    del self.ready[key]
-            log.info("pod %s: stopped%s", name, " and removed" if gone else "")
+                self._forget(uid)
+                if state.sandboxes:
+                    log.info("pod %s: removed", name)
         except Exception as exc:
-            log.warning("pod %s: termination failed: %s", name, exc)
+            log.warning("pod %s: termination failed, will retry: %s", name, exc)
+            return False
+        return True
+
+    def _forget(self, uid: str) -> None:
+        self.statuses.pop(uid, None)
+        self.prober.forget(uid)
+        for key in [k for k in self.ready if k[0] == uid]:
+            del self.ready[key]
 
     def _probe_ready(self, uid: str, name: str, ready: bool) -> None:
         if self.ready.get((uid, name)) != ready:

@@ -70,10 +70,17 @@ class PodState:
         found = [c for c in self.in_current_sandbox() if c.name == name]
         return max(found, key=lambda c: c.attempt) if found else None
 
+    def newest(self, name: str) -> ContainerView | None:
+        """The newest container ``name`` in any of the pod's sandboxes."""
+        found = [c for c in self.containers if c.name == name]
+        return max(found, key=lambda c: c.status.created_at) if found else None
+
     def previous(self, name: str) -> ContainerView | None:
-        """The attempt before the newest, for ``lastState`` and ``logs --previous``."""
+        """The one before the newest (by creation), for ``lastState`` and ``logs --previous``."""
         found = sorted(
-            (c for c in self.containers if c.name == name), key=lambda c: c.attempt, reverse=True
+            (c for c in self.containers if c.name == name),
+            key=lambda c: c.status.created_at,
+            reverse=True,
         )
         return found[1] if len(found) > 1 else None
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,7 @@ __all__ = ["KubeletServer", "serving_context"]
 
 log = logging.getLogger("kin.kubelet")
 FOLLOW_POLL = 0.2
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Pod = dict[str, Any]
 
 
@@ -42,7 +44,7 @@ class KubeletServer:
         self._session: aiohttp.ClientSession | None = None
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[authorize])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
@@ -86,6 +88,7 @@ class KubeletServer:
         )
         path = view.status.log_path
         records = read_records(path)
+        seen = len(records)
         tail = int(query["tailLines"]) if query.get("tailLines") else -1
         if tail >= 0:
             records = records[len(records) - tail :] if tail else []
@@ -96,7 +99,6 @@ class KubeletServer:
         await response.prepare(request)
         sent = await _write_records(response, records, timestamps, limit)
         if _true(query.get("follow")):
-            seen = len(read_records(path))
             while limit < 0 or sent < limit:
                 status = await self.runtime.ContainerStatus(
                     cri.ContainerStatusRequest(container_id=view.id)
@@ -157,6 +159,29 @@ class KubeletServer:
                 task.cancel()
             await client.close()
             return client
+
+
+ALLOWED_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
+ALLOWED_USERS = {"kube-apiserver-kubelet-client"}
+
+
+@web.middleware
+async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only the API server (its kubelet-client certificate) and cluster admins may read
+    logs, exec or forward ports; a node's own credentials may not, as kubeadm's
+    authorization has it. Without a verified client certificate: 401."""
+    if request.path == "/healthz":
+        return await handler(request)
+    peer = request.transport.get_extra_info("peercert") if request.transport else None
+    if not peer:
+        raise web.HTTPUnauthorized(text="a client certificate signed by the cluster CA is required")
+    names = [pair for rdn in peer.get("subject", ()) for pair in rdn]
+    users = {value for key, value in names if key == "commonName"}
+    groups = {value for key, value in names if key == "organizationName"}
+    if not (users & ALLOWED_USERS or groups & ALLOWED_GROUPS):
+        user = next(iter(users), "?")
+        raise web.HTTPForbidden(text=f'user "{user}" may not use the kubelet API {request.path}')
+    return await handler(request)
 
 
 async def _copy(source: Any, sink: Any) -> None:

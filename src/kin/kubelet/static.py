@@ -55,7 +55,7 @@ class ManifestDirectory:
             path = os.path.join(self.directory, name)
             try:
                 pod = parse_manifest(path, self.node_name)
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # any shape of bad YAML: reported, and the rest runs
                 problems.append(f"Could not process manifest file {path}: {exc}")
                 continue
             full_name = pods.full_name(pod)
@@ -82,7 +82,7 @@ class ManifestDirectory:
                 continue
             try:
                 st = os.stat(os.path.join(self.directory, name))
-            except FileNotFoundError:
+            except OSError:  # gone meanwhile, or a dangling or looping link
                 continue
             if os.path.isdir(os.path.join(self.directory, name)):
                 continue

@@ -12,8 +12,10 @@ next sync tries again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import time
 from typing import Any
 
@@ -75,10 +77,12 @@ class PodSync:
         try:
             paths = await self.volumes.setup(pod, state.ip)
         except EnvironmentError_ as exc:
+            # Only the containers that would start now wait on it; finished ones stay so.
             for container in pods.containers(pod, "initContainers") + pods.containers(pod):
-                self.waiting[(uid, container["name"])] = Waiting(
-                    "CreateContainerConfigError", str(exc)
-                )
+                if self._would_start(pod, state, container):
+                    self.waiting[(uid, container["name"])] = Waiting(
+                        "CreateContainerConfigError", str(exc)
+                    )
             return state
         if not await self._init_containers_done(pod, state, paths):
             return await self.state(uid)
@@ -110,7 +114,9 @@ class PodSync:
 
     async def _new_sandbox(self, pod: Pod, state: PodState) -> None:
         uid = pods.uid(pod)
-        await self._kill_containers(state.containers, 0)
+        await self._kill_containers(
+            state.containers, int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        )
         for old in state.sandboxes:
             await self.runtime.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=old.id))
         attempt = state.sandbox.metadata.attempt + 1 if state.sandbox is not None else 0
@@ -138,15 +144,37 @@ class PodSync:
         )
 
     async def _init_containers_done(self, pod: Pod, state: PodState, paths: dict[str, str]) -> bool:
+        uid = pods.uid(pod)
         for container in pods.containers(pod, "initContainers"):
             latest = state.latest(container["name"])
-            if latest is not None and latest.exited and latest.status.exit_code == 0:
+            sidecar = container.get("restartPolicy") == "Always"  # a native sidecar
+            if sidecar and latest is not None and latest.running:
+                continue  # started: the next init container, or the pod, may go on
+            if (
+                not sidecar
+                and latest is not None
+                and latest.exited
+                and latest.status.exit_code == 0
+            ):
+                self.waiting.pop((uid, container["name"]), None)
                 continue
             if latest is not None and latest.running:
                 return False
-            await self._ensure(pod, state, container, paths, init=True)
+            await self._ensure(pod, state, container, paths, init=not sidecar)
             return False
         return True
+
+    def _would_start(self, pod: Pod, state: PodState, container: dict[str, Any]) -> bool:
+        """Not running, and not finished for good: the container waits to be started."""
+        latest = state.latest(container["name"]) or state.newest(container["name"])
+        if latest is None:
+            return True
+        if latest.running or latest.status.state == cri.CONTAINER_CREATED:
+            return False
+        init = container in pods.containers(pod, "initContainers")
+        if init and container.get("restartPolicy") != "Always":
+            return latest.status.exit_code != 0 and self._should_restart(pod, latest, True)
+        return self._should_restart(pod, latest, False)
 
     async def _ensure(
         self,
@@ -162,6 +190,9 @@ class PodSync:
         if latest is not None and (latest.running or latest.status.state == cri.CONTAINER_CREATED):
             self.waiting.pop((uid, name), None)
             return False
+        # After a new sandbox the container's history lives in the old ones: the restart
+        # policy, the back-off and the attempt count follow it across sandboxes.
+        latest = latest or state.newest(name)
         attempt = 0
         if latest is not None:
             if not self._should_restart(pod, latest, init):
@@ -176,7 +207,7 @@ class PodSync:
                 self.waiting[(uid, name)] = Waiting("CrashLoopBackOff", message)
                 return False
             self.backoff.next(key)
-            attempt = latest.attempt + 1
+            attempt = state.restart_count(name) + 1
         return await self._start(pod, state, container, paths, attempt)
 
     def _should_restart(self, pod: Pod, latest: ContainerView, init: bool) -> bool:
@@ -282,18 +313,20 @@ class PodSync:
         for key in [k for k in self.waiting if k[0] == uid]:
             del self.waiting[key]
         self.backoff.forget_prefix(f"{uid}/")
+        self.volumes.cleanup(pod or {"metadata": {"uid": uid}})
         if pod is not None:
-            self.volumes.cleanup(pod)
+            shutil.rmtree(self.node.log_dir(pod), ignore_errors=True)
 
     async def prune_dead_containers(self, state: PodState) -> None:
-        """Keep the newest and the one before it of each container; remove older ones."""
+        """Keep the two newest of each container (by creation, across sandboxes: the one
+        running or last run, and the one before it for ``logs --previous``)."""
         by_name: dict[str, list[ContainerView]] = {}
         for container in state.containers:
             by_name.setdefault(container.name, []).append(container)
         for views in by_name.values():
-            views.sort(key=lambda c: c.attempt, reverse=True)
+            views.sort(key=lambda c: c.status.created_at, reverse=True)
             for old in views[2:]:
                 if old.exited:
-                    await self.runtime.RemoveContainer(
-                        cri.RemoveContainerRequest(container_id=old.id)
-                    )
+                    with contextlib.suppress(grpc.aio.AioRpcError):
+                        request = cri.RemoveContainerRequest(container_id=old.id)
+                        await self.runtime.RemoveContainer(request)

@@ -22,6 +22,7 @@ __all__ = [
     "mount_points",
     "mount_proc",
     "mount_sysfs",
+    "resolve_in_root",
     "top_level_mounts",
 ]
 
@@ -47,8 +48,7 @@ def bind(source: str, target: str, readonly: bool = False, propagation: str = ""
     """``mount --rbind SOURCE TARGET`` [read-only] [with ``propagation``: private/slave/shared]."""
     syscalls.mount(source, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
     if readonly:
-        flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
-        syscalls.mount(None, target, flags=flags)
+        syscalls.mount_setattr_readonly(target)
     if propagation:
         syscalls.mount(None, target, flags=syscalls.MS_REC | PROPAGATION_FLAGS[propagation])
 
@@ -109,60 +109,60 @@ def _covered(point: str, later: list[str]) -> bool:
 Binds = list[tuple[str, str, bool]]
 """(source in the current view, target inside the new root, read-only)."""
 
+MAX_LINKS = 40
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
-def enter_copy_on_write_root(
-    layer_dir: str, binds: Binds, skip: tuple[str, ...] = ("/proc",)
-) -> None:
+
+def enter_copy_on_write_root(layer_dir: str, binds: Binds, hidden: tuple[str, ...] = ()) -> None:
     """Make this mount namespace's root a copy-on-write view of the current one.
 
     An overlay whose lower layer is ``/`` and whose upper layer is a fresh tmpfs mounted
-    at ``layer_dir``, with every top-level mount (``skip`` aside) bound in again, then
-    ``pivot_root`` into it: files written, and mount points made, land in memory, never
-    on the file system underneath. Call it in a private or slave mount namespace.
+    at ``layer_dir``; the other top-level mounts come back read-only (``/proc``, ``/dev``
+    and ``/sys`` are the container's own, and mounts at or below ``hidden`` paths are
+    left out); then ``pivot_root`` into it. What the process writes, and every mount
+    point it needs, lands in memory, never on the file system underneath. Call it in a
+    private or slave mount namespace.
     """
-    submounts = [m for m in top_level_mounts() if m not in skip]
-    syscalls.mount("tmpfs", layer_dir, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0755")
-    upper, work, root = (os.path.join(layer_dir, d) for d in ("upper", "work", "root"))
-    for directory in (upper, work, root):
-        os.mkdir(directory)
-    syscalls.mount("overlay", root, "overlay", 0, f"lowerdir=/,upperdir={upper},workdir={work}")
+    skipped = ("/proc", "/dev", "/sys", *hidden)
+    submounts = [
+        m for m in top_level_mounts() if not _under(m, skipped) and not _under(m, (layer_dir,))
+    ]
+    root = _overlay(layer_dir, "/")
     for point in submounts:
-        target = root + point
-        if os.path.lexists(target):
+        target = resolve_in_root(root, point)
+        if os.path.isdir(point) == os.path.isdir(target) and os.path.lexists(target):
             syscalls.mount(point, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
-    # The binds copied the layer's own mounts into the new root: drop those copies.
-    copy = root + layer_dir
-    if os.path.ismount(copy):
-        syscalls.umount2(copy, syscalls.MNT_DETACH)
-    _bind_into(root, binds)
-    os.chdir(root)
-    syscalls.pivot_root(".", ".")
-    syscalls.umount2(".", syscalls.MNT_DETACH)
-    os.chdir("/")
-
-
-DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+            syscalls.mount_setattr_readonly(target)
+    _finish_root(root, binds)
 
 
 def enter_image_root(rootfs: str, layer_dir: str, binds: Binds) -> None:
     """Make this mount namespace's root an image's files, copy-on-write, and pivot into it.
 
     The image directory is the lower layer of an overlay over a fresh tmpfs at
-    ``layer_dir``; ``/dev`` gets a tmpfs with the usual character devices bound from the
-    node's, a private devpts and a ``/dev/shm``; ``/sys`` is the node's, read-only. The
-    caller mounts ``/proc`` for its PID namespace afterwards.
+    ``layer_dir``. The caller mounts ``/proc`` for its PID namespace afterwards.
     """
+    _finish_root(_overlay(layer_dir, rootfs), binds)
+
+
+def _overlay(layer_dir: str, lower: str) -> str:
     syscalls.mount("tmpfs", layer_dir, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=0755")
     upper, work, root = (os.path.join(layer_dir, d) for d in ("upper", "work", "root"))
     for directory in (upper, work, root):
         os.mkdir(directory)
     syscalls.mount(
-        "overlay", root, "overlay", 0, f"lowerdir={rootfs},upperdir={upper},workdir={work}"
+        "overlay", root, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}"
     )
-    _populate_dev(os.path.join(root, "dev"))
-    sys_dir = os.path.join(root, "sys")
-    os.makedirs(sys_dir, exist_ok=True)
-    bind("/sys", sys_dir, readonly=True)
+    return root
+
+
+def _finish_root(root: str, binds: Binds) -> None:
+    """A ``/dev`` of its own, the node's ``/sys`` read-only (cgroups included), the binds,
+    then ``pivot_root``."""
+    _populate_dev(_make_dir(resolve_in_root(root, "/dev")))
+    sys_dir = _make_dir(resolve_in_root(root, "/sys"))
+    syscalls.mount("/sys", sys_dir, flags=syscalls.MS_BIND | syscalls.MS_REC)
+    syscalls.mount_setattr_readonly(sys_dir)
     _bind_into(root, binds)
     os.chdir(root)
     syscalls.pivot_root(".", ".")
@@ -171,18 +171,62 @@ def enter_image_root(rootfs: str, layer_dir: str, binds: Binds) -> None:
     os.makedirs("/proc", exist_ok=True)
 
 
+def resolve_in_root(root: str, path: str) -> str:
+    """``path`` as seen from inside ``root``: symlinks (absolute ones included) and ``..``
+    resolved against ``root``, never leaving it, as runc's securejoin does."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate):
+            links += 1
+            if links > MAX_LINKS:
+                raise OSError(f"too many symbolic links resolving {path} in the container")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def _make_dir(path: str) -> str:
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+        os.unlink(path)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def _bind_into(root: str, binds: Binds) -> None:
-    """Bind each source at its target under ``root``, making the mount point (in the
-    copy-on-write layer) when the root does not have it."""
+    """Bind each source at its target inside ``root`` (resolved there, so a symlink in the
+    root never leads outside it), making the mount point in the copy-on-write layer
+    when the root does not have it."""
     for source, target, readonly in binds:
-        path = root + target
+        if not target.startswith("/"):
+            raise OSError(f"mount target {target!r} is not an absolute path")
+        path = resolve_in_root(root, target)
         if not os.path.lexists(path):
             if os.path.isdir(source):
                 os.makedirs(path, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 open(path, "a").close()
-        bind(source, path, readonly)
+        syscalls.mount(source, path, flags=syscalls.MS_BIND | syscalls.MS_REC)
+        if readonly:
+            syscalls.mount_setattr_readonly(path)
 
 
 def _populate_dev(dev: str) -> None:

@@ -147,11 +147,14 @@ def _apply_layer(stream: IO[bytes], root: str) -> None:
             if relative.startswith("..") or relative == ".":
                 continue
             directory, base = os.path.split(relative)
-            if base == OPAQUE:
-                _empty(os.path.join(root, directory))
-                continue
-            if base.startswith(WHITEOUT):
-                _remove(os.path.join(root, directory, base[len(WHITEOUT) :]))
+            if base == OPAQUE or base.startswith(WHITEOUT):
+                parent = os.path.join(root, directory)
+                if not _inside(root, parent):
+                    continue  # through a symlink out of the root: never follow it
+                if base == OPAQUE:
+                    _empty(parent)
+                elif base[len(WHITEOUT) :] not in ("", ".", ".."):
+                    _remove(os.path.join(parent, base[len(WHITEOUT) :]))
                 continue
             if member.isdev() or member.isfifo():
                 continue  # device nodes come from the node's /dev at run time
@@ -160,10 +163,7 @@ def _apply_layer(stream: IO[bytes], root: str) -> None:
 
 def _extract(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, relative: str) -> None:
     path = os.path.join(root, relative)
-    parent = os.path.realpath(os.path.dirname(path))
-    if not (parent + os.sep).startswith(
-        os.path.realpath(root) + os.sep
-    ) and parent != os.path.realpath(root):
+    if not _inside(root, os.path.dirname(path)):
         return  # a symlink in an earlier layer points out of the root: never follow it
     if os.path.lexists(path) and not (
         member.isdir() and os.path.isdir(path) and not os.path.islink(path)
@@ -173,6 +173,12 @@ def _extract(layer: tarfile.TarFile, member: tarfile.TarInfo, root: str, relativ
     if member.islnk():
         member.linkname = os.path.normpath(member.linkname.lstrip("/"))
     layer.extract(member, root, set_attrs=True, filter="tar")
+
+
+def _inside(root: str, directory: str) -> bool:
+    """True when ``directory``, symlinks resolved, is ``root`` or below it."""
+    real, top = os.path.realpath(directory), os.path.realpath(root)
+    return real == top or real.startswith(top + os.sep)
 
 
 def _remove(path: str) -> None:

@@ -8,8 +8,10 @@ died): exit code 255, reason ``Unknown``, as containerd says then.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import time
@@ -90,6 +92,8 @@ class Containers:
         log_path = ""
         directory = sandbox.config.log_directory or sandbox_config.log_directory
         if directory and config.log_path:
+            if config.log_path.startswith("/") or ".." in config.log_path.split("/"):
+                raise CRIInvalid(f"log path {config.log_path!r} must stay in the log directory")
             log_path = os.path.join(directory, config.log_path)
         record = ContainerRecord(id_, self.records.directory_for(id_), config, {"name": name})
         record.facts.update(
@@ -106,16 +110,18 @@ class Containers:
                 raise CRIPrecondition(f"container {record.id[:13]} is not in created state")
             sandbox = self.records_sandbox(record)
             self.sandboxes.pause_pid(sandbox)
+            spec = self._launch_spec(record, sandbox)  # before any state change: it may fail
             record.facts["state"] = "starting"
-            spec = self._launch_spec(record, sandbox)
             try:
                 reply = shimclient.call(sandbox.dir, {"op": "start", "spec": spec})
                 process = ProcessRecord(int(reply["pid"]), int(reply["starttime"]))
             except CRIError as exc:
                 self._failed_to_start(record, str(exc))
                 raise CRIError(f"failed to start container {record.id[:13]}: {exc}") from exc
-            record.facts.update(state="started", started_at=int(reply["started_at"]))
-            record.facts["process"] = {"pid": process.pid, "starttime": process.starttime}
+            record.facts.update(
+                state="started", started_at=int(reply["started_at"]),
+                process={"pid": process.pid, "starttime": process.starttime},
+            )  # fmt: skip
             record.save()
 
     def _failed_to_start(self, record: ContainerRecord, message: str) -> None:
@@ -207,10 +213,12 @@ class Containers:
             if process is not None and process.alive():
                 return None
             recorded = self._wait_for_exit_record(record)
-        if recorded is None:
-            return ExitInfo(
-                UNKNOWN_EXIT, time.time_ns(), "Unknown", "the container's exit was not recorded"
-            )
+        if recorded is None:  # recorded now, once: its time stays the same on every read
+            recorded = {
+                "exit_code": UNKNOWN_EXIT, "signal": 0, "finished_at": time.time_ns(),
+                "reason": "Unknown", "message": "the container's exit was not recorded",
+            }  # fmt: skip
+            write_atomic(record.path("exit.json"), json.dumps(recorded))
         code = int(recorded["exit_code"])
         reason = recorded.get("reason") or ("Completed" if code == 0 else "Error")
         return ExitInfo(code, int(recorded["finished_at"]), reason, recorded.get("message", ""))
@@ -287,17 +295,7 @@ class Containers:
         if not cmd:
             raise CRIInvalid("exec command is empty")
         argv, env = self.exec_command(record, cmd)
-        try:
-            done = subprocess.run(
-                argv,
-                env=env,
-                capture_output=True,
-                timeout=timeout or None,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CRITimeout(f"command {' '.join(cmd)!r} timed out after {timeout}s") from exc
-        return done.stdout[:EXEC_OUTPUT_LIMIT], done.stderr[:EXEC_OUTPUT_LIMIT], done.returncode
+        return run_bounded(argv, env, timeout, " ".join(cmd))
 
     def exec_command(
         self, record: ContainerRecord, cmd: list[str]
@@ -305,13 +303,51 @@ class Containers:
         """``nsenter`` into every namespace of the container, its root and working
         directory, with the container's environment."""
         pid = self.running_pid(record)
-        argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", *cmd]
+        namespaces = ["-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w"]
+        argv = ["nsenter", *namespaces, "--", *cmd]  # one process group: a timeout kills both
         return argv, _environment_of(pid)
 
     def reopen_log(self, record: ContainerRecord) -> None:
         if self.state(record) != cri.CONTAINER_RUNNING:
             raise CRIPrecondition(f"container {record.id[:13]} is not running")
         shimclient.call(self.records_sandbox(record).dir, {"op": "reopen", "id": record.id})
+
+
+def run_bounded(
+    argv: list[str], env: dict[str, str], timeout: int, what: str
+) -> tuple[bytes, bytes, int]:
+    """Run to the end; keep at most ``EXEC_OUTPUT_LIMIT`` of each stream, discarding the
+    rest as it comes (never holding it); kill it all at the timeout."""
+    process = subprocess.Popen(
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.fileno(), process.stderr.fileno()
+    kept = {out: bytearray(), err: bytearray()}
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        with selectors.DefaultSelector() as selector:
+            for fd in (out, err):
+                selector.register(fd, selectors.EVENT_READ)
+            while selector.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    raise CRITimeout(f"command {what!r} timed out after {timeout}s")
+                for key, _ in selector.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fd)
+                        continue
+                    buffer = kept[key.fd]
+                    buffer += chunk[: max(0, EXEC_OUTPUT_LIMIT - len(buffer))]
+        return bytes(kept[out]), bytes(kept[err]), process.wait()
+    finally:
+        process.stdout.close()
+        process.stderr.close()
 
 
 def capabilities(config: cri.ContainerConfig) -> set[int]:

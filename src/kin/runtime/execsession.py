@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import pty
+import signal
 import struct
 import termios
 
@@ -37,6 +38,7 @@ class ExecSession:
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        root: str = "",
     ) -> None:
         self.ws = ws
         self.argv = argv
@@ -47,6 +49,9 @@ class ExecSession:
         self.want_stderr = stderr
         self.send_lock = asyncio.Lock()
         self.master = -1
+        self.root = root
+        """The container's root as the runtime reaches it (``/proc/<pid>/root``): its
+        terminal comes from the container's own devpts, so it is a tty in there."""
 
     async def run(self) -> None:
         try:
@@ -56,19 +61,37 @@ class ExecSession:
             await self.ws.close()
             return
         reader = asyncio.ensure_future(self._read_client(process))
-        code = await process.wait()
+        waiter = asyncio.ensure_future(process.wait())
+        done, _ = await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:  # the client went away: the command goes too
+            self._hang_up(process)
+            for pump in pumps:
+                pump.cancel()
+        code = await waiter
         await asyncio.gather(*pumps, return_exceptions=True)
         reader.cancel()
         if self.master >= 0:
             os.close(self.master)
+            self.master = -1
         await self._send(STATUS, status_json(code))
         await self.ws.close()
+
+    def _hang_up(self, process: asyncio.subprocess.Process) -> None:
+        """A terminal's session gets SIGHUP when its master closes; pipes get SIGKILL."""
+        if self.master >= 0:
+            with contextlib.suppress(OSError):
+                asyncio.get_running_loop().remove_reader(self.master)
+            os.close(self.master)
+            self.master = -1
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     async def _start_pipes(self) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
         process = await asyncio.create_subprocess_exec(
             *self.argv, env=self.env,
             stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )  # fmt: skip
         assert process.stdout is not None and process.stderr is not None
         pumps = [
@@ -78,7 +101,7 @@ class ExecSession:
         return process, pumps
 
     async def _start_tty(self) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
-        self.master, slave = pty.openpty()
+        self.master, slave = open_pty(self.root)
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.argv, env={**self.env, "TERM": self.env.get("TERM", "xterm")},
@@ -157,6 +180,26 @@ def _failure(message: str) -> bytes:
         "code": 500,
     }
     return json.dumps(body).encode()
+
+
+TIOCSPTLCK = 0x40045431
+TIOCGPTN = 0x80045430
+
+
+def open_pty(root: str) -> tuple[int, int]:
+    """A pseudo-terminal pair from the devpts instance under ``root`` (the current one
+    when empty)."""
+    if not root:
+        return pty.openpty()
+    master = os.open(f"{root}/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        (number,) = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))
+        slave = os.open(f"{root}/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        os.close(master)
+        raise
+    return master, slave
 
 
 def status_json(code: int) -> bytes:

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["LaunchError", "Started", "start_container", "start_pause"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NODE_PRIVATE = (
+    "/run", "/etc/kubernetes", "/etc/cni/net.d", "/opt/cni/bin", "/opt/kin/bin", "/var/lib/cni",
+    "/var/lib/containerd", "/var/lib/etcd", "/var/lib/kubelet", "/var/log", "/etc/hosts",
+    "/etc/hostname",
+)  # fmt: skip
+"""The node's own state (its sockets, PKI, other pods' volumes): a container on the host
+image sees it only through volumes that ask for it."""
 SHARED_NAMESPACES = (
     ("ipc", syscalls.CLONE_NEWIPC),
     ("uts", syscalls.CLONE_NEWUTS),
@@ -127,9 +134,8 @@ def _prepare_filesystem(spec: dict[str, Any]) -> None:
     if spec.get("rootfs"):  # a loaded image: its files, copy-on-write
         mounts.enter_image_root(spec["rootfs"], spec["layer_dir"], binds)
     else:  # the host image: the node's files, copy-on-write
-        mounts.enter_copy_on_write_root(spec["layer_dir"], binds)
-    if spec["pid_mode"] != "node":
-        mounts.mount_proc("/proc")
+        mounts.enter_copy_on_write_root(spec["layer_dir"], binds, NODE_PRIVATE)
+    mounts.mount_proc("/proc")  # for hostPID too: then it shows the node's processes
     os.makedirs(spec["cwd"] or "/", exist_ok=True)
     os.chdir(spec["cwd"] or "/")
 

@@ -9,6 +9,7 @@ plugin for that; setting ``lo`` up directly is the same result without a process
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 
 from kin.cni.executor import Executor, RuntimeConf
 from kin.cni.netconf import NetworkConfigList, find_network
-from kin.errors import CNIError, CRIError, KinError
+from kin.errors import CNIError, CRIError
 from kin.linux import ns
 from kin.linux.netlink import Netlink
 from kin.runtime.cri import api_pb2 as cri
@@ -66,8 +67,9 @@ class PodNetwork:
             result = self.executor.add(network, _runtime_conf(sandbox_id, path, config))
             attachment.result = result
             attachment.ips = pod_ips(result)
-        except (KinError, OSError) as exc:
-            self.detach(sandbox_id, config, attachment)
+        except Exception as exc:  # a plugin's error or a result we cannot read
+            with contextlib.suppress(Exception):
+                self.detach(sandbox_id, config, attachment)
             raise CRIError(
                 f"failed to setup network for sandbox {sandbox_id[:13]}: {_reason(exc)}"
             ) from exc

@@ -17,6 +17,7 @@ import socket
 
 from aiohttp import WSMsgType, web
 
+from kin.errors import KinError
 from kin.linux import ns
 from kin.runtime import spdy
 
@@ -83,7 +84,8 @@ class PortForwardSession:
         key = f"{headers.get('requestid', '')}/{headers.get('port', '')}"
         forward = self.forwards.get(key)
         if forward is None:
-            forward = self.forwards[key] = Forward(int(headers.get("port") or 0))
+            port = headers.get("port", "")
+            forward = self.forwards[key] = Forward(int(port) if port.isdigit() else 0)
         self.by_stream[frame.stream_id] = forward
         if headers.get("streamtype") == "error":
             forward.error_stream = frame.stream_id
@@ -96,9 +98,11 @@ class PortForwardSession:
         try:
             if self.allowed and port not in self.allowed:
                 raise OSError(f"port {port} was not asked for")
+            if not 0 < port < 65536:
+                raise OSError(f"invalid port {port}")
             sock = await asyncio.get_running_loop().run_in_executor(None, self._dial, port)
             reader, forward.writer = await asyncio.open_connection(sock=sock)
-        except OSError as exc:
+        except (OSError, KinError) as exc:  # KinError: the pod's namespace is gone
             message = (
                 f"error forwarding port {port} to pod: failed to connect to localhost:{port}: {exc}"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,8 @@ from kin.runtime.network import Attachment, PodNetwork
 from kin.runtime.store import Records, SandboxRecord, new_id
 
 __all__ = ["Sandboxes", "is_host_network", "sandbox_name"]
+
+log = logging.getLogger("kin.runtime")
 
 NODE_HOSTS = "/etc/hosts"
 NODE_RESOLV_CONF = "/etc/resolv.conf"
@@ -119,9 +122,12 @@ class Sandboxes:
             shutil.copyfile(NODE_RESOLV_CONF, record.path("resolv.conf"))
 
     def _undo(self, record: SandboxRecord) -> None:
-        with contextlib.suppress(CRIError, OSError):
+        try:
             self._teardown(record)
-        self.records.remove(record)
+        except Exception as exc:  # what could not be undone is logged; the name is freed
+            log.warning("sandbox %s: undoing a failed start: %s", record.id[:13], exc)
+        finally:
+            self.records.remove(record)
 
     # -- stop and remove ------------------------------------------------------------------
 
@@ -202,8 +208,11 @@ def _validate(config: cri.PodSandboxConfig, handler: str) -> None:
         raise CRIInvalid("sandbox config must include metadata")
     meta = config.metadata
     for field in ("name", "namespace", "uid"):
-        if not getattr(meta, field):
+        value = getattr(meta, field)
+        if not value:
             raise CRIInvalid(f"sandbox config metadata.{field} is empty")
+        if "/" in value or value in (".", ".."):
+            raise CRIInvalid(f"sandbox config metadata.{field} {value!r} may not contain '/'")
     if handler:
         raise CRIInvalid(f'no runtime for "{handler}" is configured')
 

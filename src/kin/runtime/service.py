@@ -47,6 +47,9 @@ def handler(method: F) -> F:
         except (KinError, OSError) as exc:
             log.warning("%s failed: %s", method.__name__, exc)
             context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        except Exception as exc:  # a bug: said as such, and the server goes on
+            log.exception("%s failed unexpectedly", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 
     return serve  # type: ignore[return-value]
 
@@ -429,7 +432,7 @@ class ImageService(cri_grpc.ImageServiceServicer):
     @handler
     def PullImage(self, request: cri.PullImageRequest, context: Any) -> cri.PullImageResponse:
         if not request.image.image:
-            raise CRIError("image name is empty")
+            raise CRIInvalid("image name is empty")
         known = self.rt.images.find(request.image.image)
         image = self.rt.images.pull(request.image.image)
         if known is None:

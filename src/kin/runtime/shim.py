@@ -33,7 +33,7 @@ import time
 
 from kin.linux.files import socket_path, write_atomic
 from kin.linux.proc import set_process_title, start_time
-from kin.runtime.launch import LaunchError, Started, start_container, start_pause
+from kin.runtime.launch import Started, start_container, start_pause
 from kin.runtime.logs import LogWriter
 
 TYPE_CHECKING = False
@@ -52,11 +52,11 @@ SHUTDOWN_GRACE = 2.0
 class Container:
     """A started container as the shim follows it."""
 
-    def __init__(self, spec: dict[str, Any], started: Started) -> None:
+    def __init__(self, spec: dict[str, Any], started: Started, log: LogWriter) -> None:
         self.id: str = spec["id"]
         self.pid = started.pid
         self.exit_file: str = spec["exit_file"]
-        self.log = LogWriter(spec["log_path"])
+        self.log = log
         self.pipes = {started.stdout: "stdout", started.stderr: "stderr"}
         self.status: int | None = None
 
@@ -109,10 +109,15 @@ class Shim:
             return {"ok": False, "error": f"container {spec['id']} was already started"}
         started_at = time.time_ns()
         try:
+            log_writer = LogWriter(spec["log_path"])  # before the process: it must have a log
+        except OSError as exc:
+            return {"ok": False, "error": f"failed to open the log {spec['log_path']}: {exc}"}
+        try:
             started = start_container(spec, self.pause_pid)
-        except (LaunchError, OSError) as exc:
-            return {"ok": False, "error": str(exc)}
-        container = Container(spec, started)
+        except Exception as exc:  # any failure before exec is the start's error
+            log_writer.close()
+            return {"ok": False, "error": str(exc) or type(exc).__name__}
+        container = Container(spec, started, log_writer)
         self.containers[container.id] = container
         self.by_pid[container.pid] = container
         for fd in container.pipes:

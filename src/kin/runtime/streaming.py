@@ -85,12 +85,13 @@ class StreamingServer:
             if wanted["tty"]:  # the session and its terminal are made inside the container
                 command = ["setsid", "-w", "-c", *command]
             argv, env = self.runtime.containers.exec_command(record, command)
+            root = f"/proc/{self.runtime.containers.running_pid(record)}/root"
         except KinError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, max_msg_size=0, autoping=True)
         await ws.prepare(request)
         session = ExecSession(
-            ws, argv, env, wanted["tty"], wanted["stdin"], wanted["stdout"], wanted["stderr"]
+            ws, argv, env, wanted["tty"], wanted["stdin"], wanted["stdout"], wanted["stderr"], root
         )
         await session.run()
         return ws

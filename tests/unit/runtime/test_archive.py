@@ -84,3 +84,42 @@ def test_a_file_that_is_not_an_archive_is_refused_clearly(tmp_path: Path) -> Non
     (tmp_path / "garbage").write_bytes(b"\x00" * 10)
     with pytest.raises(ArchiveError, match="cannot read image archive"):
         import_archive(str(tmp_path / "garbage"), str(tmp_path / "root"), "/x")
+
+
+def test_whiteouts_through_a_symlink_never_delete_outside_the_root(tmp_path: Path) -> None:
+    victim = tmp_path / "host-etc"
+    victim.mkdir()
+    (victim / "passwd").write_text("precious\n")
+    layers = []
+    for entries in (
+        [("evil", tarfile.SYMTYPE, str(victim))],
+        [("evil/.wh..wh..opq", tarfile.REGTYPE, ""), ("evil/.wh.passwd", tarfile.REGTYPE, ""),
+         (".wh...", tarfile.REGTYPE, "")],
+    ):  # fmt: skip
+        layer = io.BytesIO()
+        with tarfile.open(fileobj=layer, mode="w") as tar:
+            for name, kind, link in entries:
+                info = tarfile.TarInfo(name)
+                info.type, info.linkname = kind, link
+                tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+        layers.append(layer.getvalue())
+    archive_path = tmp_path / "evil.tar"
+    with tarfile.open(archive_path, "w") as archive:
+        names = []
+        for i, data in enumerate(layers):
+            info = tarfile.TarInfo(f"l{i}.tar")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+            names.append(f"l{i}.tar")
+        manifest = json.dumps(
+            [{"Config": "c.json", "RepoTags": ["evil:2"], "Layers": names}]
+        ).encode()
+        for name, data in (("c.json", b"{}"), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with tarfile.open(archive_path) as archive:
+        (image,) = read_archive(archive)
+        unpack(archive, image, str(tmp_path / "unpacked" / "root"))
+    assert (victim / "passwd").read_text() == "precious\n"
+    assert (tmp_path / "unpacked").is_dir()
