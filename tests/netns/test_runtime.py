@@ -492,3 +492,44 @@ def test_a_host_image_container_sees_neither_the_nodes_state_nor_its_devices(
     time.sleep(0.3)
     processes = runtime.exec(container_id, "ps", "-eo", "args").stdout.decode()
     assert "sleep 30" not in processes.splitlines(), processes  # the timed-out command is gone too
+
+
+def test_run_as_user_group_and_a_read_only_root(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("user", "sleep", "300", image=runtime.pull(), pid=cri.CONTAINER)
+    security = config.linux.security_context
+    security.run_as_user.value = 1234
+    security.run_as_group.value = 2345
+    security.supplemental_groups.append(3456)
+    security.readonly_rootfs = True
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    status = runtime.exec(container_id, "cat", "/proc/1/status").stdout.decode()
+    assert re.search(r"^Uid:\s+1234\s", status, re.M) and re.search(r"^Gid:\s+2345\s", status, re.M)
+    assert re.search(r"^Groups:\s+3456\s*$", status, re.M), status
+    assert runtime.exec(container_id, "touch", "/kin-read-only-test").exit_code != 0
+    assert runtime.exec(container_id, "touch", "/dev/shm/ok").exit_code == 0  # its own tmpfs
+
+
+def test_stopping_a_container_in_a_shared_pid_namespace_ends_its_children(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)  # shareProcessNamespace: children outlive their parent
+    sandbox_id = runtime.run_pod(sandbox)
+    image = runtime.pull()
+    parent = runtime.start_container(
+        sandbox_id,
+        container_config("parent", "sh", "-c", "sleep 1001 & exec sleep 1002", image=image),
+        sandbox,
+    )
+    watcher = runtime.start_container(
+        sandbox_id, container_config("watcher", "sleep", "300", image=image), sandbox
+    )
+    eventually(
+        lambda: (
+            "sleep 1001" in runtime.exec(watcher, "ps", "-eo", "args").stdout.decode().splitlines()
+        )
+    )
+    runtime.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=parent, timeout=0))
+    left = runtime.exec(watcher, "ps", "-eo", "args").stdout.decode().splitlines()
+    assert "sleep 1001" not in left and "sleep 1002" not in left, left

@@ -263,6 +263,16 @@ def container_config(
     linux_security.capabilities.add_capabilities.extend(capabilities.get("add") or [])
     linux_security.capabilities.drop_capabilities.extend(capabilities.get("drop") or [])
     linux_security.namespace_options.CopyFrom(namespace_options(pod))
-    if "runAsUser" in security:
-        linux_security.run_as_user.value = int(security["runAsUser"])
+    pod_security = pod["spec"].get("securityContext") or {}
+    run_as_user = security.get("runAsUser", pod_security.get("runAsUser"))
+    if run_as_user is not None:
+        linux_security.run_as_user.value = int(run_as_user)
+    run_as_group = security.get("runAsGroup", pod_security.get("runAsGroup"))
+    if run_as_group is not None:
+        linux_security.run_as_group.value = int(run_as_group)
+    groups = list(pod_security.get("supplementalGroups") or [])
+    if pod_security.get("fsGroup") is not None:
+        groups.append(pod_security["fsGroup"])
+    linux_security.supplemental_groups.extend(int(g) for g in groups)
+    linux_security.readonly_rootfs = bool(security.get("readOnlyRootFilesystem"))
     return config

@@ -9,6 +9,7 @@ the group simply has no limits there (``available`` says which work).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import os
@@ -75,6 +76,18 @@ class Group:
                 return f.read().strip()
         except (OSError, TypeError):
             return None
+
+    def pids(self) -> builtins.set[int]:
+        """Every process in the group (and the groups below it), by PID."""
+        found: builtins.set[int] = builtins.set()
+        for path in self.dirs.values():
+            for directory, _, _ in os.walk(path):
+                with (
+                    contextlib.suppress(OSError),
+                    open(os.path.join(directory, "cgroup.procs")) as f,
+                ):
+                    found |= {int(line) for line in f if line.strip()}
+        return found
 
     def join(self, pid: int = 0) -> None:
         """Move ``pid`` (0: the caller) into the group, in every controller it exists in."""

@@ -159,6 +159,8 @@ class Containers:
             "layer_dir": self._layer_dir(record),
             "cgroups": self._cgroups(record, sandbox),
             "capabilities": sorted(capabilities(config)),
+            "user": run_as(config, process.get("user", "")),
+            "readonly_rootfs": config.linux.security_context.readonly_rootfs,
             "log_path": record.facts["log_path"],
         }
 
@@ -251,16 +253,30 @@ class Containers:
         """The stop signal, ``timeout`` seconds, then SIGKILL. Stopped already is success."""
         with record.lock:
             process = _process(record)
-            if process is None or self.state(record) != cri.CONTAINER_RUNNING:
+            if process is not None and self.state(record) == cri.CONTAINER_RUNNING:
+                self._end(record, process, timeout)
+        self._kill_leftovers(record)
+
+    def _end(self, record: ContainerRecord, process: ProcessRecord, timeout: int) -> None:
+        if timeout > 0:
+            process.signal(_stop_signal(record.config))
+            if _wait_gone(process, timeout):
+                self.exit_info(record)  # waits for the shim to record the exit
                 return
-            if timeout > 0:
-                process.signal(_stop_signal(record.config))
-                if _wait_gone(process, timeout):
-                    self.exit_info(record)  # waits for the shim to record the exit
-                    return
-            process.signal(signal.SIGKILL)
-            _wait_gone(process, 10.0)
-            self.exit_info(record)
+        process.signal(signal.SIGKILL)
+        _wait_gone(process, 10.0)
+        self.exit_info(record)
+
+    def _kill_leftovers(self, record: ContainerRecord) -> None:
+        """A container that shares a PID namespace leaves its children behind (they go to
+        pause or the shim): kill what is left in its cgroup, as ``runc kill --all``."""
+        options = record.config.linux.security_context.namespace_options
+        group = self.group(record)
+        if options.pid == cri.CONTAINER or group is None:
+            return
+        for pid in group.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def remove(self, record: ContainerRecord) -> None:
         self.stop(record, 0)
@@ -348,6 +364,23 @@ def run_bounded(
     finally:
         process.stdout.close()
         process.stderr.close()
+
+
+def run_as(config: cri.ContainerConfig, image_user: str) -> dict[str, Any]:
+    """Who the process runs as: the security context's user and group, else the image's
+    ``User`` (a name is looked up in the container's /etc/passwd when it starts)."""
+    security = config.linux.security_context
+    user: dict[str, Any] = {"groups": list(security.supplemental_groups)}
+    name, _, group = image_user.partition(":")
+    if security.HasField("run_as_user"):
+        user["uid"] = security.run_as_user.value
+    elif name:
+        user["uid" if name.isdigit() else "name"] = int(name) if name.isdigit() else name
+    if security.HasField("run_as_group"):
+        user["gid"] = security.run_as_group.value
+    elif group.isdigit():
+        user["gid"] = int(group)
+    return user
 
 
 def capabilities(config: cri.ContainerConfig) -> set[int]:

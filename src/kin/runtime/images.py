@@ -165,10 +165,20 @@ def import_archive(archive_path: str, root_on_host: str, root_in_node: str) -> l
         for found in read_archive(archive):
             digest = found.id.removeprefix("sha256:")
             rootfs = os.path.join("images", digest, "rootfs")
-            try:
-                size = unpack(archive, found, os.path.join(root_on_host, rootfs))
-            except (OSError, tarfile.TarError) as exc:
-                raise ArchiveError(f"cannot unpack image {found.tags or found.id}: {exc}") from exc
+            known = store.find(found.id)
+            if (
+                known is not None
+                and known.rootfs
+                and os.path.isdir(os.path.join(root_on_host, rootfs))
+            ):
+                size = known.size  # the same content: never replaced under running containers
+            else:
+                try:
+                    size = unpack(archive, found, os.path.join(root_on_host, rootfs))
+                except (OSError, tarfile.TarError) as exc:
+                    raise ArchiveError(
+                        f"cannot unpack image {found.tags or found.id}: {exc}"
+                    ) from exc
             tags = [normalize(t) for t in found.tags]
             image = Image(
                 found.id, tags, os.path.join(root_in_node, rootfs), max(size, 1), _process(found)

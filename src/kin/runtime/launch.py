@@ -111,8 +111,13 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
         env.setdefault("PATH", DEFAULT_PATH)
         argv = spec["argv"]
         program = _resolve(argv[0], env["PATH"])
+        if spec.get("readonly_rootfs"):
+            syscalls.mount(
+                None, "/", flags=syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY
+            )
         if "capabilities" in spec:  # last: setting up the container needed them all
             limit_bounding_set(set(spec["capabilities"]))
+        _become(spec.get("user") or {}, env)
         os.execve(program, argv, env)
 
     try:
@@ -138,6 +143,49 @@ def _prepare_filesystem(spec: dict[str, Any]) -> None:
     mounts.mount_proc("/proc")  # for hostPID too: then it shows the node's processes
     os.makedirs(spec["cwd"] or "/", exist_ok=True)
     os.chdir(spec["cwd"] or "/")
+
+
+def _become(user: dict[str, Any], env: dict[str, str]) -> None:
+    """Switch to the container's user and groups (root keeps root's); HOME follows."""
+    uid, gid = user.get("uid"), user.get("gid")
+    if "name" in user:
+        entry = _passwd_entry(user["name"])
+        uid = entry[0]
+        gid = entry[1] if gid is None else gid
+    if uid is None and gid is None:
+        return
+    uid = 0 if uid is None else int(uid)
+    if gid is None:
+        gid = _gid_of(uid)
+    os.setgroups([int(g) for g in user.get("groups") or []])
+    os.setgid(int(gid))
+    os.setuid(uid)
+    env.setdefault("HOME", "/" if uid else "/root")
+
+
+def _passwd_entry(name: str) -> tuple[int, int]:
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.strip().split(":")
+                if len(fields) > 3 and fields[0] == name:
+                    return int(fields[2]), int(fields[3])
+    except OSError:
+        pass
+    raise LaunchError(f"unable to find user {name}: no matching entries in passwd file")
+
+
+def _gid_of(uid: int) -> int:
+    """The primary group of ``uid`` in the container's /etc/passwd, else the same number."""
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.strip().split(":")
+                if len(fields) > 3 and fields[2] == str(uid):
+                    return int(fields[3])
+    except OSError:
+        pass
+    return 0  # as containerd: no entry, group 0
 
 
 def _join_cgroups(directories: list[str]) -> None:

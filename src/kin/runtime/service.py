@@ -12,13 +12,14 @@ import functools
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
 
-from kin.errors import CRIError, CRIInvalid, CRIUnimplemented, KinError
+from kin.errors import CRIError, CRIInvalid, CRIPrecondition, CRIUnimplemented, KinError
 from kin.runtime.cri import api_pb2 as cri
 from kin.runtime.cri import api_pb2_grpc as cri_grpc
 from kin.runtime.images import Image
@@ -442,7 +443,17 @@ class ImageService(cri_grpc.ImageServiceServicer):
 
     @handler
     def RemoveImage(self, request: cri.RemoveImageRequest, context: Any) -> cri.RemoveImageResponse:
-        self.rt.images.remove(request.image.image)
+        found = self.rt.images.find(request.image.image)
+        if found is None:
+            return cri.RemoveImageResponse()
+        users = [
+            r.id[:13] for r in self.rt.container_records.all() if r.facts["image_id"] == found.id
+        ]
+        if users:
+            raise CRIPrecondition(f"image {found.id[:19]} is used by containers {', '.join(users)}")
+        self.rt.images.remove(found.id)
+        if found.rootfs:  # the unpacked files go with it
+            shutil.rmtree(os.path.dirname(found.rootfs), ignore_errors=True)
         return cri.RemoveImageResponse()
 
     @handler
