@@ -272,7 +272,8 @@ def _daemon(bundle: str, ready_w: int) -> None:
         shim.run()
     except BaseException as exc:
         with contextlib.suppress(OSError):
-            os.write(ready_w, json.dumps({"error": str(exc) or type(exc).__name__}).encode())
+            failure = {"error": str(exc) or type(exc).__name__, "shim": os.getpid()}
+            os.write(ready_w, json.dumps(failure).encode())
         code = 1
     finally:
         os._exit(code)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +44,8 @@ def start_shim(bundle: str) -> tuple[ProcessRecord, ProcessRecord]:
     try:
         return ProcessRecord.of(report["shim"]), ProcessRecord.of(report["pause"])
     except ProcessLookupError as exc:
+        with contextlib.suppress(ProcessLookupError):
+            ProcessRecord.of(report["shim"]).signal(signal.SIGKILL)  # no pause, no shim
         raise CRIError(f"the sandbox's processes died as they started: {exc}") from exc
 
 
