@@ -78,6 +78,12 @@ def test_each_node_runs_a_runtime_that_crictl_talks_to(two_nodes: str) -> None:
         assert f"kin.runtime --node {node}" in kin("exec", node, "--", "ps", "-eo", "args").stdout
         version = kin("exec", node, "--", "crictl", "version").stdout  # crictl inside the node
         assert "RuntimeName:  kin\n" in version and "Version:  0.1.0\n" in version
+    worker = f"{two_nodes}-worker"
+    config = kin("exec", worker, "--", "cat", "/etc/crictl.yaml").stdout
+    assert "runtime-endpoint: unix:///run/containerd/containerd.sock" in config
+    assert not os.path.exists("/etc/crictl.yaml")  # the node's own /etc layer, not the host's
+    kin("exec", worker, "--", "touch", f"/etc/kin-{two_nodes}")
+    assert not os.path.exists(f"/etc/kin-{two_nodes}")
     info = json.loads(kin("crictl", f"{two_nodes}-worker", "info").stdout)
     network = info["status"]["conditions"][1]
     assert (network["type"], network["status"]) == ("NetworkReady", False)

@@ -1,7 +1,7 @@
 """crictl for kin nodes: the commands one uses to look inside a node, with crictl's output.
 
-Inside a node it is ``crictl`` (on the PATH; ``/opt/kin/bin/crictl.yaml`` beside it,
-or ``/etc/crictl.yaml``, names the socket, as crictl reads them). From the host it is
+Inside a node it is ``crictl`` (on the PATH; the node's ``/etc/crictl.yaml`` names the
+socket, or a ``crictl.yaml`` beside the binary, as crictl reads them). From the host it is
 ``kin crictl NODE ...``, which reaches the node's socket and log files through the
 node's state directory. Commands: pods, ps, inspectp, inspect, images, logs, exec,
 info, version, stopp, rmp, stop, rm, pull, rmi.

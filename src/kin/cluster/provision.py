@@ -66,6 +66,7 @@ NODE_SYSCTLS = {
 BOOT_TIMEOUT = 30.0
 CNI_SERVER_UNIT = "kin-cni-server"
 RUNTIME_UNIT = "kin-runtime"
+ETC_LAYER = "etc-layer"  # the node's copy-on-write layer over the host's /etc
 KUBELET_UNIT = "kubelet"
 CRI_SOCKET = RUNTIME_SOCKET
 RUNTIME_ROOT = DEFAULT_ROOT  # the runtime's images (kin load image-archive)
@@ -87,6 +88,7 @@ def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
         sysctls=dict(NODE_SYSCTLS),
         owner_file=state_file(plan.name),
         lock_file=host_lock_path(),
+        etc_layer=os.path.join(state, ETC_LAYER),
     )
 
 
@@ -161,8 +163,9 @@ def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) ->
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)
-    # crictl reads crictl.yaml beside its binary when /etc/crictl.yaml is absent.
-    write_atomic(os.path.join(bin_dir, "crictl.yaml"), CRICTL_CONFIG)
+    etc = os.path.join(spec.etc_layer, "upper")
+    os.makedirs(etc, exist_ok=True)
+    write_atomic(os.path.join(etc, "crictl.yaml"), CRICTL_CONFIG)  # the node's /etc/crictl.yaml
 
 
 def hosts_file(plan: ClusterPlan) -> str:

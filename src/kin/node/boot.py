@@ -42,6 +42,8 @@ def prepare_node(spec: NodeSpec) -> None:
     """File system, hostname and sysctls of the node; runs as the node's PID 1."""
     mounts.make_rprivate("/")
     mounts.detach_mounts_of_type("nsfs")
+    if spec.etc_layer:
+        _overlay_etc(spec.etc_layer)
     for bind in spec.binds:
         _mount_point_for(bind.source, bind.target)
         mounts.bind(bind.source, bind.target, bind.read_only, PROPAGATIONS[bind.propagation])
@@ -52,6 +54,15 @@ def prepare_node(spec: NodeSpec) -> None:
     for key, value in spec.sysctls.items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
+
+
+def _overlay_etc(layer: str) -> None:
+    upper, work = os.path.join(layer, "upper"), os.path.join(layer, "work")
+    os.makedirs(upper, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
+    syscalls.mount(
+        "overlay", "/etc", "overlay", 0, f"lowerdir=/etc,upperdir={upper},workdir={work}"
+    )
 
 
 def _set_hostname(name: str) -> None:

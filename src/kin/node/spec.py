@@ -65,6 +65,7 @@ class NodeSpec:
         sysctls: dict[str, str] | None = None,
         owner_file: str = "",
         lock_file: str = "",
+        etc_layer: str = "",
     ) -> None:
         self.name = name
         self.netns = netns
@@ -73,6 +74,9 @@ class NodeSpec:
         self.sysctls = sysctls or {}
         self.owner_file = owner_file
         self.lock_file = lock_file
+        self.etc_layer = etc_layer
+        """A directory for the node's copy-on-write layer over the host's ``/etc`` ("" = none):
+        what the node writes to ``/etc`` (``crictl.yaml``, mount points) stays its own."""
 
     @property
     def control_socket(self) -> str:
