@@ -167,6 +167,13 @@ def node_identity(node: str) -> tuple[str, tuple[str, ...]]:
     return f"system:node:{node}", ("system:nodes",)
 
 
+def write_self_signed_server(cert_path: str, key_path: str, name: str, ip: str = "") -> None:
+    """A serving certificate signed by a CA of its own, as a kubelet makes for itself."""
+    ca = new_ca(f"{name}-ca")
+    ips = (ip,) if ip else ()
+    write(issue(ca, name, dns_names=(name,), ip_addresses=ips, server=True), cert_path, key_path)
+
+
 def write_cluster_pki(
     directory: str, service_cidr: str, addresses: tuple[str, ...], nodes: tuple[str, ...]
 ) -> CertKey:

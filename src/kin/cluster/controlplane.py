@@ -34,6 +34,7 @@ ETC = "etc/kubernetes"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 PKI = "/etc/kubernetes/pki"
+KUBELET_PKI = "/var/lib/kubelet/pki"
 DATASTORE_DIR = "/var/lib/etcd"
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 CREATE = "DirectoryOrCreate"
@@ -66,6 +67,12 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
         user = f"system:node:{node.name}"
         config = _kubeconfig(cp_pki, f"node-{node.name}", ca, server, "default", user)
         kubeconfig.write(config, os.path.join(root, KUBELET_CONF.lstrip("/")))
+        # The kubelet's own serving pair, so that the kubelet never loads cryptography.
+        serving = os.path.join(root, KUBELET_PKI.lstrip("/"))
+        os.makedirs(serving, exist_ok=True)
+        pki.write_self_signed_server(
+            f"{serving}/kubelet.crt", f"{serving}/kubelet.key", node.name, node.ip
+        )
     manifest = os.path.join(node_fs[cp.name], ETC, "manifests", "kube-apiserver.yaml")
     os.makedirs(os.path.dirname(manifest), exist_ok=True)
     write_atomic(manifest, yaml.safe_dump(apiserver_manifest(plan), sort_keys=False))

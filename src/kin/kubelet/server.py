@@ -213,21 +213,15 @@ def _true(value: str | None) -> bool:
 
 
 def serving_context(pki_dir: str, node_name: str, node_ip: str, client_ca: str) -> ssl.SSLContext:
-    """A self-signed serving certificate (made once, kept under ``pki_dir``), and client
-    certificates required against ``client_ca`` when that file exists."""
-    from kin.apiserver import pki
-
+    """A self-signed serving certificate (``kin create cluster`` writes one under ``pki_dir``;
+    made here only when it is missing), and client certificates required against
+    ``client_ca`` when that file exists."""
     cert, key = os.path.join(pki_dir, "kubelet.crt"), os.path.join(pki_dir, "kubelet.key")
     if not (os.path.exists(cert) and os.path.exists(key)):
-        ca = pki.new_ca(f"{node_name}-ca")
-        pair = pki.issue(
-            ca,
-            node_name,
-            dns_names=(node_name,),
-            ip_addresses=(node_ip,) if node_ip else (),
-            server=True,
-        )
-        pki.write(pair, cert, key)
+        # Imported only here: cryptography costs the kubelet about 9 MiB it would keep.
+        from kin.apiserver import pki
+
+        pki.write_self_signed_server(cert, key, node_name, node_ip)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     if os.path.exists(client_ca):
