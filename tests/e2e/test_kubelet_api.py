@@ -120,17 +120,23 @@ def test_the_api_server_is_a_static_pod_with_a_mirror_that_comes_back(
     name, config = cluster
     mirror = f"kube-apiserver-{name}-control-plane"
 
-    def running() -> Any:
-        pod = get(config, "pod", "-n", "kube-system", mirror)
-        return pod if pod.get("status", {}).get("phase") == "Running" else None
+    def running(not_uid: str = "") -> Any:
+        found = kubectl(
+            config, "get", "pod", "-n", "kube-system", mirror, "-o", "json", check=False
+        )
+        if found.returncode != 0:
+            return None  # not (yet, or again) there
+        pod = json.loads(found.stdout)
+        fresh = pod["metadata"]["uid"] != not_uid and not pod["metadata"].get("deletionTimestamp")
+        return pod if fresh and pod.get("status", {}).get("phase") == "Running" else None
 
     pod = eventually(running, timeout=45)
     annotations = pod["metadata"]["annotations"]
     assert annotations["kubernetes.io/config.source"] == "file"
     assert annotations["kubernetes.io/config.mirror"] == annotations["kubernetes.io/config.hash"]
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
-    kubectl(config, "delete", "pod", "-n", "kube-system", mirror)
-    again = eventually(running, timeout=45)
+    kubectl(config, "delete", "pod", "-n", "kube-system", mirror, "--wait=false")
+    again = eventually(lambda: running(pod["metadata"]["uid"]), timeout=45)
     assert again["metadata"]["uid"] != pod["metadata"]["uid"]
 
 
