@@ -33,7 +33,7 @@ from kin.kube.client import Client
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
 from kin.testing.clusters import kin, temporary_cluster
-from kin.testing.runtime import pod_config
+from kin.testing.runtime import bridge_conflist, pod_config
 
 SEED = """\
 kind: Cluster
@@ -42,11 +42,7 @@ nodes:
 - role: control-plane
 - role: worker
 """
-BRIDGE = {
-    "cniVersion": "1.0.0", "name": "cbr0",
-    "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True,
-                 "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}}],
-}  # fmt: skip
+BRIDGE = bridge_conflist()
 SANDBOXES = 20
 
 

@@ -25,6 +25,7 @@ import pytest
 from kin.cluster.state import node_dir
 from kin.testing.clusters import kin, kubeconfig_for, kubectl, temporary_cluster
 from kin.testing.images import busybox_archive
+from kin.testing.runtime import bridge_conflist
 from kin.testing.waiting import eventually
 
 SEED = """\
@@ -36,11 +37,7 @@ nodes:
   labels:
     tier: frontend
 """
-BRIDGE = {
-    "cniVersion": "1.0.0", "name": "cbr0",
-    "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True,
-                 "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}}],
-}  # fmt: skip
+BRIDGE = bridge_conflist()
 POD = """\
 apiVersion: v1
 kind: Pod

@@ -13,17 +13,10 @@ from kin.node.client import request
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
 from kin.testing.clusters import kin
-from kin.testing.runtime import container_config, pod_config
+from kin.testing.runtime import bridge_conflist, container_config, pod_config
 from kin.testing.waiting import eventually
 
-BRIDGE = {
-    "cniVersion": "1.0.0", "name": "cbr0",
-    "plugins": [
-        {"type": "bridge", "bridge": "cni0", "isGateway": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}},
-        {"type": "portmap", "capabilities": {"portMappings": True}},
-    ],
-}  # fmt: skip
+BRIDGE = bridge_conflist()
 
 
 def node_socket(state: Path) -> str:

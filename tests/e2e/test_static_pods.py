@@ -20,6 +20,7 @@ from kin.node.client import request
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
 from kin.testing.clusters import kin, temporary_cluster
+from kin.testing.runtime import bridge_conflist
 from kin.testing.waiting import eventually
 
 ONE_WORKER = """\
@@ -29,14 +30,7 @@ nodes:
 - role: control-plane
 - role: worker
 """
-BRIDGE = {
-    "cniVersion": "1.0.0", "name": "cbr0",
-    "plugins": [
-        {"type": "bridge", "bridge": "cni0", "isGateway": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}},
-        {"type": "portmap", "capabilities": {"portMappings": True}},
-    ],
-}  # fmt: skip
+BRIDGE = bridge_conflist()
 SERVE = (
     "import socket; s = socket.create_server(('127.0.0.1', 8080)); "
     "[c.sendall(b'pong') or c.close() for c in iter(lambda: s.accept()[0], None)]"

@@ -16,6 +16,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Iterator
 
 from kin.linux.files import write_atomic
 from kin.proctitle import set_process_title
@@ -24,6 +25,7 @@ __all__ = [
     "ProcessRecord",
     "kill_and_wait",
     "process_state",
+    "reaped",
     "set_process_title",
     "spawn_daemon",
     "start_time",
@@ -96,6 +98,18 @@ def _read_stat(pid: int) -> list[str] | None:
         return None
     # comm may contain spaces and parentheses; the last ')' ends it.
     return raw[raw.rindex(")") + 2 :].split()
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """``(pid, wait status)`` of every child that has exited, without blocking."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
 
 
 def start_time(pid: int) -> int | None:

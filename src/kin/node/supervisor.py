@@ -25,7 +25,7 @@ import socket
 import sys
 import time
 
-from kin.linux.proc import spawn_daemon
+from kin.linux.proc import reaped, spawn_daemon
 from kin.node.spec import NodeSpec
 from kin.node.units import Unit, UnitState, load_units
 
@@ -93,13 +93,7 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped():
             state = self.by_pid.pop(pid, None)
             if state is not None:
                 self._unit_exited(state, os.waitstatus_to_exitcode(status))

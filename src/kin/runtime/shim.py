@@ -32,7 +32,7 @@ import sys
 import time
 
 from kin.linux.files import socket_path, write_atomic
-from kin.linux.proc import set_process_title, start_time
+from kin.linux.proc import reaped, set_process_title, start_time
 from kin.runtime.launch import Started, start_container, start_pause
 from kin.runtime.logs import LogWriter
 
@@ -146,13 +146,7 @@ class Shim:
             container.log.write(stream, chunk)
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped():
             if pid == self.pause_pid:
                 self._record(os.path.join(self.bundle, PAUSE_EXIT), status)
                 log("pause %d exited (%s)", pid, _describe_status(status))

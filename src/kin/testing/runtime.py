@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -27,7 +28,7 @@ from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as pb
 from kin.testing.waiting import eventually
 
-__all__ = ["RuntimeUnderTest", "container_config", "pod_config", "rpc_code"]
+__all__ = ["RuntimeUnderTest", "bridge_conflist", "container_config", "pod_config", "rpc_code"]
 
 START_TIMEOUT = 20.0
 
@@ -173,6 +174,18 @@ class RuntimeUnderTest:
             return status if status.state == pb.CONTAINER_EXITED else None
 
         return eventually(exited, timeout=timeout)
+
+
+def bridge_conflist(subnet: str = "10.244.1.0/24", name: str = "cbr0") -> dict[str, Any]:
+    """A pod network for a node without flannel: kin's bridge and host-local, and portmap."""
+    return {
+        "cniVersion": "1.0.0", "name": name,
+        "plugins": [
+            {"type": "bridge", "bridge": "cni0", "isGateway": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }  # fmt: skip
 
 
 def _loopback_up() -> None:
