@@ -172,9 +172,9 @@ class PodSync:
         if latest.running or latest.status.state == cri.CONTAINER_CREATED:
             return False
         init = container in pods.containers(pod, "initContainers")
-        if init and container.get("restartPolicy") != "Always":
-            return latest.status.exit_code != 0 and self._should_restart(pod, latest, True)
-        return self._should_restart(pod, latest, False)
+        return self._should_restart(
+            pod, latest, init and container.get("restartPolicy") != "Always"
+        )
 
     async def _ensure(
         self,
