@@ -162,7 +162,13 @@ def ensure_gateway_address(nl: Netlink, bridge: str, cidr: str, force: bool) -> 
                     f"different from {cidr}",
                 )
             nl.delete_address(bridge, addr.cidr)
-    nl.add_address(bridge, cidr)
+    try:
+        nl.add_address(bridge, cidr)
+    except NetlinkError as exc:
+        # A concurrent ADD for another pod on the same bridge got there first.
+        if exc.errno != errno.EEXIST:
+            raise
+        return  # and that ADD pins the MAC
     # Pin the MAC: otherwise the bridge's follows its lowest-numbered port's.
     mac = nl.get_link(bridge).mac
     if mac:
