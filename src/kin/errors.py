@@ -124,6 +124,10 @@ class NodeError(KinError):
     """A node's supervisor could not be reached or refused a request."""
 
 
+class ZygoteError(KinError):
+    """The cluster's fork server could not be reached or refused a request."""
+
+
 class CommandError(KinError):
     """An external program failed. Mirrors kind's ``exec.RunError``."""
 

@@ -1,4 +1,4 @@
-"""Every node carries kin's CNI plugins in /opt/cni/bin and a CNI server that runs them."""
+"""Every node carries kin's CNI plugins in /opt/cni/bin, and its runtime serves them."""
 
 from __future__ import annotations
 
@@ -40,5 +40,5 @@ def test_a_pod_network_made_inside_a_node_by_its_own_plugins(two_nodes: str) -> 
     )
     assert "1 received" in ping.stdout
     assert (state / "fs/var/lib/cni/networks/cbr0/10.244.1.2").read_bytes() == b"pod1\r\neth0"
-    log = (state / "fs/var/log/kin/kin-cni-server.log").read_text()
-    assert "ADD bridge pod1/eth0: exit 0" in log  # served by the node's CNI server
+    log = (state / "fs/var/log/kin/kin-runtime.log").read_text()
+    assert "ADD bridge pod1/eth0: exit 0" in log  # served by the CNI server in the runtime

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
-from kin.cluster.state import node_dir
+from kin.cluster.state import cluster_dir, node_dir
+from kin.cluster.zygote import zygote_record
 from kin.errors import CRIError
 from kin.node.client import request
 from kin.runtime.client import CRIClient
@@ -23,10 +26,18 @@ def node_socket(state: Path) -> str:
     return str(state / "fs/run/containerd/containerd.sock")
 
 
-def runtime_pid(state: Path) -> int | None:
-    units = request(str(state / "supervisor.sock"), "status")["units"]
-    pid = units["kin-runtime"]["pid"]
+def unit_pid(state: Path, unit: str) -> int | None:
+    """The unit's PID in the node's PID namespace, None while it is not running."""
+    pid = request(str(state / "supervisor.sock"), "status")["units"][unit]["pid"]
     return int(pid) if pid else None
+
+
+def runtime_pid(state: Path) -> int | None:
+    return unit_pid(state, "kin-runtime")
+
+
+def runtime_listed(node: str) -> bool:
+    return f"kin.runtime --node {node}" in kin("exec", node, "--", "ps", "-eo", "args").stdout
 
 
 def answers(client: CRIClient) -> bool:
@@ -37,11 +48,11 @@ def answers(client: CRIClient) -> bool:
     return True
 
 
-def start_web_pod(socket: str) -> tuple[str, str]:
+def start_web_pod(socket: str, name: str = "web") -> tuple[str, str]:
     with CRIClient(socket) as client:
         eventually(lambda: answers(client), timeout=15)
-        sandbox = pod_config(Path("/unused"), "web")
-        sandbox.log_directory = "/var/log/pods/default_web_0"
+        sandbox = pod_config(Path("/unused"), name)
+        sandbox.log_directory = f"/var/log/pods/default_{name}_0"
         # Made as crictl makes pods: without the kubelet's pod-UID label, which would make
         # the node's kubelet stop it as a pod it never asked for.
         del sandbox.labels["io.kubernetes.pod.uid"]
@@ -55,7 +66,7 @@ def start_web_pod(socket: str) -> tuple[str, str]:
             "app", "sh", "-c", "echo hello from $(hostname); sleep 300", image=ref
         )
         app.labels.update(
-            {"io.kubernetes.pod.name": "web", "io.kubernetes.pod.namespace": "default"}
+            {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": "default"}
         )
         request_ = cri.CreateContainerRequest(
             pod_sandbox_id=sandbox_id, config=app, sandbox_config=sandbox
@@ -68,7 +79,7 @@ def start_web_pod(socket: str) -> tuple[str, str]:
 def test_each_node_runs_a_runtime_that_crictl_talks_to(two_nodes: str) -> None:
     for role in ("control-plane", "worker"):
         node = f"{two_nodes}-{role}"
-        assert f"kin.runtime --node {node}" in kin("exec", node, "--", "ps", "-eo", "args").stdout
+        eventually(functools.partial(runtime_listed, node))  # started as the node boots
         version = kin("exec", node, "--", "crictl", "version").stdout  # crictl inside the node
         assert "RuntimeName:  kin\n" in version and "Version:  0.1.0\n" in version
     worker = f"{two_nodes}-worker"
@@ -120,3 +131,30 @@ def test_a_pod_on_a_node_as_crictl_shows_it_and_it_survives_its_runtime(two_node
     kin("crictl", node, "rmp", sandbox_id[:13])
     assert len(kin("crictl", node, "pods").stdout.splitlines()) == 1
     assert not [p for p in (state / "fs/run/netns").iterdir()]
+
+
+def test_node_daemons_and_shims_fork_from_the_zygote_and_start_without_it(
+    two_nodes: str,
+) -> None:
+    node = f"{two_nodes}-worker"
+    state = Path(node_dir(two_nodes, node))
+    (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))
+    for name in ("web", "web2"):
+        (state / f"fs/var/log/pods/default_{name}_0/app").mkdir(parents=True)
+    sandbox_id, _ = start_web_pod(node_socket(state))
+    log = (Path(cluster_dir(two_nodes)) / "zygote.log").read_text()
+    for unit, command in (("kin-runtime", "kin.runtime"), ("kubelet", "kin.kubelet")):
+        started = f"started {command} --node {node} "
+        assert re.search(rf"^zygote: {started}.* as pid {unit_pid(state, unit)}$", log, re.M), log
+    assert f"started kin.runtime.shim --in-place /run/kin/runtime/sandboxes/{sandbox_id}" in log
+
+    zygote = zygote_record(two_nodes)
+    assert zygote is not None and zygote.alive()
+    os.kill(zygote.pid, signal.SIGKILL)
+    before = runtime_pid(state)
+    kin("exec", node, "--", "kill", "-9", str(before))
+    eventually(lambda: runtime_pid(state) not in (None, before), timeout=15)
+    other_id, _ = start_web_pod(node_socket(state), "web2")  # its shim runs as a command
+    assert " Running " in kin("crictl", node, "ps", "--pod", other_id[:13]).stdout
+    supervisor_log = (state / "fs/var/log/kin/supervisor.log").read_text()
+    assert "unit kin-runtime: zygote /run/kin/zygote.sock unavailable" in supervisor_log

@@ -173,7 +173,7 @@ def test_a_node_whose_owner_is_gone_refuses_to_boot(netns: str, tmp_path: Path) 
     boot = [sys.executable, "-m", "kin.node.boot", spec.spec_file]
     result = subprocess.run(boot, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert "deleted while booting" in result.stderr
+    assert "cluster.json is gone (deleted while starting)" in result.stderr
     assert not os.path.exists(spec.pid_file)
 
 

@@ -20,6 +20,7 @@ from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_p
 from kin.cluster.provision import provision_nodes
 from kin.cluster.reporter import Reporter
 from kin.cluster.state import ClusterState, host_lock, list_cluster_names, load_state
+from kin.cluster.zygote import start_zygote
 from kin.config import Cluster, check_supported, name_length_warning, set_defaults, validate
 from kin.errors import ClusterExistsError, ConfigError
 from kin.linux import ns
@@ -106,6 +107,7 @@ def _build(
     reporter: Reporter,
 ) -> list[str]:
     reporter.start("Preparing nodes " + "📦 " * len(plan.nodes))
+    start_zygote(plan)  # first: it imports while the nodes boot
     provision_nodes(plan)
     start_publisher(plan, reservations)
     ctx = ActionContext(plan=plan, reporter=reporter, wait=options.wait)

@@ -13,6 +13,7 @@ from kin.cluster.plan import ClusterPlan
 from kin.cluster.ports import publisher_record
 from kin.cluster.provision import delete_nodes
 from kin.cluster.state import host_lock, list_cluster_names, load_state, remove_cluster_dir
+from kin.cluster.zygote import zygote_record
 from kin.errors import ProvisionError
 from kin.linux.proc import kill_and_wait
 
@@ -33,9 +34,10 @@ def delete_cluster(name: str) -> list[str]:
 
 
 def _delete_resources(plan: ClusterPlan) -> list[str]:
-    publisher = publisher_record(plan.name)
-    if publisher is not None and kill_and_wait([publisher]):
-        raise ProvisionError(
-            f"port publisher {publisher.pid} of cluster {plan.name!r} did not exit"
-        )
+    for what, record in (
+        ("port publisher", publisher_record(plan.name)),
+        ("zygote", zygote_record(plan.name)),
+    ):
+        if record is not None and kill_and_wait([record]):
+            raise ProvisionError(f"{what} {record.pid} of cluster {plan.name!r} did not exit")
     return delete_nodes(plan)

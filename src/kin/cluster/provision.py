@@ -22,6 +22,8 @@ from kin.cluster.controlplane import kubelet_flags, write_control_plane_files
 from kin.cluster.nodes import NODE_BIN, Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
+from kin.cluster.zygote import ENV as ZYGOTE_ENV
+from kin.cluster.zygote import ZYGOTE_SOCKET
 from kin.cni.entry import DEFAULT_SOCKET
 from kin.cni.install import install_plugins
 from kin.errors import KinError, ProvisionError
@@ -64,10 +66,10 @@ NODE_SYSCTLS = {
     "net.ipv4.conf.default.rp_filter": "0",
 }
 BOOT_TIMEOUT = 30.0
-CNI_SERVER_UNIT = "kin-cni-server"
 RUNTIME_UNIT = "kin-runtime"
 ETC_LAYER = "etc-layer"  # the node's copy-on-write layer over the host's /etc
 KUBELET_UNIT = "kubelet"
+DAEMON_ENV = tuple(ZYGOTE_ENV.items())  # the same, when a unit starts without the zygote
 CRI_SOCKET = RUNTIME_SOCKET
 RUNTIME_ROOT = DEFAULT_ROOT  # the runtime's images (kin load image-archive)
 CRICTL_CONFIG = f"""runtime-endpoint: unix://{CRI_SOCKET}
@@ -141,25 +143,22 @@ def _write_node_files(plan: ClusterPlan, node: NodePlan, spec: NodeSpec) -> None
 
 
 def _install_cni(spec: NodeSpec) -> None:
-    """What a kind node image carries in /opt/cni/bin, plus the server that keeps them fast."""
+    """What a kind node image carries in /opt/cni/bin (the runtime serves them, see below)."""
     install_plugins(os.path.join(spec.state_dir, "fs/opt/cni/bin"))
-    server = Unit(
-        CNI_SERVER_UNIT,
-        (sys.executable, "-m", "kin.cni.server"),
-        socket=DEFAULT_SOCKET.decode(),  # started by the first plugin call, not at boot
-    )
-    write_unit(spec.units_dir, server)
 
 
 def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) -> None:
     """The node's containerd (kin's CRI runtime), its kubelet, and crictl to look inside."""
-    runtime = Unit(RUNTIME_UNIT, (sys.executable, "-m", "kin.runtime", "--node", node.name))
-    write_unit(spec.units_dir, runtime)
+    runtime = (
+        sys.executable, "-m", "kin.runtime", "--node", node.name, "--zygote", ZYGOTE_SOCKET,
+        "--cni-server", DEFAULT_SOCKET.decode(),  # the plugins' executables call in there
+    )  # fmt: skip
+    write_unit(spec.units_dir, Unit(RUNTIME_UNIT, runtime, DAEMON_ENV, zygote=ZYGOTE_SOCKET))
     kubelet = (
         sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip,
         *kubelet_args,
     )  # fmt: skip
-    write_unit(spec.units_dir, Unit(KUBELET_UNIT, kubelet))
+    write_unit(spec.units_dir, Unit(KUBELET_UNIT, kubelet, DAEMON_ENV, zygote=ZYGOTE_SOCKET))
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)

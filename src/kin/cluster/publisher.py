@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kin.linux import syscalls
-from kin.linux.files import locked
-from kin.linux.proc import ProcessRecord
+from kin.linux.proc import ProcessRecord, record_while_owned
 
 __all__ = ["PublishedPort", "main", "serve_tcp", "serve_udp"]
 
@@ -149,10 +148,12 @@ def _udp_replies(
 
 def _register(spec: dict[str, str]) -> bool:
     """Record our PID while the cluster exists (under the host lock); False if it is gone."""
-    with locked(spec["lock_file"]):
-        if not os.path.exists(spec["owner_file"]):
-            return False
-        ProcessRecord.of(os.getpid()).save(spec["pid_file"])
+    try:
+        record_while_owned(
+            ProcessRecord.of(os.getpid()), spec["pid_file"], spec["owner_file"], spec["lock_file"]
+        )
+    except OSError:
+        return False
     return True
 
 

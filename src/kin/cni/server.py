@@ -1,8 +1,10 @@
 """The node's CNI server: runs kin's plugins for their thin executables, with imports paid once.
 
-Run inside a node as ``python -m kin.cni.server [--socket /run/kin/cni.sock]``
-(a socket-activated unit of the node's supervisor: started by the first plugin
-call, with the listening socket as fd 3). It imports every kin plugin up front, then
+On a node it runs inside the container runtime (``python -m kin.runtime --cni-server
+/run/kin/cni.sock``: the runtime is the only caller of a node's plugins, so their
+server costs no process of its own); it also runs alone as ``python -m kin.cni.server
+[--socket PATH]``, or socket-activated with the listening socket as fd 3. It imports
+every kin plugin up front, then
 runs each call on a thread of its own through ``skel.dispatch``, exactly as the
 executable would have run it itself, and returns the exit code, stdout and
 stderr (see ``kin.cni.entry`` for the wire format). Threads, not a fork per
@@ -28,7 +30,9 @@ from contextlib import contextmanager
 
 from kin.cni import invoke, skel
 from kin.cni.entry import DEFAULT_SOCKET, blob, read_blobs
+from kin.linux.files import listen_unix
 from kin.linux.proc import set_process_title
+from kin.memory import trim_periodically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ __all__ = ["Server", "main"]
 
 CALL_TIMEOUT = 120.0
 REFUSED = b"refused"
+TRIM_INTERVAL = 30.0  # seconds between handing freed memory back (after a burst of pods)
 
 
 class Server:
@@ -52,18 +57,19 @@ class Server:
         if os.environ.get("LISTEN_FDS") == "1":
             self.listener = socket.socket(fileno=3)  # socket-activated: the supervisor's socket
             return
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        self.listener.bind(self.path)
-        os.chmod(self.path, 0o600)
-        self.listener.listen(128)
+        self.listener = listen_unix(self.path)
 
     def serve_forever(self) -> None:
         sys.stderr = _STDERR
         while True:
             conn, _ = self.listener.accept()
             threading.Thread(target=self._work, args=(conn,), daemon=True).start()
+
+    def serve_in_background(self) -> threading.Thread:
+        """Serve on a daemon thread of this process (the runtime's)."""
+        thread = threading.Thread(target=self.serve_forever, name="cni-server", daemon=True)
+        thread.start()
+        return thread
 
     def _work(self, conn: socket.socket) -> None:
         """Serve one call on its own thread."""
@@ -158,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     set_process_title("kin.cni.server")
     server = Server(path)
     server.listen()
+    trim_periodically(TRIM_INTERVAL)
     sys.stderr.write(f"kin CNI server: serving kin's plugins on {path}\n")
     server.serve_forever()
     return 0

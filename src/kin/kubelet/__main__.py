@@ -36,12 +36,14 @@ from kin.kubelet.kubelet import Kubelet
 from kin.kubelet.nodestatus import NodeAgent
 from kin.kubelet.server import KubeletServer, serving_context
 from kin.linux.proc import set_process_title
+from kin.memory import trim_periodically
 from kin.runtime.client import endpoint_path
 from kin.runtime.cri import api_pb2 as cri
 from kin.runtime.cri import api_pb2_grpc as cri_grpc
 
 log = logging.getLogger("kin.kubelet")
 RUNTIME_WAIT = 0.2
+TRIM_INTERVAL = 30.0  # seconds between handing freed memory back (after a burst of pods)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -148,6 +150,7 @@ async def run(args: argparse.Namespace) -> None:
         api_pods = APIPods(api, kubelet, agent)
         loops += [agent.register(), agent.status_loop(), agent.lease_loop(), api_pods.run()]
     gc.freeze()
+    trim_periodically(TRIM_INTERVAL)
     source = f"and the API server at {api.connection.server}" if api is not None else "only"
     log.info(
         "kubelet for node %s: static pods from %s %s", args.node, args.pod_manifest_path, source

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["locked", "socket_path", "write_atomic"]
+__all__ = ["listen_unix", "locked", "socket_path", "write_atomic"]
 
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
 
@@ -39,6 +40,22 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def listen_unix(path: str, backlog: int = 128, dir_mode: int = 0o700) -> socket.socket:
+    """A unix stream socket listening at ``path`` (replacing a stale one), for root only."""
+    os.makedirs(os.path.dirname(path) or ".", mode=dir_mode, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.listen(backlog)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 @contextmanager

@@ -11,6 +11,7 @@ Also here: ``set_process_title``, so a daemon's ``ps`` line names it as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -18,7 +19,7 @@ import signal
 import time
 from collections.abc import Iterator
 
-from kin.linux.files import write_atomic
+from kin.linux.files import locked, write_atomic
 from kin.proctitle import set_process_title
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "kill_and_wait",
     "process_state",
     "reaped",
+    "record_while_owned",
     "set_process_title",
     "spawn_daemon",
     "start_time",
@@ -110,6 +112,18 @@ def reaped() -> Iterator[tuple[int, int]]:
         if pid == 0:
             return
         yield pid, status
+
+
+def record_while_owned(
+    record: ProcessRecord, pid_file: str, owner_file: str, lock_file: str
+) -> None:
+    """Save ``record`` under ``lock_file`` only while ``owner_file`` exists, else OSError:
+    a process started for a cluster that is deleted meanwhile never runs unrecorded."""
+    lock = locked(lock_file) if lock_file else contextlib.nullcontext()
+    with lock:
+        if owner_file and not os.path.exists(owner_file):
+            raise OSError(f"its owner {owner_file} is gone (deleted while starting)")
+        record.save(pid_file)
 
 
 def start_time(pid: int) -> int | None:

@@ -25,8 +25,7 @@ import os
 import sys
 
 from kin.linux import mounts, syscalls
-from kin.linux.files import locked
-from kin.linux.proc import ProcessRecord, set_process_title
+from kin.linux.proc import ProcessRecord, record_while_owned, set_process_title
 from kin.node.spec import PROPAGATIONS, NodeSpec
 from kin.node.supervisor import Supervisor
 
@@ -88,11 +87,7 @@ def _mount_point_for(source: str, target: str) -> None:
 def register(spec: NodeSpec) -> None:
     """Record this process (by host PID) while the owner exists, or refuse to run."""
     host_pid = int(os.readlink("/proc/self"))  # still the host's /proc: the host's PID
-    lock = locked(spec.lock_file) if spec.lock_file else contextlib.nullcontext()
-    with lock:
-        if spec.owner_file and not os.path.exists(spec.owner_file):
-            raise OSError(f"its owner {spec.owner_file} is gone (deleted while booting)")
-        ProcessRecord.of(host_pid).save(spec.pid_file)
+    record_while_owned(ProcessRecord.of(host_pid), spec.pid_file, spec.owner_file, spec.lock_file)
 
 
 def _become_pid1(spec: NodeSpec, ready_fd: int) -> None:

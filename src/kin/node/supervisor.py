@@ -9,7 +9,10 @@ unix socket so that the host can ask whether the node is up:
     -> {"op": "reload"}   <- {"ok": true, "started": [...], "stopped": [...]}
 
 It is single-threaded: one ``selectors`` loop wakes on the control socket, on
-signals (through the wakeup fd) and on restart timers. SIGTERM stops every unit
+signals (through the wakeup fd), on restart timers and on the zygote's replies (a unit
+with a ``zygote`` is forked by the cluster's fork server; its PID arrives in the loop,
+and it is our child: the zygote's last fork happens inside our PID namespace). SIGTERM
+stops every unit
 and exits; the kernel then kills whatever else is left in the PID namespace.
 """
 
@@ -25,7 +28,10 @@ import socket
 import sys
 import time
 
+from kin.errors import ZygoteError
+from kin.linux.files import listen_unix
 from kin.linux.proc import reaped, spawn_daemon
+from kin.linux.zygote import encode_request, parse_reply
 from kin.node.spec import NodeSpec
 from kin.node.units import Unit, UnitState, load_units
 
@@ -35,6 +41,16 @@ __all__ = ["Supervisor", "log"]
 UNIT_LOG_DIR = "/var/log/kin"
 STOP_GRACE = 2.0
 REQUEST_TIMEOUT = 1.0
+UNCLAIMED_EXITS = 64  # exits of PIDs the zygote has not named yet (a unit that died at once)
+
+
+class _ZygoteReply:
+    """A unit's start request sent to the zygote; the reply carries its PID."""
+
+    def __init__(self, state: UnitState, sock: socket.socket) -> None:
+        self.state = state
+        self.sock = sock
+        self.received = b""
 
 
 class Supervisor:
@@ -46,6 +62,7 @@ class Supervisor:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.terminating = False
         self.stop_deadline = 0.0
+        self.unclaimed_exits: dict[int, int] = {}
 
     def listen(self) -> None:
         """Bind the control socket; called before the node reports ready."""
@@ -81,6 +98,8 @@ class Supervisor:
                 self._serve_one()
             elif isinstance(key.data, UnitState):
                 self._activate(key.data)
+            elif isinstance(key.data, _ZygoteReply):
+                self._zygote_replied(key.data)
         self._reap()
         self._run_timers()
 
@@ -97,6 +116,10 @@ class Supervisor:
             state = self.by_pid.pop(pid, None)
             if state is not None:
                 self._unit_exited(state, os.waitstatus_to_exitcode(status))
+            else:
+                self.unclaimed_exits[pid] = os.waitstatus_to_exitcode(status)
+                if len(self.unclaimed_exits) > UNCLAIMED_EXITS:
+                    del self.unclaimed_exits[next(iter(self.unclaimed_exits))]
 
     def _unit_exited(self, state: UnitState, code: int) -> None:
         state.pid = None
@@ -125,6 +148,65 @@ class Supervisor:
             self._escalate_stop()
 
     def _start(self, state: UnitState) -> None:
+        if not (state.unit.zygote and self._ask_zygote(state)):
+            self._start_directly(state)
+
+    def _started(self, state: UnitState, pid: int) -> None:
+        state.pid, state.started_at, state.exit_code = pid, time.monotonic(), None
+        self.by_pid[pid] = state
+        log("unit %s started, pid %d", state.unit.name, pid)
+        if state.stopping:
+            _kill_group(pid, signal.SIGTERM)
+        if pid in self.unclaimed_exits:
+            del self.by_pid[pid]
+            self._unit_exited(state, self.unclaimed_exits.pop(pid))
+
+    # -- the zygote -----------------------------------------------------------------------
+
+    def _ask_zygote(self, state: UnitState) -> bool:
+        """Send the unit's start request to the zygote; False if it cannot take it now."""
+        unit = state.unit
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        env, fds = _unit_io(unit, state.listener)
+        try:
+            sock.connect(unit.zygote)
+            socket.send_fds(sock, [encode_request(unit.argv, env)], fds)
+        except OSError as exc:
+            log("unit %s: zygote %s unavailable (%s), starting it directly", unit.name,
+                unit.zygote, exc)  # fmt: skip
+            sock.close()
+            return False
+        finally:
+            for fd in fds[:2]:  # /dev/null and the log; the listener stays ours
+                os.close(fd)
+        state.starting = True
+        self.selector.register(sock, selectors.EVENT_READ, _ZygoteReply(state, sock))
+        return True
+
+    def _zygote_replied(self, reply: _ZygoteReply) -> None:
+        try:
+            chunk = reply.sock.recv(4096)
+        except OSError:
+            chunk = b""
+        reply.received += chunk
+        if chunk and not reply.received.endswith(b"\n"):
+            return
+        self.selector.unregister(reply.sock)
+        reply.sock.close()
+        state = reply.state
+        state.starting = False
+        try:
+            pid = parse_reply(reply.received)
+        except ZygoteError as exc:
+            log("unit %s: %s; starting it directly", state.unit.name, exc)
+            pid = 0
+        if pid:
+            self._started(state, pid)
+        elif not state.stopping:
+            self._start_directly(state)
+
+    def _start_directly(self, state: UnitState) -> None:
         unit = state.unit
         try:
             pid = _spawn(unit, state.listener)
@@ -132,9 +214,7 @@ class Supervisor:
             log("unit %s: failed to start %s: %s", unit.name, unit.argv[0], exc)
             self._unit_exited(state, 127)
             return
-        state.pid, state.started_at, state.exit_code = pid, time.monotonic(), None
-        self.by_pid[pid] = state
-        log("unit %s started, pid %d", unit.name, pid)
+        self._started(state, pid)
 
     def _stop(self, state: UnitState) -> None:
         state.stopping = True
@@ -148,14 +228,7 @@ class Supervisor:
 
     def _listen_for(self, state: UnitState) -> None:
         path = state.unit.socket
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        os.chmod(path, 0o600)
-        listener.listen(128)
-        state.listener = listener
+        state.listener = listen_unix(path)
         self._await_client(state)
         log("unit %s: listening on %s, started on the first connection", state.unit.name, path)
 
@@ -244,14 +317,32 @@ def log(message: str, *args: object) -> None:
     sys.stderr.flush()
 
 
-def _spawn(unit: Unit, listener: socket.socket | None) -> int:
-    os.makedirs(UNIT_LOG_DIR, exist_ok=True)
-    log_path = os.path.join(UNIT_LOG_DIR, f"{unit.name}.log")
+def _unit_env(unit: Unit, listener: socket.socket | None) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), **dict(unit.env)}
+    if listener is not None:
+        env["LISTEN_FDS"] = "1"  # systemd's convention: the socket is fd 3
+    return env
+
+
+def _log_path(unit: Unit) -> str:
+    os.makedirs(UNIT_LOG_DIR, exist_ok=True)
+    return os.path.join(UNIT_LOG_DIR, f"{unit.name}.log")
+
+
+def _spawn(unit: Unit, listener: socket.socket | None) -> int:
+    env, log_path = _unit_env(unit, listener), _log_path(unit)
     if listener is None:
         return spawn_daemon(list(unit.argv), log_path, env)
-    env["LISTEN_FDS"] = "1"  # systemd's convention: the socket is fd 3
     return spawn_daemon(list(unit.argv), log_path, env, fd3=listener.fileno())
+
+
+def _unit_io(unit: Unit, listener: socket.socket | None) -> tuple[dict[str, str], list[int]]:
+    """The environment and the fds 0, 1, 2 (and 3) a unit forked by the zygote gets."""
+    log_fd = os.open(_log_path(unit), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    fds = [os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), log_fd, log_fd]
+    if listener is not None:
+        fds.append(listener.fileno())
+    return _unit_env(unit, listener), fds
 
 
 def _kill_group(pid: int, signum: int) -> None:

@@ -14,7 +14,11 @@ A unit with ``"socket": "/run/kin/x.sock"`` is socket-activated, as systemd does
 it: the supervisor listens on that unix socket itself and starts the unit only
 when the first client connects, handing it the listening socket as fd 3
 (``LISTEN_FDS=1``). Clients queue meanwhile, and again while it restarts. A
-daemon used only now and then (the CNI server) then costs nothing until it is.
+daemon used only now and then then costs nothing until it is.
+
+A unit with ``"zygote": "/run/kin/zygote.sock"`` (a ``python -m MODULE`` command) is
+forked by the cluster's fork server listening there (``kin.linux.zygote``), so it shares
+the zygote's imported libraries; while the zygote cannot answer, it is started as usual.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ STABLE_AFTER = 10.0
 class Unit:
     """What to run. A plain class, like ``NodeSpec``: it is on every node's boot path."""
 
-    __slots__ = ("argv", "env", "name", "restart", "socket")
+    __slots__ = ("argv", "env", "name", "restart", "socket", "zygote")
 
     def __init__(
         self,
@@ -45,15 +49,17 @@ class Unit:
         env: tuple[tuple[str, str], ...] = (),
         restart: str = "always",
         socket: str = "",
+        zygote: str = "",
     ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.restart = restart
         self.socket = socket
+        self.zygote = zygote
 
     def _key(self) -> tuple[object, ...]:
-        return (self.name, self.argv, self.env, self.restart, self.socket)
+        return (self.name, self.argv, self.env, self.restart, self.socket, self.zygote)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Unit) and self._key() == other._key()
@@ -80,12 +86,16 @@ class UnitState:
         self.backoff = BACKOFF_FIRST
         self.restart_at: float | None = None
         self.stopping = False
+        self.starting = False
+        """Waiting for the zygote to name the PID it forked."""
         self.listener: socket_module.socket | None = None
         """The socket the supervisor holds for a socket-activated unit."""
 
     def describe(self) -> dict[str, object]:
         if self.pid:
             state = "running"
+        elif self.starting:
+            state = "starting"
         elif self.restart_at:
             state = "waiting"
         else:
@@ -144,7 +154,12 @@ def _parse_unit(name: str, path: str) -> Unit:
     socket = raw.get("socket", "")
     if not isinstance(socket, str) or (socket and not socket.startswith("/")):
         raise ValueError("'socket' must be an absolute path")
-    return Unit(name, tuple(argv), tuple(sorted(env.items())), restart, socket)
+    zygote = raw.get("zygote", "")
+    if not isinstance(zygote, str) or (zygote and not zygote.startswith("/")):
+        raise ValueError("'zygote' must be an absolute path")
+    if zygote and (len(argv) < 3 or argv[1] != "-m"):
+        raise ValueError("a unit forked from the zygote runs 'python -m MODULE ...'")
+    return Unit(name, tuple(argv), tuple(sorted(env.items())), restart, socket, zygote)
 
 
 def write_unit(directory: str, unit: Unit) -> str:
@@ -155,5 +170,7 @@ def write_unit(directory: str, unit: Unit) -> str:
     body["restart"] = unit.restart
     if unit.socket:
         body["socket"] = unit.socket
+    if unit.zygote:
+        body["zygote"] = unit.zygote
     write_atomic(path, json.dumps(body, indent=2) + "\n")
     return path

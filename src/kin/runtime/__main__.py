@@ -25,8 +25,10 @@ from concurrent import futures
 
 import grpc
 
+from kin.cni.server import Server as CNIServer
 from kin.errors import KinError
 from kin.linux.proc import set_process_title
+from kin.memory import trim_periodically
 from kin.runtime import DEFAULT_SOCKET
 from kin.runtime.runtime import Paths, Runtime
 from kin.runtime.service import add_services
@@ -36,6 +38,7 @@ log = logging.getLogger("kin.runtime")
 
 MAX_MESSAGE = 16 * 1024 * 1024  # the kubelet's and crictl's limit
 WORKERS = 16
+TRIM_INTERVAL = 30.0  # seconds between handing freed memory back (after a burst of pods)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -51,6 +54,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--netns-dir", default=Paths().netns)
     parser.add_argument("--node", default=os.uname().nodename)
     parser.add_argument("--cgroup-root", default=None, help="default kin-<node>; '' for none")
+    parser.add_argument("--zygote", default="", help="fork shims from the zygote on this socket")
+    parser.add_argument(
+        "--cni-server", default="", help="serve kin's CNI plugin executables on this socket"
+    )
     return parser.parse_args(argv)
 
 
@@ -60,6 +67,7 @@ def serve(args: argparse.Namespace) -> None:
         cni_bin=tuple(args.cni_bin_dir or Paths().cni_bin), cni_cache=args.cni_cache_dir,
         netns=args.netns_dir,
         cgroup_root=f"kin-{args.node}" if args.cgroup_root is None else args.cgroup_root,
+        zygote=args.zygote,
     )  # fmt: skip
     runtime = Runtime(paths)
     for problem in runtime.load():
@@ -75,6 +83,11 @@ def serve(args: argparse.Namespace) -> None:
             ("grpc.max_send_message_length", MAX_MESSAGE),
         ],
     )
+    if args.cni_server:
+        cni_server = CNIServer(args.cni_server)
+        cni_server.listen()
+        cni_server.serve_in_background()
+        log.info("serving kin's CNI plugins on %s", args.cni_server)
     streaming = StreamingServer(runtime)
     streaming.start()
     add_services(server, runtime, streaming)
@@ -88,6 +101,7 @@ def serve(args: argparse.Namespace) -> None:
         os.umask(old_umask)
     server.start()
     gc.freeze()  # start-up objects never need collecting again
+    trim_periodically(TRIM_INTERVAL)
     log.info("serving CRI v1 on %s", args.address)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -41,6 +41,7 @@ class Paths:
         cni_cache: str = "/var/lib/cni",
         netns: str = "/run/netns",
         cgroup_root: str = "",
+        zygote: str = "",
     ) -> None:
         self.state = state
         self.root = root
@@ -50,6 +51,8 @@ class Paths:
         self.netns = netns
         self.cgroup_root = cgroup_root
         """Pods' cgroups go below this group, relative to the runtime's own ("" = none)."""
+        self.zygote = zygote
+        """The node's fork server's socket, which starts the shims ("" = run them as commands)."""
 
 
 class Runtime:
@@ -62,8 +65,9 @@ class Runtime:
         self.images = ImageStore(os.path.join(paths.root, "images.json"))
         self.network = PodNetwork(paths.cni_conf, list(paths.cni_bin), paths.cni_cache, paths.netns)
         self.sandboxes = Sandboxes(
-            self.sandbox_records, self.network, self._pause_binary(), paths.cgroup_root
-        )
+            self.sandbox_records, self.network, self._pause_binary(), paths.cgroup_root,
+            paths.zygote,
+        )  # fmt: skip
         self.containers = Containers(self.container_records, self.sandboxes, self.images)
         if paths.cgroup_root:
             self._record_cgroup_root()

@@ -54,11 +54,13 @@ class Sandboxes:
         network: PodNetwork,
         pause: str,
         cgroup_root: str = "",
+        zygote: str = "",
     ) -> None:
         self.records = records
         self.network = network
         self.pause = pause
         self.cgroup_root = cgroup_root
+        self.zygote = zygote
 
     def group(self, record: SandboxRecord) -> Group | None:
         """The pod's cgroup (pause and, below it, each container's)."""
@@ -105,7 +107,7 @@ class Sandboxes:
             group.create()
             pause["cgroups"] = list(group.dirs.values())
         write_atomic(record.path("pause.json"), json.dumps(pause))
-        shim, pause_process = shimclient.start_shim(record.dir)
+        shim, pause_process = shimclient.start_shim(record.dir, self.zygote)
         record.facts.update(shim=_pid(shim), pause=_pid(pause_process), state="ready")
         record.save()
         self.records.add(record)

@@ -9,7 +9,9 @@ back finds every exit code and every log line.
 Run as ``python -m kin.runtime.shim BUNDLE``: ``BUNDLE/pause.json`` is the pause
 spec (see ``launch``). The command returns once the shim is ready and prints
 ``{"shim": PID, "pause": PID}``; the shim itself lives on in its own session,
-re-parented to the node's PID 1, and answers JSON lines on ``BUNDLE/shim.sock``:
+re-parented to the node's PID 1, and answers JSON lines on ``BUNDLE/shim.sock``.
+With ``--in-place`` (how the node's zygote runs it, already forked and re-parented)
+the process itself becomes the shim: it prints the same line and closes its output.
 
     -> {"op": "start", "spec": {...}}   <- {"ok": true, "pid": P, "starttime": T, "started_at": NS}
     -> {"op": "reopen", "id": "..."}    <- {"ok": true}
@@ -251,7 +253,8 @@ def _daemon(bundle: str, ready_w: int) -> None:
     """The shim proper, in the grandchild of the command; never returns."""
     code = 0
     try:
-        os.setsid()
+        with contextlib.suppress(PermissionError):  # already a session leader (--in-place)
+            os.setsid()
         _become_subreaper()
         set_process_title(f"kin.runtime.shim -id {os.path.basename(bundle)}")
         shim = Shim(bundle)
@@ -275,10 +278,15 @@ def _daemon(bundle: str, ready_w: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    in_place = args[:1] == ["--in-place"]
+    args = args[1:] if in_place else args
     if len(args) != 1:
-        sys.stderr.write("usage: python -m kin.runtime.shim BUNDLE\n")
+        sys.stderr.write("usage: python -m kin.runtime.shim [--in-place] BUNDLE\n")
         return 2
     bundle = os.path.abspath(args[0])
+    if in_place:
+        sys.stdout.flush()
+        _daemon(bundle, os.dup(1))  # the report goes to our stdout, whose end is our exit
     ready_r, ready_w = os.pipe()
     if os.fork() == 0:
         os.close(ready_r)

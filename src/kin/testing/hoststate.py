@@ -25,7 +25,7 @@ VOLATILE_SYSCTLS = re.compile(
     r"^net\.(netfilter\.nf_conntrack_(count|buckets)|ipv4\.route\.gc_.*|core\.netdev_rss_key)"
 )
 KIN_PROCESS = re.compile(
-    r"kin\.(node|cluster|cni|flannel|runtime|kubelet|apiserver)|catatonit|^pause -P"
+    r"kin\.(node|cluster|cni|flannel|runtime|kubelet|apiserver|zygote)|catatonit|^pause -P"
 )
 ADDRESS_LIFETIME = re.compile(r"\s*(valid_lft|preferred_lft) \S+")
 

@@ -51,3 +51,20 @@ def test_backoff_doubles_to_a_cap_and_resets_after_a_stable_run() -> None:
     assert max(delays) == BACKOFF_MAX
     state.started_at = 100.0
     assert state.next_backoff(200.0) == 0.1
+
+
+def test_a_zygote_unit_round_trips_and_must_run_a_python_module(tmp_path: Path) -> None:
+    forked = Unit("kubelet", ("python3", "-m", "kin.kubelet"), zygote="/run/kin/zygote.sock")
+    write_unit(str(tmp_path), forked)
+    (tmp_path / "shell.json").write_text(
+        json.dumps({"argv": ["sh", "-c", "true"], "zygote": "/run/kin/zygote.sock"})
+    )
+    (tmp_path / "relative.json").write_text(
+        json.dumps({"argv": ["python3", "-m", "x"], "zygote": "zygote.sock"})
+    )
+    units, problems = load_units(str(tmp_path))
+    assert units == {"kubelet": forked}
+    assert sorted(p.split(": ", 1)[1] for p in problems) == [
+        "'zygote' must be an absolute path",
+        "a unit forked from the zygote runs 'python -m MODULE ...'",
+    ]

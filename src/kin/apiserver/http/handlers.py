@@ -26,15 +26,16 @@ from kin.apiserver.http.common import (
 )
 from kin.apiserver.http.patching import APPLY, patcher
 from kin.apiserver.http.routes import Route
-from kin.apiserver.memory import LARGE, release_freed_memory
 from kin.apiserver.objectmeta import meta
 from kin.apiserver.registry import Registry
 from kin.apiserver.resources import Resource
+from kin.memory import release_freed_memory
 
 __all__ = ["handle"]
 
 Obj = dict[str, Any]
 LIST_SLICE = 250  # list items per write of a spliced list
+LARGE = 4 * 1024 * 1024  # bytes of response after which freed memory is handed back
 
 
 async def handle(request: web.Request, registry: Registry, route: Route) -> web.StreamResponse:

@@ -1,0 +1,336 @@
+"""The zygote: one pre-imported fork server per cluster, so every node's Python daemons
+share their libraries.
+
+A kin daemon pays ~0.6 s of CPU and ~35 MiB of heap importing gRPC, protobuf, aiohttp
+and its own modules. The zygote imports them once, freezes that heap out of the garbage
+collector's reach (``gc.freeze``), and forks every node's kubelet, runtime and pod shims
+from there: they share those pages copy-on-write across all nodes, and start in
+milliseconds.
+
+It runs on the host, outside every node, and serves a unix socket inside each node's
+``/run`` (``--socket PATH``, repeated). A request is one JSON line sent with its file
+descriptors (``SCM_RIGHTS``)::
+
+    -> {"argv": ["python3", "-m", "kin.kubelet", "--node", "w"], "env": {...}} + fds
+    <- {"pid": 57}              or   {"error": "cannot import 'kin.kubelte'"}
+
+The new process joins the *caller's* namespaces (PID, UTS, IPC, network, mount: read
+from ``/proc/<peer>/ns`` of the connecting process, so a caller reaches nothing it is
+not already in), and callers in the zygote's own network namespace are refused: nothing
+it forks ever runs on the host. The fds become its 0, 1, 2 (and 3, ...); it runs
+``main(argv[3:])`` of the module as ``python -m`` would, in a session of its own, and
+the reply names it by its PID in the caller's PID namespace. It is forked three times:
+the first fork enters the namespaces, the second is the first process inside the
+caller's PID namespace, and once that one exits the third, the daemon, is re-parented
+to the node's PID 1 (the node supervisor), which reaps it like any of its units. The
+zygote itself stays single-threaded: forking a threaded process would copy held locks.
+
+    python -m kin.linux.zygote --socket PATH... [--preload MOD,...]
+                               [--pid-file F --owner-file F --lock-file F]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import importlib
+import json
+import os
+import selectors
+import socket
+import struct
+import sys
+
+from kin.errors import ZygoteError
+from kin.linux import syscalls
+from kin.linux.files import listen_unix
+from kin.linux.proc import ProcessRecord, record_while_owned
+from kin.proctitle import set_process_title
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    Entry = Callable[[list[str]], int | None]
+
+__all__ = ["encode_request", "main", "parse_reply", "spawn"]
+
+MAX_FDS = 8
+MAX_MESSAGE = 1 << 20
+REQUEST_TIMEOUT = 5.0
+HIGH_FD = 64  # received fds are moved above the targets before dup2 puts them in place
+# Entered in this order: the mount namespace last, as it changes what /proc shows.
+NAMESPACES = (
+    ("pid", syscalls.CLONE_NEWPID),
+    ("uts", syscalls.CLONE_NEWUTS),
+    ("ipc", syscalls.CLONE_NEWIPC),
+    ("net", syscalls.CLONE_NEWNET),
+    ("mnt", syscalls.CLONE_NEWNS),
+)
+
+
+def encode_request(argv: Sequence[str], env: dict[str, str]) -> bytes:
+    return json.dumps({"argv": list(argv), "env": env}).encode() + b"\n"
+
+
+def parse_reply(raw: bytes) -> int:
+    """The PID in a reply line; ``ZygoteError`` for an error or a garbled reply."""
+    try:
+        reply = json.loads(raw)
+        if isinstance(reply, dict) and isinstance(reply.get("pid"), int):
+            return int(reply["pid"])
+        detail = reply.get("error") if isinstance(reply, dict) else None
+    except ValueError:
+        detail = None
+    raise ZygoteError(f"the zygote refused: {detail or raw[:200]!r}")
+
+
+def spawn(path: str, argv: Sequence[str], env: dict[str, str], fds: Sequence[int]) -> int:
+    """Have the zygote at ``path`` start ``argv`` with ``fds`` as its 0, 1, 2...; its PID."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(REQUEST_TIMEOUT)
+            sock.connect(path)
+            socket.send_fds(sock, [encode_request(argv, env)], list(fds))
+            return parse_reply(_read_line(sock))
+    except OSError as exc:
+        what = " ".join(argv[2:3]) or "a command"
+        raise ZygoteError(f"failed to start {what} through the zygote at {path}: {exc}") from exc
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    while not chunks or not chunks[-1].endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- the server --------------------------------------------------------------------------
+
+
+class _Become(BaseException):
+    """Raised in the forked daemon to leave the server's frames before running it."""
+
+    def __init__(self, entry: Entry, argv: list[str], env: dict[str, str], fds: list[int]) -> None:
+        self.entry, self.argv, self.env, self.fds = entry, argv, env, fds
+
+
+def resolve(argv: Sequence[str]) -> Entry:
+    """The ``main`` that ``python -m MODULE`` would run for ``argv``; ValueError if none."""
+    if len(argv) < 3 or argv[1] != "-m":
+        raise ValueError(f"only 'python -m MODULE ...' commands run in the zygote, not {argv!r}")
+    name = argv[2]
+    try:
+        module = importlib.import_module(name)
+        if hasattr(module, "__path__"):
+            module = importlib.import_module(f"{name}.__main__")
+    except ImportError as exc:
+        raise ValueError(f"cannot import {name!r}: {exc}") from exc
+    entry = getattr(module, "main", None)
+    if not callable(entry):
+        raise ValueError(f"module {module.__name__!r} has no main()")
+    return entry  # type: ignore[no-any-return]
+
+
+def serve(listeners: list[socket.socket]) -> None:
+    """Answer requests until killed; in a forked daemon, raise ``_Become``."""
+    selector = selectors.DefaultSelector()
+    for listener in listeners:
+        selector.register(listener, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            try:
+                conn, _ = key.fileobj.accept()  # type: ignore[union-attr]
+            except OSError:
+                continue
+            try:
+                _serve_one(conn)
+            except _Become:
+                selector.close()
+                for listener in listeners:
+                    listener.close()
+                raise
+            finally:
+                conn.close()
+
+
+def _serve_one(conn: socket.socket) -> None:
+    conn.settimeout(REQUEST_TIMEOUT)
+    fds: list[int] = []
+    namespaces: list[tuple[int, int]] = []
+    try:
+        message, fds = _receive(conn)
+        argv, env = _parse_request(message)
+        entry = resolve(argv)
+        namespaces = _peer_namespaces(conn)
+        pid = _fork_into(namespaces)
+    except (OSError, ValueError) as exc:
+        reply: dict[str, object] = {"error": str(exc)}
+        _log(f"refused a request: {exc}")
+    else:
+        if pid is None:
+            raise _Become(entry, argv, env, fds)
+        reply = {"pid": pid}
+        _log(f"started {' '.join(argv[2:])} as pid {pid}")
+    finally:
+        for fd, _ in namespaces:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    for fd in fds:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
+    message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, MAX_FDS)
+    while message and not message.endswith(b"\n") and len(message) < MAX_MESSAGE:
+        more = conn.recv(MAX_MESSAGE)
+        if not more:
+            break
+        message += more
+    return message, fds
+
+
+def _parse_request(message: bytes) -> tuple[list[str], dict[str, str]]:
+    request = json.loads(message)
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    argv, env = request.get("argv"), request.get("env", {})
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise ValueError("'argv' must be a list of strings")
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ValueError("'env' must map names to strings")
+    return argv, env
+
+
+def _peer_namespaces(conn: socket.socket) -> list[tuple[int, int]]:
+    """Open fds of the connecting process's namespaces; refuse one in our own network."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid = struct.unpack("3i", creds)[0]
+    if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
+        raise ValueError(f"caller {pid} is in the zygote's own network namespace, not a node's")
+    opened: list[tuple[int, int]] = []
+    try:
+        for name, nstype in NAMESPACES:
+            opened.append((os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), nstype))
+    except OSError:
+        for fd, _ in opened:
+            os.close(fd)
+        raise
+    return opened
+
+
+def _fork_into(namespaces: list[tuple[int, int]]) -> int | None:
+    """Fork a process into ``namespaces``: its PID there in the zygote, None in it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid_r, pid_w = os.pipe()
+    first = os.fork()
+    if first == 0:
+        os.close(pid_r)
+        _enter_and_fork(namespaces, pid_w)  # returns only in the daemon
+        return None
+    os.close(pid_w)
+    with os.fdopen(pid_r, "rb") as pipe:
+        raw = pipe.read()
+    os.waitpid(first, 0)
+    if not raw.isdigit():
+        raise OSError(f"could not start the process: {raw.decode(errors='replace') or 'no pid'}")
+    return int(raw)
+
+
+def _enter_and_fork(namespaces: list[tuple[int, int]], pid_w: int) -> None:
+    """In the first fork: enter, then fork the second (inside the PID namespace), which
+    forks the daemon, reports its PID and exits so the node's PID 1 adopts it."""
+    try:
+        for fd, nstype in namespaces:
+            syscalls.setns(fd, nstype)
+            os.close(fd)
+        second = os.fork()
+        if second != 0:
+            os.waitpid(second, 0)  # reaped here, not left to the host's init
+            os._exit(0)
+        daemon = os.fork()
+        if daemon == 0:
+            os.close(pid_w)
+            return None
+        os.write(pid_w, str(daemon).encode())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(pid_w, f"failed to enter the caller's namespaces: {exc}".encode())
+    os._exit(0)
+
+
+def become(request: _Become) -> int:
+    """In the forked daemon: take the request's fds, environment and argv, run its main."""
+    os.setsid()
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in request.fds]
+    for fd in request.fds:
+        os.close(fd)
+    for target, fd in enumerate(moved):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir("/")
+    os.environ.clear()
+    os.environ.update(request.env)
+    sys.argv = [request.argv[2], *request.argv[3:]]
+    try:
+        code = request.entry(request.argv[3:])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) or exc.code is None else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    return code or 0
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"zygote: {message}\n")
+    sys.stderr.flush()
+
+
+def _listen(path: str) -> socket.socket:
+    listener = listen_unix(path, dir_mode=0o755)  # the node's /run/kin: its own files too
+    listener.setblocking(False)
+    return listener
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse  # here: the node supervisor imports this module on its boot path
+
+    parser = argparse.ArgumentParser(prog="python -m kin.linux.zygote")
+    parser.add_argument("--socket", action="append", required=True, help="listen here")
+    parser.add_argument("--preload", default="", help="modules to import, comma-separated")
+    parser.add_argument("--pid-file", default="", help="record this process here...")
+    parser.add_argument("--owner-file", default="", help="...while this file exists...")
+    parser.add_argument("--lock-file", default="", help="...checked under this lock")
+    args = parser.parse_args(argv)
+    listeners = [_listen(path) for path in args.socket]  # clients queue while we import
+    if args.pid_file:
+        record_while_owned(ProcessRecord.of(os.getpid()), args.pid_file, args.owner_file,
+                           args.lock_file)  # fmt: skip
+    set_process_title("kin.zygote " + " ".join(sys.argv[1:]))
+    for name in filter(None, args.preload.split(",")):
+        try:
+            resolve(["python3", "-m", name])
+        except ValueError as exc:
+            _log(f"not preloaded: {exc}")
+    gc.collect()
+    gc.freeze()  # the heap imported so far stays shared: collections never write to it
+    _log(f"ready, {len(sys.modules)} modules imported, serving {len(listeners)} sockets")
+    try:
+        serve(listeners)
+    except _Become as request:
+        return become(request)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
