@@ -12,10 +12,13 @@ it even after a ``kill -9`` of ``kin create``.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.state import cluster_dir, host_lock_path, node_dir, state_file
+from kin.errors import ProvisionError
+from kin.linux.files import listen_unix
 from kin.linux.proc import ProcessRecord, spawn_daemon
 
 __all__ = ["ZYGOTE_SOCKET", "start_zygote", "zygote_record"]
@@ -31,16 +34,28 @@ ENV = {"MALLOC_ARENA_MAX": "2"}
 
 
 def start_zygote(plan: ClusterPlan) -> None:
-    """Spawn the zygote, detached from us, serving every node of ``plan``."""
+    """Spawn the zygote, detached from us, serving every node of ``plan``. The sockets are
+    bound here and inherited, so they exist before any node boots."""
     directory = cluster_dir(plan.name)
     argv = [sys.executable, "-m", "kin.linux.zygote", "--preload", ",".join(PRELOAD)]
-    for node in plan.nodes:
-        host_path = os.path.join(node_dir(plan.name, node.name), "fs", ZYGOTE_SOCKET.lstrip("/"))
-        argv += ["--socket", host_path]
     argv += ["--pid-file", _pid_file(plan.name), "--owner-file", state_file(plan.name)]
     argv += ["--lock-file", host_lock_path()]
-    env = {**os.environ, **ENV}
-    spawn_daemon(argv, os.path.join(directory, "zygote.log"), env)
+    listeners: list[socket.socket] = []
+    try:
+        for node in plan.nodes:
+            fs = os.path.join(node_dir(plan.name, node.name), "fs")
+            listeners.append(
+                listen_unix(os.path.join(fs, ZYGOTE_SOCKET.lstrip("/")), dir_mode=0o755)
+            )
+            argv += ["--fd", str(listeners[-1].fileno())]
+        env = {**os.environ, **ENV}
+        inherit = tuple(listener.fileno() for listener in listeners)
+        spawn_daemon(argv, os.path.join(directory, "zygote.log"), env, inherit)
+    except OSError as exc:
+        raise ProvisionError(f"failed to start the cluster's zygote: {exc}") from exc
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
 def zygote_record(cluster: str) -> ProcessRecord | None:

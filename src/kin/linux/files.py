@@ -49,7 +49,8 @@ def listen_unix(path: str, backlog: int = 128, dir_mode: int = 0o700) -> socket.
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        listener.bind(path)
+        with socket_path(path) as short:
+            listener.bind(short)
         os.chmod(path, 0o600)
         listener.listen(backlog)
     except OSError:

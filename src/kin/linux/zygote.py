@@ -8,8 +8,8 @@ from there: they share those pages copy-on-write across all nodes, and start in
 milliseconds.
 
 It runs on the host, outside every node, and serves a unix socket inside each node's
-``/run`` (``--socket PATH``, repeated). A request is one JSON line sent with its file
-descriptors (``SCM_RIGHTS``)::
+``/run`` (``--socket PATH`` or an inherited listening ``--fd N``, repeated). A request
+is one JSON line sent with its file descriptors (``SCM_RIGHTS``)::
 
     -> {"argv": ["python3", "-m", "kin.kubelet", "--node", "w"], "env": {...}} + fds
     <- {"pid": 57}              or   {"error": "cannot import 'kin.kubelte'"}
@@ -25,7 +25,7 @@ caller's PID namespace, and once that one exits the third, the daemon, is re-par
 to the node's PID 1 (the node supervisor), which reaps it like any of its units. The
 zygote itself stays single-threaded: forking a threaded process would copy held locks.
 
-    python -m kin.linux.zygote --socket PATH... [--preload MOD,...]
+    python -m kin.linux.zygote (--socket PATH | --fd N)... [--preload MOD,...]
                                [--pid-file F --owner-file F --lock-file F]
 """
 
@@ -296,26 +296,24 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
-def _listen(path: str) -> socket.socket:
-    listener = listen_unix(path, dir_mode=0o755)  # the node's /run/kin: its own files too
-    listener.setblocking(False)
-    return listener
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse  # here: the node supervisor imports this module on its boot path
 
     parser = argparse.ArgumentParser(prog="python -m kin.linux.zygote")
-    parser.add_argument("--socket", action="append", required=True, help="listen here")
+    parser.add_argument("--socket", action="append", default=[], help="listen here")
+    parser.add_argument("--fd", action="append", type=int, default=[], help="a listening socket")
     parser.add_argument("--preload", default="", help="modules to import, comma-separated")
     parser.add_argument("--pid-file", default="", help="record this process here...")
     parser.add_argument("--owner-file", default="", help="...while this file exists...")
     parser.add_argument("--lock-file", default="", help="...checked under this lock")
     args = parser.parse_args(argv)
-    listeners = [_listen(path) for path in args.socket]  # clients queue while we import
-    if args.pid_file:
+    if args.pid_file:  # first: a zygote of a deleted cluster makes nothing
         record_while_owned(ProcessRecord.of(os.getpid()), args.pid_file, args.owner_file,
                            args.lock_file)  # fmt: skip
+    listeners = [socket.socket(fileno=fd) for fd in args.fd]
+    listeners += [listen_unix(path, dir_mode=0o755) for path in args.socket]
+    for listener in listeners:
+        listener.setblocking(False)  # clients queue while we import
     set_process_title("kin.zygote " + " ".join(sys.argv[1:]))
     for name in filter(None, args.preload.split(",")):
         try:
