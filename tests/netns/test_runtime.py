@@ -427,9 +427,9 @@ def test_capabilities_are_containerds_defaults_unless_privileged(
     sandbox_id = runtime.run_pod(sandbox)
     image = runtime.pull()
 
-    def bounding(container_id: str) -> int:
+    def bounding(container_id: str, process: str = "1") -> int:
         found = CAP_BOUNDING.search(
-            runtime.exec(container_id, "cat", "/proc/1/status").stdout.decode()
+            runtime.exec(container_id, "cat", f"/proc/{process}/status").stdout.decode()
         )
         assert found is not None
         return int(found[1], 16)
@@ -449,6 +449,7 @@ def test_capabilities_are_containerds_defaults_unless_privileged(
     assert bounding(ids["plain"]) == default
     net_admin, kill = 1 << NAMES.index("NET_ADMIN"), 1 << NAMES.index("KILL")
     assert bounding(ids["admin"]) == (default | net_admin) & ~kill
+    assert bounding(ids["admin"], "self") == (default | net_admin) & ~kill  # exec'd as it runs
     own = CAP_BOUNDING.search(Path("/proc/self/status").read_text())
     assert own is not None
     assert bounding(ids["privileged"]) == int(own[1], 16)
@@ -504,9 +505,13 @@ def test_run_as_user_group_and_a_read_only_root(runtime: RuntimeUnderTest, tmp_p
     security.supplemental_groups.append(3456)
     security.readonly_rootfs = True
     container_id = runtime.start_container(sandbox_id, config, sandbox)
-    status = runtime.exec(container_id, "cat", "/proc/1/status").stdout.decode()
-    assert re.search(r"^Uid:\s+1234\s", status, re.M) and re.search(r"^Gid:\s+2345\s", status, re.M)
-    assert re.search(r"^Groups:\s+3456\s*$", status, re.M), status
+    for process in ("1", "self"):  # the container, and a process exec'd into it
+        status = runtime.exec(container_id, "cat", f"/proc/{process}/status").stdout.decode()
+        assert re.search(r"^Uid:\s+1234\s", status, re.M), status
+        assert re.search(r"^Gid:\s+2345\s", status, re.M), status
+        assert re.search(r"^Groups:\s+3456\s*$", status, re.M), status
+    cgroups = [runtime.exec(container_id, "cat", f"/proc/{p}/cgroup").stdout for p in ("1", "self")]
+    assert cgroups[0] == cgroups[1]
     assert runtime.exec(container_id, "touch", "/kin-read-only-test").exit_code != 0
     assert runtime.exec(container_id, "touch", "/dev/shm/ok").exit_code == 0  # its own tmpfs
 

@@ -14,6 +14,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ from kin.linux.files import write_atomic
 from kin.linux.proc import ProcessRecord
 from kin.runtime import shimclient
 from kin.runtime.cri import api_pb2 as cri
+from kin.runtime.enter import SPEC_VARIABLE
 from kin.runtime.images import ImageStore
 from kin.runtime.sandboxes import Sandboxes
 from kin.runtime.store import ContainerRecord, Records, SandboxRecord, new_id
@@ -316,12 +318,23 @@ class Containers:
     def exec_command(
         self, record: ContainerRecord, cmd: list[str]
     ) -> tuple[list[str], dict[str, str]]:
-        """``nsenter`` into every namespace of the container, its root and working
-        directory, with the container's environment."""
+        """The command and environment that run ``cmd`` in the container as the container
+        runs (``kin.runtime.enter``): its namespaces, root, working directory, cgroups,
+        capabilities, user and environment."""
         pid = self.running_pid(record)
-        namespaces = ["-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w"]
-        argv = ["nsenter", *namespaces, "--", *cmd]  # one process group: a timeout kills both
-        return argv, _environment_of(pid)
+        config = record.config
+        process = record.facts.get("image_process") or {}
+        group = self.group(record)
+        spec = {
+            "pid": pid,
+            "env": _environment_of(pid),
+            "cwd": config.working_dir or process.get("working_dir", ""),
+            "cgroups": list(group.dirs.values()) if group is not None else [],
+            "capabilities": sorted(capabilities(config)),
+            "user": run_as(config, process.get("user", "")),
+        }
+        argv = [sys.executable, "-I", "-m", "kin.runtime.enter", "--", *cmd]
+        return argv, {SPEC_VARIABLE: json.dumps(spec)}
 
     def reopen_log(self, record: ContainerRecord) -> None:
         if self.state(record) != cri.CONTAINER_RUNNING:

@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["LaunchError", "Started", "start_container", "start_pause"]
+__all__ = [
+    "LaunchError",
+    "Started",
+    "become_user",
+    "join_cgroups",
+    "resolve",
+    "start_container",
+    "start_pause",
+]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NODE_PRIVATE = (
@@ -80,7 +88,7 @@ def start_pause(spec: dict[str, Any]) -> int:
             syscalls.sethostname(spec["hostname"])
 
     def run() -> None:
-        _join_cgroups(spec.get("cgroups") or [])
+        join_cgroups(spec.get("cgroups") or [])
         _stdio(os.open("/dev/null", os.O_RDWR), None, None)
         # Named "pause" (the binary is catatonit): ps shows it as kubelet users expect.
         os.execv(spec["binary"], ["pause", "-P"])
@@ -103,21 +111,21 @@ def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
         syscalls.unshare(flags)
 
     def run() -> None:
-        _join_cgroups(spec.get("cgroups") or [])
+        join_cgroups(spec.get("cgroups") or [])
         os.setsid()
         _stdio(os.open("/dev/null", os.O_RDONLY), out_w, err_w)
         _prepare_filesystem(spec)
         env = dict(spec["env"])
         env.setdefault("PATH", DEFAULT_PATH)
         argv = spec["argv"]
-        program = _resolve(argv[0], env["PATH"])
+        program = resolve(argv[0], env["PATH"])
         if spec.get("readonly_rootfs"):
             syscalls.mount(
                 None, "/", flags=syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY
             )
         if "capabilities" in spec:  # last: setting up the container needed them all
             limit_bounding_set(set(spec["capabilities"]))
-        _become(spec.get("user") or {}, env)
+        become_user(spec.get("user") or {}, env)
         os.execve(program, argv, env)
 
     try:
@@ -145,7 +153,7 @@ def _prepare_filesystem(spec: dict[str, Any]) -> None:
     os.chdir(spec["cwd"] or "/")
 
 
-def _become(user: dict[str, Any], env: dict[str, str]) -> None:
+def become_user(user: dict[str, Any], env: dict[str, str]) -> None:
     """Switch to the container's user and groups (root keeps root's); HOME follows."""
     uid, gid = user.get("uid"), user.get("gid")
     if "name" in user:
@@ -188,14 +196,14 @@ def _gid_of(uid: int) -> int:
     return 0  # as containerd: no entry, group 0
 
 
-def _join_cgroups(directories: list[str]) -> None:
+def join_cgroups(directories: list[str]) -> None:
     """Move this process into its groups before it execs: its children stay there."""
     for directory in directories:
         with open(os.path.join(directory, "cgroup.procs"), "w") as f:
             f.write("0")
 
 
-def _resolve(command: str, path: str) -> str:
+def resolve(command: str, path: str) -> str:
     """``command`` as exec finds it: a path as given, a bare name on ``PATH``."""
     if "/" in command:
         return command
