@@ -477,3 +477,16 @@ def test_a_loaded_image_archive_is_the_containers_root(
         )  # Cmd, WorkingDir
     finally:
         kubectl(config, "delete", "pod", "in-image", "image-cmd", "--wait=false")
+
+
+def test_kubectl_run_attaches_to_the_pods_stdin_and_output(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    overrides = json.dumps({"apiVersion": "v1", "spec": {"nodeName": f"{name}-worker"}})
+    run = kubectl(
+        config, "run", "attached", "-i", "--rm", "--restart=Never", "--image=busybox",
+        f"--overrides={overrides}", "--", "sh", "-c", 'read line; echo "got $line"; exit 4',
+        stdin="hello\n", check=False, timeout=120,
+    )  # fmt: skip
+    assert "got hello" in run.stdout, run
+    assert run.returncode == 4, run  # the container's exit code, through the attach
+    eventually(lambda: kubectl(config, "get", "pod", "attached", check=False).returncode != 0)

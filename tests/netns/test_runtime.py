@@ -7,16 +7,19 @@ released. Containers are real processes whose logs, exits and execs are read bac
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
+from kin.linux import ns
 from kin.linux.capabilities import DEFAULT, NAMES
 from kin.linux.proc import process_state
 from kin.runtime.cri import api_pb2 as cri
@@ -538,3 +541,82 @@ def test_stopping_a_container_in_a_shared_pid_namespace_ends_its_children(
     runtime.cri.runtime.StopContainer(cri.StopContainerRequest(container_id=parent, timeout=0))
     left = runtime.exec(watcher, "ps", "-eo", "args").stdout.decode().splitlines()
     assert "sleep 1001" not in left and "sleep 1002" not in left, left
+
+
+async def attach_session(url: str, *sent: bytes) -> tuple[bytes, dict[str, object]]:
+    """Attach as the kubelet's relay does; send ``sent`` (channel byte + data), collect the
+    container's output until its status arrives on channel 3."""
+    import json
+
+    import aiohttp
+
+    output, status = b"", {}
+    target = url.replace("http://", "ws://", 1)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(target, protocols=("v5.channel.k8s.io",)) as ws,
+    ):
+        for message in sent:
+            await ws.send_bytes(message)
+            await asyncio.sleep(0.2)  # let the container answer each line in turn
+        async for received in ws:
+            if received.type != aiohttp.WSMsgType.BINARY:
+                break
+            if received.data[0] in (1, 2):
+                output += received.data[1:]
+            elif received.data[0] == 3:
+                status = json.loads(received.data[1:])
+                break
+    return output, status
+
+
+def attach(runtime: RuntimeUnderTest, container_id: str, tty: bool, *sent: bytes) -> Any:
+    request = cri.AttachRequest(
+        container_id=container_id, stdin=True, stdout=True, stderr=not tty, tty=tty
+    )
+    url = runtime.cri.runtime.Attach(request).url
+    return ns.run_in(
+        ns.netns_path(runtime.node_netns), lambda: asyncio.run(attach_session(url, *sent))
+    )
+
+
+def test_attach_joins_a_containers_stdin_and_output_and_ends_with_its_status(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    echo = 'while read line; do echo "got $line"; done; echo bye >&2; exit 3'
+    config = container_config("echo", "sh", "-c", echo, image=runtime.pull())
+    config.stdin = config.stdin_once = True
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    output, status = attach(runtime, container_id, False, b"\x00hello\n", b"\xff\x00")
+    assert output == b"got hello\nbye\n"
+    assert status["reason"] == "NonZeroExitCode" and "exit status 3" in str(status["message"])
+    log = Path(runtime.container_status(container_id).log_path).read_text()
+    assert " stdout F got hello\n" in log and " stderr F bye\n" in log
+    plain = runtime.start_container(
+        sandbox_id, container_config("plain", "sleep", "300", image=runtime.pull()), sandbox
+    )
+    no_stdin = cri.AttachRequest(container_id=plain, stdin=True, stdout=True)
+    assert (
+        rpc_code(lambda: runtime.cri.runtime.Attach(no_stdin)) == grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+
+def test_attach_to_a_terminal_from_the_containers_own_devpts(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config("shell", "sh", image=runtime.pull())
+    config.stdin = config.tty = True
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    output, status = attach(
+        runtime, container_id, True,
+        b"\x00tty; echo term=$TERM\n", b'\x04{"Width": 100, "Height": 40}',
+        b"\x00stty size\n", b"\x00exit 5\n",
+    )  # fmt: skip
+    text = output.decode().replace("\r\n", "\n")
+    assert "\n/dev/pts/0\n" in text and "term=xterm\n" in text, text
+    assert "\n40 100\n" in text, text
+    assert "exit status 5" in str(status["message"])

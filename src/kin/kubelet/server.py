@@ -1,5 +1,6 @@
-"""The kubelet's own API on port 10250: logs, exec and port-forward, which the API server
-relays for ``kubectl logs``, ``kubectl exec`` and ``kubectl port-forward``.
+"""The kubelet's own API on port 10250: logs, exec, attach and port-forward, which the API
+server relays for ``kubectl logs``, ``exec``, ``attach`` (and ``run -i``) and
+``port-forward``.
 
 HTTPS with a serving certificate the kubelet makes for itself (``/var/lib/kubelet/pki``,
 as a kubelet without one does); clients must present a certificate signed by the
@@ -7,8 +8,9 @@ cluster CA (``--client-ca-file``), which the API server's kubelet-client certifi
 
 * ``GET /containerLogs/<ns>/<pod>/<container>``: the container's CRI log as text, with
   ``follow``, ``tailLines``, ``timestamps``, ``previous``, ``limitBytes``;
-* ``/exec/<ns>/<pod>/<container>?command=...`` and ``/portForward/<ns>/<pod>``:
-  WebSockets, relayed to the URL the runtime's CRI Exec or PortForward returns.
+* ``/exec/<ns>/<pod>/<container>?command=...``, ``/attach/<ns>/<pod>/<container>`` and
+  ``/portForward/<ns>/<pod>``: WebSockets, relayed to the URL the runtime's CRI Exec,
+  Attach or PortForward returns.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class KubeletServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self._exec)
+        app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self._attach)
         app.router.add_route("*", "/portForward/{namespace}/{pod}", self._port_forward)
         return app
 
@@ -126,6 +129,17 @@ class KubeletServer:
             stderr=_true(query.get("stderr")),
         )  # fmt: skip
         response = await self.runtime.Exec(exec_request)
+        return await self._relay(request, response.url)
+
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        pod = self._pod(request)
+        view = await self._container(pod, request.match_info["container"])
+        query = request.query
+        attach_request = cri.AttachRequest(
+            container_id=view.id, tty=_true(query.get("tty")), stdin=_true(query.get("stdin")),
+            stdout=_true(query.get("stdout")), stderr=_true(query.get("stderr")),
+        )  # fmt: skip
+        response = await self.runtime.Attach(attach_request)
         return await self._relay(request, response.url)
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:

@@ -149,6 +149,8 @@ class Containers:
         process = record.facts.get("image_process") or {}
         env = dict(item.partition("=")[::2] for item in process.get("env") or [])
         env.update({kv.key: kv.value.decode(errors="replace") for kv in config.envs})
+        if config.tty:
+            env.setdefault("TERM", "xterm")  # as containerd sets it
         return {
             "id": record.id,
             "argv": process_argv(config, process),
@@ -164,6 +166,9 @@ class Containers:
             "user": run_as(config, process.get("user", "")),
             "readonly_rootfs": config.linux.security_context.readonly_rootfs,
             "log_path": record.facts["log_path"],
+            "stdin": config.stdin,
+            "stdin_once": config.stdin_once,
+            "tty": config.tty,
         }
 
     def _cgroups(self, record: ContainerRecord, sandbox: SandboxRecord) -> list[str]:

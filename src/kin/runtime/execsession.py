@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
-import pty
 import signal
-import struct
-import termios
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["ExecSession"]
+from kin.linux.terminal import open_pty, resize
+
+__all__ = ["ExecSession", "failure_json", "status_json"]
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 CHUNK = 32 * 1024
@@ -57,7 +55,7 @@ class ExecSession:
         try:
             process, pumps = await (self._start_tty() if self.tty else self._start_pipes())
         except OSError as exc:
-            await self._send(STATUS, _failure(f"failed to exec in container: {exc}"))
+            await self._send(STATUS, failure_json(f"failed to exec in container: {exc}"))
             await self.ws.close()
             return
         reader = asyncio.ensure_future(self._read_client(process))
@@ -160,10 +158,7 @@ class ExecSession:
             process.stdin.close()
 
     def _resize(self, payload: bytes) -> None:
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            size = json.loads(payload)
-            packed = struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0)
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ, packed)
+        resize(self.master, payload)
 
     async def _send(self, channel: int, data: bytes) -> None:
         async with self.send_lock:
@@ -171,7 +166,7 @@ class ExecSession:
                 await self.ws.send_bytes(bytes([channel]) + data)
 
 
-def _failure(message: str) -> bytes:
+def failure_json(message: str) -> bytes:
     body = {
         "metadata": {},
         "status": "Failure",
@@ -180,26 +175,6 @@ def _failure(message: str) -> bytes:
         "code": 500,
     }
     return json.dumps(body).encode()
-
-
-TIOCSPTLCK = 0x40045431
-TIOCGPTN = 0x80045430
-
-
-def open_pty(root: str) -> tuple[int, int]:
-    """A pseudo-terminal pair from the devpts instance under ``root`` (the current one
-    when empty)."""
-    if not root:
-        return pty.openpty()
-    master = os.open(f"{root}/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
-        (number,) = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))
-        slave = os.open(f"{root}/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        os.close(master)
-        raise
-    return master, slave
 
 
 def status_json(code: int) -> bytes:

@@ -11,12 +11,15 @@ The specs are plain dicts (they travel as JSON from the runtime to the shim):
 
 pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts", "cgroups"}``
 container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path",
-"layer_dir", "rootfs", "cgroups", "capabilities"}``, with ``pid_mode`` one of ``pod``
-(pause's PID namespace), ``container`` (its own) or ``node``; ``mounts`` a list of
+"layer_dir", "rootfs", "cgroups", "capabilities", "stdin", "tty"}``, with ``pid_mode`` one
+of ``pod`` (pause's PID namespace), ``container`` (its own) or ``node``; ``mounts`` a list of
 ``{"source", "target", "readonly"}``; ``layer_dir`` where the container's copy-on-write
 root is made (over ``rootfs``, a loaded image, or else over the node's own files), so that
 nothing it writes, and no mount point it needs, touches the node's files; ``cgroups`` the
-group directories it joins; ``capabilities`` the numbers it keeps.
+group directories it joins; ``capabilities`` the numbers it keeps; ``stdin`` whether it
+reads a pipe the shim holds (else /dev/null); ``tty`` whether its stdio is a terminal from
+its own devpts, whose master comes back to the shim over a socket pair (it is made inside
+the container, after its /dev exists).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 
 from kin.linux import mounts, syscalls
 from kin.linux.capabilities import limit_bounding_set
+from kin.linux.terminal import make_controlling, open_pty
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,14 +68,17 @@ class LaunchError(Exception):
 
 
 class Started:
-    """A running container: its PID (in the shim's namespace) and its output pipes."""
+    """A running container: its PID (in the shim's namespace) and the shim's ends of its
+    stdio: output pipes (or the terminal's master as ``stdout``, ``stderr`` -1) and the
+    writing end of its stdin (the master too with a terminal; -1 without stdin)."""
 
-    __slots__ = ("pid", "stderr", "stdout")
+    __slots__ = ("pid", "stderr", "stdin", "stdout")
 
-    def __init__(self, pid: int, stdout: int, stderr: int) -> None:
+    def __init__(self, pid: int, stdout: int, stderr: int, stdin: int = -1) -> None:
         self.pid = pid
         self.stdout = stdout
         self.stderr = stderr
+        self.stdin = stdin
 
 
 def start_pause(spec: dict[str, Any]) -> int:
@@ -98,46 +106,85 @@ def start_pause(spec: dict[str, Any]) -> int:
 
 def start_container(spec: dict[str, Any], pause_pid: int) -> Started:
     """A container: joins pause's net, ipc and uts namespaces, its own mount namespace."""
+    if spec.get("tty"):
+        return _start_with_terminal(spec, pause_pid)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-
-    def enter() -> None:
-        for kind, flag in SHARED_NAMESPACES:
-            _setns_path(f"/proc/{pause_pid}/ns/{kind}", flag)
-        if spec["pid_mode"] == "pod":
-            _setns_path(f"/proc/{pause_pid}/ns/pid", syscalls.CLONE_NEWPID)
-        flags = syscalls.CLONE_NEWNS
-        flags |= syscalls.CLONE_NEWPID if spec["pid_mode"] == "container" else 0
-        syscalls.unshare(flags)
-
-    def run() -> None:
-        join_cgroups(spec.get("cgroups") or [])
-        os.setsid()
-        _stdio(os.open("/dev/null", os.O_RDONLY), out_w, err_w)
-        _prepare_filesystem(spec)
-        env = dict(spec["env"])
-        env.setdefault("PATH", DEFAULT_PATH)
-        argv = spec["argv"]
-        program = resolve(argv[0], env["PATH"])
-        if spec.get("readonly_rootfs"):
-            syscalls.mount(
-                None, "/", flags=syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY
-            )
-        if "capabilities" in spec:  # last: setting up the container needed them all
-            limit_bounding_set(set(spec["capabilities"]))
-        become_user(spec.get("user") or {}, env)
-        os.execve(program, argv, env)
-
+    in_r, in_w = os.pipe() if spec.get("stdin") else (-1, -1)
     try:
-        pid = _double_fork(enter, run)
+        pid = _double_fork(
+            lambda: _enter_pod(spec, pause_pid),
+            lambda: _exec_container(spec, lambda: _stdio(_stdin_or_null(in_r), out_w, err_w)),
+        )
     except BaseException:
-        for fd in (out_r, err_r):
-            os.close(fd)
+        for fd in (out_r, err_r, in_w):
+            _close_if_open(fd)
         raise
     finally:
-        os.close(out_w)
-        os.close(err_w)
-    return Started(pid, out_r, err_r)
+        for fd in (out_w, err_w, in_r):
+            _close_if_open(fd)
+    return Started(pid, out_r, err_r, in_w)
+
+
+def _start_with_terminal(spec: dict[str, Any], pause_pid: int) -> Started:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def terminal() -> None:
+        master, slave = open_pty("/")  # the container's own devpts, now that it is mounted
+        make_controlling(slave)
+        _stdio(slave, slave, slave)
+        socket.send_fds(theirs, [b"t"], [master])
+        os.close(master)
+
+    try:
+        pid = _double_fork(
+            lambda: _enter_pod(spec, pause_pid), lambda: _exec_container(spec, terminal)
+        )
+        theirs.close()
+        ours.settimeout(5.0)
+        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+    finally:
+        theirs.close()
+        ours.close()
+    if not fds:
+        raise LaunchError("the container's terminal did not reach the shim")
+    return Started(pid, fds[0], -1, fds[0] if spec.get("stdin") else -1)
+
+
+def _enter_pod(spec: dict[str, Any], pause_pid: int) -> None:
+    for kind, flag in SHARED_NAMESPACES:
+        _setns_path(f"/proc/{pause_pid}/ns/{kind}", flag)
+    if spec["pid_mode"] == "pod":
+        _setns_path(f"/proc/{pause_pid}/ns/pid", syscalls.CLONE_NEWPID)
+    flags = syscalls.CLONE_NEWNS
+    flags |= syscalls.CLONE_NEWPID if spec["pid_mode"] == "container" else 0
+    syscalls.unshare(flags)
+
+
+def _exec_container(spec: dict[str, Any], stdio: Callable[[], None]) -> None:
+    join_cgroups(spec.get("cgroups") or [])
+    os.setsid()
+    _prepare_filesystem(spec)
+    stdio()
+    env = dict(spec["env"])
+    env.setdefault("PATH", DEFAULT_PATH)
+    argv = spec["argv"]
+    program = resolve(argv[0], env["PATH"])
+    if spec.get("readonly_rootfs"):
+        syscalls.mount(None, "/", flags=syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
+    if "capabilities" in spec:  # last: setting up the container needed them all
+        limit_bounding_set(set(spec["capabilities"]))
+    become_user(spec.get("user") or {}, env)
+    os.execve(program, argv, env)
+
+
+def _stdin_or_null(fd: int) -> int:
+    return fd if fd >= 0 else os.open("/dev/null", os.O_RDONLY)
+
+
+def _close_if_open(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
 
 
 def _prepare_filesystem(spec: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from kin.errors import CRIError, CRIInvalid, CRIPrecondition, CRIUnimplemented, KinError
+from kin.errors import CRIError, CRIInvalid, CRIPrecondition, KinError
 from kin.runtime.cri import api_pb2 as cri
 from kin.runtime.cri import api_pb2_grpc as cri_grpc
 from kin.runtime.images import Image
@@ -345,8 +345,17 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
 
     @handler
     def Attach(self, request: cri.AttachRequest, context: Any) -> cri.AttachResponse:
-        self.rt.container_records.get(request.container_id)
-        raise CRIUnimplemented("attach is not supported by kin's runtime yet: use exec")
+        record = self.rt.container_records.get(request.container_id)
+        self.rt.containers.running_pid(record)
+        if not (request.stdin or request.stdout or request.stderr):
+            raise CRIInvalid("one of stdin, stdout, or stderr must be set")
+        if request.stdin and not record.config.stdin:
+            raise CRIInvalid(f"container {record.id[:13]} was not created with stdin: true")
+        wanted = {
+            "container_id": record.id, "stdin": request.stdin, "stdout": request.stdout,
+            "stderr": request.stderr and not record.config.tty,
+        }  # fmt: skip
+        return cri.AttachResponse(url=self._streaming().url("attach", wanted))
 
     def _streaming(self) -> StreamingServer:
         if self.streaming is None:

@@ -15,6 +15,7 @@ the process itself becomes the shim: it prints the same line and closes its outp
 
     -> {"op": "start", "spec": {...}}   <- {"ok": true, "pid": P, "starttime": T, "started_at": NS}
     -> {"op": "reopen", "id": "..."}    <- {"ok": true}
+    -> {"op": "attach", "id": "...", ...} <- {"ok": true}, then frames (see ``attach``)
     -> {"op": "shutdown"}               <- {"ok": true}   (kills what is left, exits)
 
 It imports little (no asyncio, no gRPC), so it starts fast and stays small.
@@ -35,6 +36,8 @@ import time
 
 from kin.linux.files import socket_path, write_atomic
 from kin.linux.proc import reaped, set_process_title, start_time
+from kin.linux.terminal import resize
+from kin.runtime.attach import CLOSE, EXIT, RESIZE, STDIN, Attachment, write_stdin
 from kin.runtime.launch import Started, start_container, start_pause
 from kin.runtime.logs import LogWriter
 
@@ -60,7 +63,20 @@ class Container:
         self.exit_file: str = spec["exit_file"]
         self.log = log
         self.pipes = {started.stdout: "stdout", started.stderr: "stderr"}
+        self.pipes.pop(-1, None)  # a terminal has one stream
+        self.tty = bool(spec.get("tty"))
+        self.terminal = started.stdout if self.tty else -1
+        self.stdin = started.stdin
+        """Where attached clients' input goes (-1 without stdin; the terminal with one)."""
+        self.stdin_once = bool(spec.get("stdin_once"))
+        self.attachments: list[Attachment] = []
         self.status: int | None = None
+        self.done = False
+
+    def close_stdin(self) -> None:
+        if self.stdin >= 0 and not self.tty:
+            os.close(self.stdin)
+        self.stdin = -1
 
 
 class Shim:
@@ -99,6 +115,8 @@ class Shim:
                     _drain(wake_r)
                 elif key.data == "control":
                     self._serve_one()
+                elif isinstance(key.data, tuple):
+                    self._from_client(*key.data)
                 else:
                     self._pump(key.fileobj, key.data)  # type: ignore[arg-type]
             self._reap()
@@ -125,6 +143,8 @@ class Shim:
         for fd in container.pipes:
             os.set_blocking(fd, False)
             self.selector.register(fd, selectors.EVENT_READ, container)
+        if container.stdin >= 0:
+            os.set_blocking(container.stdin, False)
         log("container %s started, pid %d", container.id[:13], container.pid)
         # Not reaped yet, so readable even if it already exited: the runtime needs both.
         pid = container.pid
@@ -138,14 +158,21 @@ class Shim:
                 chunk = os.read(fd, READ_CHUNK)
             except BlockingIOError:
                 return
+            except OSError:  # EIO: a terminal whose last user is gone
+                chunk = b""
             if not chunk:
                 self.selector.unregister(fd)
-                os.close(fd)
+                if fd != container.terminal:  # closed when the container is done
+                    os.close(fd)
                 del container.pipes[fd]
                 container.log.flush(stream)
                 self._finish_if_done(container)
                 return
             container.log.write(stream, chunk)
+            for client in container.attachments:
+                if not client.output(stream, chunk):
+                    log("attach to %s: dropped a client that fell behind", container.id[:13])
+            container.attachments = [c for c in container.attachments if c.open]
 
     def _reap(self) -> None:
         for pid, status in reaped():
@@ -166,13 +193,60 @@ class Shim:
         self._finish_if_done(container)
 
     def _finish_if_done(self, container: Container) -> None:
-        if container.status is not None and not container.pipes:
+        if container.status is not None and not container.pipes and not container.done:
+            container.done = True
             container.log.close()
+            if container.tty:
+                os.close(container.terminal)
+                container.terminal = container.stdin = -1
+            container.close_stdin()
+            for client in container.attachments:
+                client.send(EXIT, str(_exit_code(container.status)).encode())
+                self._detach(container, client)
+
+    # -- attach ---------------------------------------------------------------------------
+
+    def _attach(self, conn: socket.socket, request: dict[str, Any]) -> None:
+        container = self.containers.get(request.get("id", ""))
+        if container is None or container.status is not None:
+            conn.sendall(b'{"ok": false, "error": "the container is not running"}\n')
+            conn.close()
+            return
+        streams = {s for s in ("stdout", "stderr") if request.get(s)}
+        client = Attachment(conn, streams, bool(request.get("stdin")) and container.stdin >= 0)
+        conn.sendall(b'{"ok": true}\n')  # a fresh socket's buffer takes it whole
+        container.attachments.append(client)
+        self.selector.register(conn, selectors.EVENT_READ, (container, client))
+        log("attached a client to %s", container.id[:13])
+
+    def _from_client(self, container: Container, client: Attachment) -> None:
+        received = client.receive()
+        if received is None:
+            self._detach(container, client)
+            return
+        for channel, data in received:
+            if channel == STDIN and client.stdin and container.stdin >= 0:
+                if write_stdin(container.stdin, data):
+                    log("attach to %s: its stdin is full, input dropped", container.id[:13])
+            elif channel == RESIZE and container.tty:
+                resize(container.terminal, data)
+            elif channel == CLOSE and client.stdin:  # the client's input ended
+                client.stdin = False
+                if container.stdin_once:
+                    container.close_stdin()
+
+    def _detach(self, container: Container, client: Attachment) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(client.conn)
+        client.close()
+        if client in container.attachments:
+            container.attachments.remove(client)
+        if client.stdin and container.stdin_once:
+            container.close_stdin()
 
     def _record(self, path: str, status: int) -> None:
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        code = 128 + signum if signum else os.WEXITSTATUS(status)
-        record = {"exit_code": code, "signal": signum, "finished_at": time.time_ns()}
+        record = {"exit_code": _exit_code(status), "signal": signum, "finished_at": time.time_ns()}
         write_atomic(path, json.dumps(record))
 
     # -- control --------------------------------------------------------------------------
@@ -182,13 +256,16 @@ class Shim:
             conn, _ = self.listener.accept()
         except OSError:
             return
-        with conn:
-            conn.settimeout(5.0)
-            try:
-                request = json.loads(conn.makefile("rb").readline() or b"{}")
-                conn.sendall(json.dumps(self._answer(request)).encode() + b"\n")
-            except (OSError, ValueError) as exc:
-                log("control request failed: %s", exc)
+        conn.settimeout(5.0)
+        try:
+            request = json.loads(_read_line(conn) or b"{}")
+            if request.get("op") == "attach":
+                self._attach(conn, request)  # the connection stays, as the client's
+                return
+            conn.sendall(json.dumps(self._answer(request)).encode() + b"\n")
+        except (OSError, ValueError) as exc:
+            log("control request failed: %s", exc)
+        conn.close()
 
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -232,6 +309,21 @@ def _describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"signal {os.WTERMSIG(status)}"
     return f"code {os.WEXITSTATUS(status)}"
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    """One request line, read without buffering past it (frames may follow)."""
+    line = bytearray()
+    while not line.endswith(b"\n") and len(line) < 1 << 20:
+        byte = conn.recv(1)
+        if not byte:
+            break
+        line += byte
+    return bytes(line)
+
+
+def _exit_code(status: int) -> int:
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
 def _drain(fd: int) -> None:

@@ -1,9 +1,10 @@
-"""The runtime's streaming server: what CRI Exec and PortForward hand out URLs to.
+"""The runtime's streaming server: what CRI Exec, Attach and PortForward hand out URLs to.
 
 As containerd's, it listens on 127.0.0.1 (a random port, inside the node) and serves
 each request once, within a minute, under a random token: ``/exec/<token>`` is a
 WebSocket speaking the ``v5.channel.k8s.io`` channel protocol (stdin 0, stdout 1,
-stderr 2, status 3, resize 4, close 255), ``/portforward/<token>`` a WebSocket carrying
+stderr 2, status 3, resize 4, close 255), as is ``/attach/<token>`` (relayed to the
+container's shim), ``/portforward/<token>`` a WebSocket carrying
 SPDY/3.1 (``SPDY/3.1+portforward.k8s.io``), as kubectl sends it through the API server
 and the kubelet. It runs on an event loop of its own thread, beside the gRPC server.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from kin.errors import CRIError, KinError
+from kin.runtime.attachsession import AttachSession
 from kin.runtime.execsession import ExecSession
 from kin.runtime.portforward import PortForwardSession
 from kin.runtime.runtime import Runtime
@@ -51,6 +53,7 @@ class StreamingServer:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/exec/{token}", self._exec)
+        app.router.add_route("*", "/attach/{token}", self._attach)
         app.router.add_route("*", "/portforward/{token}", self._port_forward)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -94,6 +97,19 @@ class StreamingServer:
             ws, argv, env, wanted["tty"], wanted["stdin"], wanted["stdout"], wanted["stderr"], root
         )
         await session.run()
+        return ws
+
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        wanted = self._take(request, "attach")
+        try:
+            record = self.runtime.container_records.get(wanted.pop("container_id"))
+            self.runtime.containers.running_pid(record)
+            bundle = self.runtime.containers.records_sandbox(record).dir
+        except KinError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, max_msg_size=0, autoping=True)
+        await ws.prepare(request)
+        await AttachSession(ws, bundle, {"id": record.id, **wanted}).run()
         return ws
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
