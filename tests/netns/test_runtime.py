@@ -545,7 +545,11 @@ def test_stopping_a_container_in_a_shared_pid_namespace_ends_its_children(
 
 async def attach_session(url: str, *sent: bytes) -> tuple[bytes, dict[str, object]]:
     """Attach as the kubelet's relay does; send ``sent`` (channel byte + data), collect the
-    container's output until its status arrives on channel 3."""
+    container's output until its status arrives on channel 3 (within 20 s)."""
+    return await asyncio.wait_for(_attach_session(url, *sent), timeout=20)
+
+
+async def _attach_session(url: str, *sent: bytes) -> tuple[bytes, dict[str, object]]:
     import json
 
     import aiohttp
@@ -620,3 +624,23 @@ def test_attach_to_a_terminal_from_the_containers_own_devpts(
     assert "\n/dev/pts/0\n" in text and "term=xterm\n" in text, text
     assert "\n40 100\n" in text, text
     assert "exit status 5" in str(status["message"])
+
+
+def test_every_attached_client_gets_the_output_and_the_end(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    sandbox = pod_config(tmp_path)
+    sandbox_id = runtime.run_pod(sandbox)
+    config = container_config(
+        "late", "sh", "-c", "sleep 1; echo done; exit 2", image=runtime.pull()
+    )
+    container_id = runtime.start_container(sandbox_id, config, sandbox)
+    request = cri.AttachRequest(container_id=container_id, stdout=True, stderr=True)
+    urls = [runtime.cri.runtime.Attach(request).url for _ in range(3)]
+
+    async def all_of_them() -> list[tuple[bytes, dict[str, object]]]:
+        return list(await asyncio.gather(*(attach_session(url) for url in urls)))
+
+    sessions = ns.run_in(ns.netns_path(runtime.node_netns), lambda: asyncio.run(all_of_them()))
+    for output, status in sessions:
+        assert output == b"done\n" and "exit status 2" in str(status["message"])

@@ -169,10 +169,10 @@ class Shim:
                 self._finish_if_done(container)
                 return
             container.log.write(stream, chunk)
-            for client in container.attachments:
+            for client in list(container.attachments):
                 if not client.output(stream, chunk):
                     log("attach to %s: dropped a client that fell behind", container.id[:13])
-            container.attachments = [c for c in container.attachments if c.open]
+                    self._detach(container, client)
 
     def _reap(self) -> None:
         for pid, status in reaped():
@@ -200,7 +200,7 @@ class Shim:
                 os.close(container.terminal)
                 container.terminal = container.stdin = -1
             container.close_stdin()
-            for client in container.attachments:
+            for client in list(container.attachments):
                 client.send(EXIT, str(_exit_code(container.status)).encode())
                 self._detach(container, client)
 
