@@ -37,6 +37,7 @@ import gc
 import importlib
 import json
 import os
+import select
 import selectors
 import socket
 import struct
@@ -58,7 +59,8 @@ __all__ = ["encode_request", "main", "parse_reply", "spawn"]
 
 MAX_FDS = 8
 MAX_MESSAGE = 1 << 20
-REQUEST_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 5.0  # for reading a request; answering one takes milliseconds
+SPAWN_TIMEOUT = 30.0  # a client's wait: past it the zygote is broken, not busy
 HIGH_FD = 64  # received fds are moved above the targets before dup2 puts them in place
 # Entered in this order: the mount namespace last, as it changes what /proc shows.
 NAMESPACES = (
@@ -90,7 +92,7 @@ def spawn(path: str, argv: Sequence[str], env: dict[str, str], fds: Sequence[int
     """Have the zygote at ``path`` start ``argv`` with ``fds`` as its 0, 1, 2...; its PID."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(REQUEST_TIMEOUT)
+            sock.settimeout(SPAWN_TIMEOUT)
             sock.connect(path)
             socket.send_fds(sock, [encode_request(argv, env)], list(fds))
             return parse_reply(_read_line(sock))
@@ -124,6 +126,8 @@ def resolve(argv: Sequence[str]) -> Entry:
     if len(argv) < 3 or argv[1] != "-m":
         raise ValueError(f"only 'python -m MODULE ...' commands run in the zygote, not {argv!r}")
     name = argv[2]
+    if name.split(".")[0] != "kin":
+        raise ValueError(f"only kin's own modules run in the zygote, not {name!r}")
     try:
         module = importlib.import_module(name)
         if hasattr(module, "__path__"):
@@ -163,14 +167,16 @@ def _serve_one(conn: socket.socket) -> None:
     fds: list[int] = []
     namespaces: list[tuple[int, int]] = []
     try:
-        message, fds = _receive(conn)
+        message = _receive(conn, fds)
         argv, env = _parse_request(message)
         entry = resolve(argv)
         namespaces = _peer_namespaces(conn)
+        if _client_gone(conn):  # it gave up waiting and started the process itself
+            raise ValueError("the client left before its process was started")
         pid = _fork_into(namespaces)
-    except (OSError, ValueError) as exc:
-        reply: dict[str, object] = {"error": str(exc)}
-        _log(f"refused a request: {exc}")
+    except Exception as exc:  # a bad request never ends the zygote
+        reply: dict[str, object] = {"error": str(exc) or type(exc).__name__}
+        _log(f"refused a request: {reply['error']}")
     else:
         if pid is None:
             raise _Become(entry, argv, env, fds)
@@ -186,14 +192,22 @@ def _serve_one(conn: socket.socket) -> None:
         conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
-    message, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, MAX_FDS)
+def _receive(conn: socket.socket, fds: list[int]) -> bytes:
+    """The request line; the fds that came with it are added to ``fds`` (for closing)."""
+    message, received, _, _ = socket.recv_fds(conn, MAX_MESSAGE, MAX_FDS)
+    fds.extend(received)
     while message and not message.endswith(b"\n") and len(message) < MAX_MESSAGE:
         more = conn.recv(MAX_MESSAGE)
         if not more:
             break
         message += more
-    return message, fds
+    return message
+
+
+def _client_gone(conn: socket.socket) -> bool:
+    poll = select.poll()
+    poll.register(conn, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    return bool(poll.poll(0))
 
 
 def _parse_request(message: bytes) -> tuple[list[str], dict[str, str]]:
@@ -209,16 +223,18 @@ def _parse_request(message: bytes) -> tuple[list[str], dict[str, str]]:
 
 
 def _peer_namespaces(conn: socket.socket) -> list[tuple[int, int]]:
-    """Open fds of the connecting process's namespaces; refuse one in our own network."""
+    """Open fds of the connecting process's namespaces; refuse one in our own network
+    (judged on the opened fd, so a caller that moves meanwhile gains nothing)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid = struct.unpack("3i", creds)[0]
-    if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
-        raise ValueError(f"caller {pid} is in the zygote's own network namespace, not a node's")
     opened: list[tuple[int, int]] = []
     try:
         for name, nstype in NAMESPACES:
             opened.append((os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), nstype))
-    except OSError:
+        net = next(fd for fd, nstype in opened if nstype == syscalls.CLONE_NEWNET)
+        if os.fstat(net).st_ino == os.stat("/proc/self/ns/net").st_ino:
+            raise ValueError(f"caller {pid} is in the zygote's own network namespace, not a node's")
+    except (OSError, ValueError):
         for fd, _ in opened:
             os.close(fd)
         raise
@@ -248,9 +264,8 @@ def _enter_and_fork(namespaces: list[tuple[int, int]], pid_w: int) -> None:
     """In the first fork: enter, then fork the second (inside the PID namespace), which
     forks the daemon, reports its PID and exits so the node's PID 1 adopts it."""
     try:
-        for fd, nstype in namespaces:
+        for fd, nstype in namespaces:  # closed by the caller, in every process
             syscalls.setns(fd, nstype)
-            os.close(fd)
         second = os.fork()
         if second != 0:
             os.waitpid(second, 0)  # reaped here, not left to the host's init
@@ -269,6 +284,8 @@ def _enter_and_fork(namespaces: list[tuple[int, int]], pid_w: int) -> None:
 def become(request: _Become) -> int:
     """In the forked daemon: take the request's fds, environment and argv, run its main."""
     os.setsid()
+    while len(request.fds) < 3:  # never the zygote's own stdio
+        request.fds.append(os.open("/dev/null", os.O_RDWR))
     moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in request.fds]
     for fd in request.fds:
         os.close(fd)

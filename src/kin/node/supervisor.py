@@ -42,14 +42,16 @@ UNIT_LOG_DIR = "/var/log/kin"
 STOP_GRACE = 2.0
 REQUEST_TIMEOUT = 1.0
 UNCLAIMED_EXITS = 64  # exits of PIDs the zygote has not named yet (a unit that died at once)
+ZYGOTE_REPLY_TIMEOUT = 30.0
 
 
 class _ZygoteReply:
     """A unit's start request sent to the zygote; the reply carries its PID."""
 
-    def __init__(self, state: UnitState, sock: socket.socket) -> None:
+    def __init__(self, state: UnitState, sock: socket.socket, deadline: float) -> None:
         self.state = state
         self.sock = sock
+        self.deadline = deadline
         self.received = b""
 
 
@@ -63,6 +65,7 @@ class Supervisor:
         self.terminating = False
         self.stop_deadline = 0.0
         self.unclaimed_exits: dict[int, int] = {}
+        self.replies: list[_ZygoteReply] = []
 
     def listen(self) -> None:
         """Bind the control socket; called before the node reports ready."""
@@ -102,9 +105,11 @@ class Supervisor:
                 self._zygote_replied(key.data)
         self._reap()
         self._run_timers()
+        self._expire_replies()
 
     def _next_timeout(self) -> float | None:
         due = [s.restart_at for s in self.units.values() if s.restart_at is not None]
+        due += [reply.deadline for reply in self.replies]
         if self.terminating:
             due.append(time.monotonic() + 0.2)
         return max(0.0, min(due) - time.monotonic()) if due else None
@@ -116,7 +121,7 @@ class Supervisor:
             state = self.by_pid.pop(pid, None)
             if state is not None:
                 self._unit_exited(state, os.waitstatus_to_exitcode(status))
-            else:
+            elif self.replies:  # perhaps a unit whose PID the zygote has not told yet
                 self.unclaimed_exits[pid] = os.waitstatus_to_exitcode(status)
                 if len(self.unclaimed_exits) > UNCLAIMED_EXITS:
                     del self.unclaimed_exits[next(iter(self.unclaimed_exits))]
@@ -168,8 +173,9 @@ class Supervisor:
         unit = state.unit
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
-        env, fds = _unit_io(unit, state.listener)
+        fds: list[int] = []
         try:
+            env = _unit_io(unit, state.listener, fds)
             sock.connect(unit.zygote)
             socket.send_fds(sock, [encode_request(unit.argv, env)], fds)
         except OSError as exc:
@@ -178,11 +184,29 @@ class Supervisor:
             sock.close()
             return False
         finally:
-            for fd in fds[:2]:  # /dev/null and the log; the listener stays ours
+            for fd in set(fds[:3]):  # /dev/null and the log; the listener stays ours
                 os.close(fd)
         state.starting = True
-        self.selector.register(sock, selectors.EVENT_READ, _ZygoteReply(state, sock))
+        reply = _ZygoteReply(state, sock, time.monotonic() + ZYGOTE_REPLY_TIMEOUT)
+        self.replies.append(reply)
+        self.selector.register(sock, selectors.EVENT_READ, reply)
         return True
+
+    def _expire_replies(self) -> None:
+        """A zygote that does not answer in time is broken: start those units directly.
+        (It checks that a client still waits before it forks, so none starts twice.)"""
+        now = time.monotonic()
+        for reply in [r for r in self.replies if r.deadline <= now]:
+            log("unit %s: the zygote did not answer; starting it directly", reply.state.unit.name)
+            self._close_reply(reply)
+            if not reply.state.stopping:
+                self._start_directly(reply.state)
+
+    def _close_reply(self, reply: _ZygoteReply) -> None:
+        self.selector.unregister(reply.sock)
+        reply.sock.close()
+        reply.state.starting = False
+        self.replies.remove(reply)
 
     def _zygote_replied(self, reply: _ZygoteReply) -> None:
         try:
@@ -192,10 +216,8 @@ class Supervisor:
         reply.received += chunk
         if chunk and not reply.received.endswith(b"\n"):
             return
-        self.selector.unregister(reply.sock)
-        reply.sock.close()
+        self._close_reply(reply)
         state = reply.state
-        state.starting = False
         try:
             pid = parse_reply(reply.received)
         except ZygoteError as exc:
@@ -205,6 +227,8 @@ class Supervisor:
             self._started(state, pid)
         elif not state.stopping:
             self._start_directly(state)
+        if not self.replies:
+            self.unclaimed_exits.clear()  # only exits while a reply is awaited can be its
 
     def _start_directly(self, state: UnitState) -> None:
         unit = state.unit
@@ -336,13 +360,15 @@ def _spawn(unit: Unit, listener: socket.socket | None) -> int:
     return spawn_daemon(list(unit.argv), log_path, env, fd3=listener.fileno())
 
 
-def _unit_io(unit: Unit, listener: socket.socket | None) -> tuple[dict[str, str], list[int]]:
-    """The environment and the fds 0, 1, 2 (and 3) a unit forked by the zygote gets."""
-    log_fd = os.open(_log_path(unit), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-    fds = [os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), log_fd, log_fd]
+def _unit_io(unit: Unit, listener: socket.socket | None, fds: list[int]) -> dict[str, str]:
+    """The environment of a unit forked by the zygote; its fds 0, 1, 2 (and 3) are added
+    to ``fds`` as they open, so the caller closes what was opened even after a failure."""
+    fds.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    fds += [os.open(_log_path(unit), flags, 0o644)] * 2
     if listener is not None:
         fds.append(listener.fileno())
-    return _unit_env(unit, listener), fds
+    return _unit_env(unit, listener)
 
 
 def _kill_group(pid: int, signum: int) -> None:

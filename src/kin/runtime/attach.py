@@ -11,10 +11,11 @@ protocol):
     shim -> client   1 stdout, 2 stderr, 3 the container's exit code (decimal), then EOF
 
 Every attached client gets everything the container writes from then on (the log file
-has the rest). The shim is single-threaded, so it never waits on a client: a client whose
-socket is full is dropped, and stdin that a container does not read is dropped once its
-pipe is full. With ``stdinOnce`` the container's stdin closes when the first client that
-attached with stdin goes away, as Kubernetes does.
+has the rest). The shim is single-threaded, so it never waits on a client: what a client's
+socket does not take now waits in that client's outbox (sent as the socket drains), and a
+client more than ``OUTBOX_LIMIT`` behind is dropped; stdin that a container does not read
+is dropped once its pipe is full. With ``stdinOnce`` the container's stdin closes when
+the first client that attached with stdin goes away, as Kubernetes does.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = ["CLOSE", "EXIT", "RESIZE", "STDERR", "STDIN", "STDOUT", "Attachment",
 STDIN, STDOUT, STDERR, EXIT, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 HEADER = struct.Struct(">BI")
 MAX_FRAME = 1 << 20
+OUTBOX_LIMIT = 4 << 20
 STREAM_CHANNELS = {"stdout": STDOUT, "stderr": STDERR}
 
 
@@ -62,19 +64,30 @@ class Attachment:
         self.streams = streams
         self.stdin = stdin
         self.received = bytearray()
+        self.outbox = bytearray()
         self.open = True
+        self.closing = False
+        """The container ended: the client goes once its outbox is sent."""
         conn.setblocking(False)
 
     def send(self, channel: int, data: bytes) -> bool:
-        """Send a frame without waiting; False (and closed) when the client cannot take it."""
+        """Queue a frame and send what the socket takes now; False (and closed) when the
+        client is gone or too far behind."""
         if not self.open:
             return False
-        message = frame(channel, data)
+        self.outbox += frame(channel, data)
+        return self.flush()
+
+    def flush(self) -> bool:
         try:
-            sent = self.conn.send(message)
-        except OSError:
+            sent = self.conn.send(self.outbox) if self.outbox else 0
+        except BlockingIOError:
             sent = 0
-        if sent < len(message):  # a partial frame would corrupt the stream: drop the client
+        except OSError:
+            self.close()
+            return False
+        del self.outbox[:sent]
+        if len(self.outbox) > OUTBOX_LIMIT:
             self.close()
             return False
         return True

@@ -18,6 +18,7 @@ namespace changes.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ import sys
 
 from kin.linux import syscalls
 from kin.linux.capabilities import limit_bounding_set
-from kin.runtime.launch import LaunchError, become_user, join_cgroups, resolve
+from kin.runtime.launch import DEFAULT_PATH, LaunchError, become_user, join_cgroups, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ NAMESPACES = (
 )
 CANNOT_RUN = 126
 NOT_FOUND = 127
+PR_SET_DUMPABLE = 4
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _enter(spec: dict[str, Any]) -> None:
+    # Not dumpable while it holds the node's capabilities inside the container's PID
+    # namespace, so no process in there can ptrace it (runc's CVE-2016-9962); exec resets it.
+    if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
     join_cgroups(spec.get("cgroups") or [])  # by their node paths: before the mount namespace
     pid = int(spec["pid"])
     root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -84,7 +91,10 @@ def _run(spec: dict[str, Any], command: list[str]) -> None:
     try:
         os.chdir(spec.get("cwd") or "/")
         env = dict(spec.get("env") or {})
-        program = resolve(command[0], env.get("PATH", ""))
+        env.setdefault("PATH", DEFAULT_PATH)  # some programs rewrite the environment they show
+        if "TERM" in os.environ:  # an exec with a terminal
+            env.setdefault("TERM", os.environ["TERM"])
+        program = resolve(command[0], env["PATH"])
         if "capabilities" in spec:
             limit_bounding_set(set(spec["capabilities"]))
         become_user(spec.get("user") or {}, env)

@@ -133,6 +133,7 @@ def _start_with_terminal(spec: dict[str, Any], pause_pid: int) -> Started:
         master, slave = open_pty("/")  # the container's own devpts, now that it is mounted
         make_controlling(slave)
         _stdio(slave, slave, slave)
+        os.close(slave)
         socket.send_fds(theirs, [b"t"], [master])
         os.close(master)
 
@@ -148,6 +149,7 @@ def _start_with_terminal(spec: dict[str, Any], pause_pid: int) -> Started:
         ours.close()
     if not fds:
         raise LaunchError("the container's terminal did not reach the shim")
+    os.set_inheritable(fds[0], False)  # received fds are not close-on-exec: later containers
     return Started(pid, fds[0], -1, fds[0] if spec.get("stdin") else -1)
 
 

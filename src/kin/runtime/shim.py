@@ -110,13 +110,14 @@ class Shim:
         self.selector.register(self.listener, selectors.EVENT_READ, "control")
         self._reap()
         while not self.stopping:
-            for key, _ in self.selector.select(1.0):
+            for key, events in self.selector.select(1.0):
                 if key.data == "signal":
                     _drain(wake_r)
                 elif key.data == "control":
                     self._serve_one()
                 elif isinstance(key.data, tuple):
-                    self._from_client(*key.data)
+                    container, client = key.data
+                    self._client_event(container, client, events)
                 else:
                     self._pump(key.fileobj, key.data)  # type: ignore[arg-type]
             self._reap()
@@ -173,6 +174,8 @@ class Shim:
                 if not client.output(stream, chunk):
                     log("attach to %s: dropped a client that fell behind", container.id[:13])
                     self._detach(container, client)
+                else:
+                    self._watch_writes(container, client)
 
     def _reap(self) -> None:
         for pid, status in reaped():
@@ -201,8 +204,11 @@ class Shim:
                 container.terminal = container.stdin = -1
             container.close_stdin()
             for client in list(container.attachments):
-                client.send(EXIT, str(_exit_code(container.status)).encode())
-                self._detach(container, client)
+                client.closing = True
+                if client.send(EXIT, str(_exit_code(container.status)).encode()):
+                    self._watch_writes(container, client)
+                else:
+                    self._detach(container, client)
 
     # -- attach ---------------------------------------------------------------------------
 
@@ -218,6 +224,24 @@ class Shim:
         container.attachments.append(client)
         self.selector.register(conn, selectors.EVENT_READ, (container, client))
         log("attached a client to %s", container.id[:13])
+
+    def _client_event(self, container: Container, client: Attachment, events: int) -> None:
+        if events & selectors.EVENT_WRITE:
+            if client.flush():
+                self._watch_writes(container, client)
+            else:
+                self._detach(container, client)
+        if events & selectors.EVENT_READ and client.open:
+            self._from_client(container, client)
+
+    def _watch_writes(self, container: Container, client: Attachment) -> None:
+        """Wake on the client's socket draining while its outbox holds something; a client
+        whose container ended goes once everything is sent."""
+        if not client.outbox and client.closing:
+            self._detach(container, client)
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.outbox else 0)
+        self.selector.modify(client.conn, events, (container, client))
 
     def _from_client(self, container: Container, client: Attachment) -> None:
         received = client.receive()
