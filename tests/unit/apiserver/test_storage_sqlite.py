@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 from kin.apiserver.storage import SqliteStorage
+from kin.apiserver.storage.sqlite import Checkpointer
 
 
 def test_commits_are_checkpointed_into_the_file_by_the_checkpointer(tmp_path: Path) -> None:
@@ -37,3 +39,22 @@ def test_commits_are_checkpointed_into_the_file_by_the_checkpointer(tmp_path: Pa
     assert filled > 100 * len(value) > empty, (empty, filled)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM kv").fetchone() == (100,)
+
+
+def test_a_checkpointer_stopped_while_it_clears_its_flag_still_stops(tmp_path: Path) -> None:
+    """stop() landing between the wait that timed out and the clear() of ``dirty`` once
+    left the thread waiting for a flag that had just been erased, and the store's close
+    hung (a CI run stuck in test_storage_backends)."""
+    checkpointer = Checkpointer(str(tmp_path / "store.db"), "FULL")
+
+    class StopOnFirstClear(threading.Event):
+        def clear(self) -> None:
+            if not checkpointer._stopping.is_set():
+                checkpointer.stop()  # exactly in the window
+            super().clear()
+
+    checkpointer.dirty = StopOnFirstClear()
+    checkpointer.start()
+    checkpointer.dirty.set()
+    checkpointer.join(timeout=5)
+    assert not checkpointer.is_alive()

@@ -202,6 +202,10 @@ class Checkpointer(threading.Thread):
         try:
             while self.dirty.wait() and not self._stopping.wait(CHECKPOINT_EVERY):
                 self.dirty.clear()
+                # stop() sets _stopping before dirty: a dirty it set that this clear()
+                # erased is seen here, not waited for forever.
+                if self._stopping.is_set():
+                    break
                 try:
                     self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     failing = ""
