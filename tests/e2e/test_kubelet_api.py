@@ -490,3 +490,41 @@ def test_kubectl_run_attaches_to_the_pods_stdin_and_output(cluster: tuple[str, s
     assert "got hello" in run.stdout, run
     assert run.returncode == 4, run  # the container's exit code, through the attach
     eventually(lambda: kubectl(config, "get", "pod", "attached", check=False).returncode != 0)
+
+
+def test_the_scheduler_places_pods_and_says_why_when_it_cannot(cluster: tuple[str, str]) -> None:
+    name, config = cluster
+    worker = f"{name}-worker"
+    kubectl(config, "run", "anywhere", "--image=busybox", "--", "sleep", "3600")
+    selected = json.dumps({"apiVersion": "v1", "spec": {"nodeSelector": {"tier": "frontend"}}})
+    kubectl(config, "run", "frontend", "--image=busybox", f"--overrides={selected}",
+            "--", "sleep", "3600")  # fmt: skip
+    nowhere = json.dumps({"apiVersion": "v1", "spec": {"nodeSelector": {"disk": "ssd"}}})
+    kubectl(config, "run", "nowhere", "--image=busybox", f"--overrides={nowhere}",
+            "--", "sleep", "3600")  # fmt: skip
+    try:
+        for pod in ("anywhere", "frontend"):  # the control plane is tainted: the worker
+            assert wait_phase(config, pod, "Running")["spec"]["nodeName"] == worker
+        described = kubectl(config, "describe", "pod", "anywhere").stdout
+        assert f"Successfully assigned default/anywhere to {worker}" in described
+        assert "default-scheduler" in described
+
+        def failed() -> str | None:
+            text = kubectl(config, "describe", "pod", "nowhere").stdout
+            return text if "FailedScheduling" in text else None
+
+        text = eventually(failed, timeout=30)
+        assert (
+            "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+            "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."
+        ) in " ".join(text.split())
+        pending = get(config, "pod", "nowhere")
+        assert pending["status"]["phase"] == "Pending" and "nodeName" not in pending["spec"]
+        condition = pending["status"]["conditions"][0]
+        assert (condition["type"], condition["status"], condition["reason"]) == (
+            "PodScheduled",
+            "False",
+            "Unschedulable",
+        )
+    finally:
+        kubectl(config, "delete", "pod", "anywhere", "frontend", "nowhere", "--wait=false")

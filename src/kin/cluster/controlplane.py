@@ -1,11 +1,12 @@
 """kubeadm's files for a cluster: PKI, kubeconfigs and the control plane's static pods.
 
 Written into the nodes' file systems before they boot, where kubeadm writes them:
-the control plane's ``/etc/kubernetes/pki`` (CA, API server, admin, kubelet-client and
-one client certificate per node, ``system:node:<name>``), ``admin.conf``, every node's
-``/etc/kubernetes/kubelet.conf`` and ``pki/ca.crt``, and the control plane's
-``/etc/kubernetes/manifests/kube-apiserver.yaml``, which its kubelet starts with no API
-server around, exactly as kubeadm's control plane boots.
+the control plane's ``/etc/kubernetes/pki`` (CA, API server, admin, kubelet-client,
+scheduler and one client certificate per node, ``system:node:<name>``), ``admin.conf`` and
+``scheduler.conf``, every node's ``/etc/kubernetes/kubelet.conf`` and ``pki/ca.crt``, and
+the control plane's ``/etc/kubernetes/manifests/kube-apiserver.yaml`` and
+``kube-scheduler.yaml``, which its kubelet starts with no API server around, exactly as
+kubeadm's control plane boots.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ __all__ = [
     "admin_kubeconfig",
     "apiserver_manifest",
     "kubelet_flags",
+    "scheduler_manifest",
     "write_control_plane_files",
 ]
 
 ETC = "etc/kubernetes"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
+SCHEDULER_CONF = "/etc/kubernetes/scheduler.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 PKI = "/etc/kubernetes/pki"
 KUBELET_PKI = "/var/lib/kubelet/pki"
@@ -58,6 +61,8 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
     context = f"kin-{plan.name}"
     admin = _kubeconfig(cp_pki, "admin", ca, server, context, f"kubernetes-admin@{context}")
     kubeconfig.write(admin, os.path.join(node_fs[cp.name], ADMIN_CONF.lstrip("/")))
+    scheduler = _kubeconfig(cp_pki, "scheduler", ca, server, "default", "system:kube-scheduler")
+    kubeconfig.write(scheduler, os.path.join(node_fs[cp.name], SCHEDULER_CONF.lstrip("/")))
     for node in plan.nodes:
         root = node_fs[node.name]
         node_pki = os.path.join(root, PKI.lstrip("/"))
@@ -73,9 +78,11 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
         pki.write_self_signed_server(
             f"{serving}/kubelet.crt", f"{serving}/kubelet.key", node.name, node.ip
         )
-    manifest = os.path.join(node_fs[cp.name], ETC, "manifests", "kube-apiserver.yaml")
-    os.makedirs(os.path.dirname(manifest), exist_ok=True)
-    write_atomic(manifest, yaml.safe_dump(apiserver_manifest(plan), sort_keys=False))
+    manifests = os.path.join(node_fs[cp.name], ETC, "manifests")
+    os.makedirs(manifests, exist_ok=True)
+    for name, pod in (("kube-apiserver", apiserver_manifest(plan)),
+                      ("kube-scheduler", scheduler_manifest())):  # fmt: skip
+        write_atomic(os.path.join(manifests, f"{name}.yaml"), yaml.safe_dump(pod, sort_keys=False))
 
 
 def admin_kubeconfig(plan: ClusterPlan, node_fs_root: str, internal: bool = False) -> str:
@@ -141,6 +148,40 @@ def apiserver_manifest(plan: ClusterPlan) -> dict[str, object]:
             "volumes": [
                 {"name": "k8s-certs", "hostPath": {"path": PKI, "type": CREATE}},
                 {"name": "datastore", "hostPath": {"path": DATASTORE_DIR, "type": CREATE}},
+            ],
+        },
+    }  # fmt: skip
+
+
+def scheduler_manifest() -> dict[str, object]:
+    """kube-scheduler as kubeadm's static pod, running kin's scheduler on the host image."""
+    command = [
+        sys.executable, "-m", "kin.scheduler", f"--kubeconfig={SCHEDULER_CONF}",
+        "--bind-address=127.0.0.1", "--leader-elect=false",
+    ]  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "kube-scheduler",
+            "namespace": "kube-system",
+            "labels": {"component": "kube-scheduler", "tier": "control-plane"},
+        },
+        "spec": {
+            "hostNetwork": True,
+            "priorityClassName": "system-node-critical",
+            "containers": [{
+                "name": "kube-scheduler",
+                "image": f"registry.k8s.io/kube-scheduler:{KUBERNETES_VERSION}",
+                "imagePullPolicy": "IfNotPresent",
+                "command": command,
+                "volumeMounts": [
+                    {"name": "kubeconfig", "mountPath": SCHEDULER_CONF, "readOnly": True},
+                ],
+            }],
+            "volumes": [
+                {"name": "kubeconfig",
+                 "hostPath": {"path": SCHEDULER_CONF, "type": "FileOrCreate"}},
             ],
         },
     }  # fmt: skip

@@ -12,6 +12,7 @@ import json
 import os
 from typing import Any
 
+from kin.kube.quantity import parse_quantity as quantity
 from kin.kubelet import pods
 from kin.runtime.cri import api_pb2 as cri
 
@@ -183,17 +184,6 @@ def _read_resolv_conf(path: str) -> tuple[list[str], list[str], list[str]]:
 
 CPU_PERIOD = 100_000  # microseconds, the kubelet's CFS period
 MIN_SHARES = 2
-SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6,
-            "G": 10**9, "T": 10**12, "m": 10**-3, "": 1}  # fmt: skip
-
-
-def quantity(text: str | int | float) -> float:
-    """A Kubernetes quantity as a number: ``512Mi`` -> 536870912, ``250m`` -> 0.25."""
-    raw = str(text).strip()
-    for suffix in sorted(SUFFIXES, key=len, reverse=True):
-        if suffix and raw.endswith(suffix):
-            return float(raw[: -len(suffix)]) * SUFFIXES[suffix]
-    return float(raw)
 
 
 def _resources(target: cri.LinuxContainerResources, resources: dict[str, Any]) -> None:

@@ -1,0 +1,51 @@
+"""Events, as the components that do things record them for ``kubectl describe``.
+
+A ``core/v1`` Event per occurrence (named ``<object>.<hex nanoseconds>`` as client-go
+names them), about one object, with a reason, a message and the reporting component.
+Recording is best effort: an event that cannot be written is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kin.errors import APIError
+from kin.kube.client import Client
+
+__all__ = ["now", "record"]
+
+log = logging.getLogger("kin.kube")
+Obj = dict[str, Any]
+
+
+def now() -> str:
+    """The time as Kubernetes writes it in objects (RFC 3339, seconds, UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+async def record(
+    api: Client, about: Obj, reason: str, message: str, kind: str = "Normal",
+    component: str = "default-scheduler",
+) -> None:  # fmt: skip
+    meta = about.get("metadata") or {}
+    namespace = meta.get("namespace") or "default"
+    stamp = now()
+    body = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta.get('name')}.{time.time_ns():x}", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": about.get("apiVersion", "v1"), "kind": about.get("kind", "Pod"),
+            "namespace": namespace, "name": meta.get("name"), "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "reason": reason, "message": message, "type": kind, "count": 1,
+        "source": {"component": component}, "reportingComponent": component,
+        "firstTimestamp": stamp, "lastTimestamp": stamp,
+    }  # fmt: skip
+    try:
+        await api.create(f"/api/v1/namespaces/{namespace}/events", body)
+    except APIError as exc:
+        log.warning("could not record event %s for %s/%s: %s", reason, namespace,
+                    meta.get("name"), exc.message)  # fmt: skip

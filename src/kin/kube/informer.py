@@ -1,0 +1,88 @@
+"""A list-then-watch cache of one resource, as client-go's informers keep one.
+
+The objects are kept by ``namespace/name`` and current from a watch that starts at the
+list's resource version; a 410 (the version was compacted away) or a broken stream makes
+it list again, after a short back-off, and report what changed meanwhile. Each change is
+passed to ``on_change(kind, obj)`` (``ADDED``, ``MODIFIED``, ``DELETED``); a handler that
+raises is logged and the informer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kin.errors import APIError
+from kin.kube.client import Client
+
+__all__ = ["Informer", "key_of"]
+
+log = logging.getLogger("kin.kube")
+Obj = dict[str, Any]
+Handler = Callable[[str, Obj], Awaitable[None] | None]
+BACKOFF = (0.2, 0.5, 1.0, 2.0)
+
+
+def key_of(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+class Informer:
+    def __init__(
+        self, api: Client, path: str, on_change: Handler | None = None, **params: str
+    ) -> None:
+        self.api = api
+        self.path = path
+        self.params = params
+        self.on_change = on_change
+        self.objects: dict[str, Obj] = {}
+        self.synced = asyncio.Event()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                version = await self._list()
+                failures = 0
+                async for kind, obj in self.api.watch(self.path, version, **self.params):
+                    if kind != "BOOKMARK":
+                        await self._apply(kind, obj)
+            except APIError as exc:
+                if exc.code != 410:
+                    log.info("watch %s: %s; listing again", self.path, exc.message)
+            failures += 1
+            await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
+
+    async def _list(self) -> str:
+        listed = await self.api.get(self.path, **self.params)
+        fresh = {key_of(item): item for item in listed.get("items") or []}
+        gone = [self.objects[k] for k in self.objects.keys() - fresh.keys()]
+        changed = [o for k, o in fresh.items() if self.objects.get(k) != o]
+        self.objects = fresh
+        self.synced.set()
+        for obj in gone:
+            await self._notify("DELETED", obj)
+        for obj in changed:
+            await self._notify("MODIFIED", obj)
+        return str(listed.get("metadata", {}).get("resourceVersion", ""))
+
+    async def _apply(self, kind: str, obj: Obj) -> None:
+        if kind == "DELETED":
+            self.objects.pop(key_of(obj), None)
+        else:
+            self.objects[key_of(obj)] = obj
+        await self._notify(kind, obj)
+
+    async def _notify(self, kind: str, obj: Obj) -> None:
+        if self.on_change is None:
+            return
+        try:
+            result = self.on_change(kind, obj)
+            if result is not None:
+                await result
+        except Exception:
+            log.exception("handling %s %s failed", kind, key_of(obj))

@@ -1,0 +1,205 @@
+"""Whether a pod fits a node: kube-scheduler's filter plugins, as pure functions.
+
+Each filter returns ``None`` when the pod fits, else the reason kube-scheduler gives
+(``node(s) had untolerated taint {key: value}``), which the scheduler counts across
+nodes for the ``FailedScheduling`` event: ``0/2 nodes are available: 1 Insufficient cpu,
+1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.``
+
+The plugins, in kube-scheduler's order: NodeUnschedulable, NodeName, TaintToleration
+(NoSchedule and NoExecute), NodeAffinity (``nodeSelector`` and required node affinity,
+with every operator), NodePorts (host ports), NodeResourcesFit (requests against
+allocatable: cpu, memory, pods, and any other resource).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kin.kube.quantity import parse_quantity
+
+__all__ = ["FILTERS", "failure", "pod_requests", "tolerates"]
+
+Obj = dict[str, Any]
+Filter = Callable[[Obj, Obj, list[Obj]], "str | None"]
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def failure(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    """The first reason ``pod`` does not fit ``node`` (with ``on_node`` already there)."""
+    for check in FILTERS:
+        reason = check(pod, node, on_node)
+        if reason:
+            return reason
+    return None
+
+
+def unschedulable(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    if not (node.get("spec") or {}).get("unschedulable"):
+        return None
+    taint = {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}
+    return None if tolerates(pod, taint) else "node(s) were unschedulable"
+
+
+def node_name(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    wanted = (pod.get("spec") or {}).get("nodeName")
+    if wanted and wanted != node["metadata"]["name"]:
+        return "node(s) didn't match the requested node name"
+    return None
+
+
+def node_affinity(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    spec = pod.get("spec") or {}
+    labels = node["metadata"].get("labels") or {}
+    selector = spec.get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        return "node(s) didn't match Pod's node affinity/selector"
+    required = (
+        ((spec.get("affinity") or {}).get("nodeAffinity") or {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    )  # fmt: skip
+    terms = required.get("nodeSelectorTerms")
+    if terms is not None and not any(_term_matches(t, node) for t in terms):
+        return "node(s) didn't match Pod's node affinity/selector"
+    return None
+
+
+def _term_matches(term: Obj, node: Obj) -> bool:
+    """A term matches when all its requirements do; an empty term matches nothing."""
+    labels = node["metadata"].get("labels") or {}
+    fields = {"metadata.name": node["metadata"]["name"]}
+    expressions = [(e, labels) for e in term.get("matchExpressions") or []]
+    expressions += [(e, fields) for e in term.get("matchFields") or []]
+    return bool(expressions) and all(_requirement(e, values) for e, values in expressions)
+
+
+def _requirement(expression: Obj, values: dict[str, str]) -> bool:
+    key, op, wanted = (
+        expression.get("key", ""),
+        expression.get("operator"),
+        expression.get("values") or [],
+    )
+    present, value = key in values, values.get(key, "")
+    if op == "In":
+        return present and value in wanted
+    if op == "NotIn":
+        return not present or value not in wanted
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt") and present and len(wanted) == 1:
+        try:
+            have, bound = int(value), int(wanted[0])
+        except ValueError:
+            return False
+        return have > bound if op == "Gt" else have < bound
+    return False
+
+
+def taints(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    for taint in _effective_taints(node):
+        if taint.get("effect") in BLOCKING_EFFECTS and not tolerates(pod, taint):
+            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
+    return None
+
+
+def _effective_taints(node: Obj) -> list[Obj]:
+    """The node's taints, plus the not-ready one the node lifecycle controller puts on a
+    node that is not Ready (until that controller runs, the scheduler infers it)."""
+    found = list((node.get("spec") or {}).get("taints") or [])
+    ready = [
+        c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"
+    ]
+    not_ready = not ready or ready[0].get("status") != "True"
+    if not_ready and not any(t.get("key") == NOT_READY_TAINT for t in found):
+        found.append({"key": NOT_READY_TAINT, "effect": "NoSchedule"})
+    return found
+
+
+def tolerates(pod: Obj, taint: Obj) -> bool:
+    """Whether one of the pod's tolerations tolerates ``taint`` (Kubernetes' rules)."""
+    for toleration in (pod.get("spec") or {}).get("tolerations") or []:
+        effect = toleration.get("effect")
+        if effect and effect != taint.get("effect"):
+            continue
+        key, operator = toleration.get("key"), toleration.get("operator") or "Equal"
+        if not key:
+            if operator == "Exists":
+                return True
+            continue
+        if key != taint.get("key"):
+            continue
+        if operator == "Exists" or toleration.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def resources(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
+    if "pods" in allocatable and len(on_node) + 1 > parse_quantity(allocatable["pods"]):
+        return "Too many pods"
+    wanted = pod_requests(pod)
+    used: dict[str, float] = {}
+    for other in on_node:
+        for name, amount in pod_requests(other).items():
+            used[name] = used.get(name, 0) + amount
+    for name in sorted(wanted):
+        if wanted[name] <= 0:
+            continue
+        capacity = parse_quantity(allocatable[name]) if name in allocatable else 0
+        if used.get(name, 0) + wanted[name] > capacity:
+            return f"Insufficient {name}"
+    return None
+
+
+def pod_requests(pod: Obj) -> dict[str, float]:
+    """What a pod asks for: its containers' requests summed, or its largest init
+    container's when that is more (init containers run one at a time)."""
+    spec = pod.get("spec") or {}
+    total: dict[str, float] = {}
+    for container in spec.get("containers") or []:
+        for name, amount in _requests(container).items():
+            total[name] = total.get(name, 0) + amount
+    for container in spec.get("initContainers") or []:
+        for name, amount in _requests(container).items():
+            total[name] = max(total.get(name, 0), amount)
+    return total
+
+
+def _requests(container: Obj) -> dict[str, float]:
+    resources_ = container.get("resources") or {}
+    requests = dict(resources_.get("limits") or {})  # limits stand for missing requests
+    requests.update(resources_.get("requests") or {})
+    return {name: parse_quantity(str(value)) for name, value in requests.items()}
+
+
+def host_ports(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
+    wanted = _host_ports(pod)
+    if not wanted:
+        return None
+    taken = {port for other in on_node for port in _host_ports(other)}
+    for protocol, port, address in wanted:
+        for other_protocol, other_port, other_address in taken:
+            same_address = "0.0.0.0" in (address, other_address) or address == other_address
+            if (protocol, port) == (other_protocol, other_port) and same_address:
+                return "node(s) didn't have free ports for the requested pod ports"
+    return None
+
+
+def _host_ports(pod: Obj) -> set[tuple[str, int, str]]:
+    found = set()
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("hostPort"):
+                address = port.get("hostIP") or "0.0.0.0"
+                found.add((port.get("protocol") or "TCP", int(port["hostPort"]), address))
+    return found
+
+
+# kube-scheduler's default order; the first that fails names the node's reason.
+FILTERS: tuple[Filter, ...] = (
+    unschedulable, node_name, taints, node_affinity, host_ports, resources,
+)  # fmt: skip
