@@ -103,6 +103,8 @@ def test_a_pod_on_a_node_as_crictl_shows_it_and_it_survives_its_runtime(two_node
     (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))
     (state / "fs/var/log/pods/default_web_0/app").mkdir(parents=True)
     sandbox_id, container_id = start_web_pod(node_socket(state))
+    runtime_log = (state / "fs/var/log/kin/kin-runtime.log").read_text()
+    assert f"ADD bridge {sandbox_id}/eth0: exit 0 (in the runtime)" in runtime_log  # no process
 
     pods = kin("crictl", node, "pods").stdout.splitlines()
     assert re.match(r"POD ID\s+CREATED\s+STATE\s+NAME\s+NAMESPACE\s+ATTEMPT\s+RUNTIME$", pods[0])

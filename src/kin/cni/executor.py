@@ -30,7 +30,10 @@ from kin.errors import CNIError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    InProcess = Callable[[str, dict[str, str], bytes], tuple[int, bytes, bytes]]
 
 __all__ = ["Executor", "RuntimeConf"]
 
@@ -75,10 +78,17 @@ class RuntimeConf:
 
 class Executor:
     def __init__(
-        self, path: list[str] | tuple[str, ...] = DEFAULT_PATH, cache_dir: str = DEFAULT_CACHE
+        self,
+        path: list[str] | tuple[str, ...] = DEFAULT_PATH,
+        cache_dir: str = DEFAULT_CACHE,
+        in_process: InProcess | None = None,
     ) -> None:
         self.path = list(path)
         self.cache_dir = cache_dir
+        self.in_process = in_process
+        """Runs one of kin's own plugins in this process (the runtime's CNI server): an
+        executable that is kin's is not started, its call is made here, exactly as the
+        executable would have made it through the server."""
 
     # -- the operations --------------------------------------------------------------------
 
@@ -149,7 +159,12 @@ class Executor:
         plugin_type = plugin["type"]
         stdin = json.dumps(self._request(net, plugin, rt, prev)).encode()
         path = invoke.find_plugin(plugin_type, ":".join(self.path))
-        code, out, err = _exec(path, self._env(command, rt), stdin)
+        env = self._env(command, rt)
+        own = invoke.kin_plugin_name(path) if self.in_process is not None else None
+        if own and self.in_process is not None and env.get("KIN_CNI_EXEC") != "1":
+            code, out, err = self.in_process(own, env, stdin)
+        else:
+            code, out, err = _exec(path, env, stdin)
         if err:
             log.debug("plugin %s %s: %s", plugin_type, command, err.decode(errors="replace"))
         if code != 0:

@@ -67,6 +67,7 @@ class Server:
 
     def serve_in_background(self) -> threading.Thread:
         """Serve on a daemon thread of this process (the runtime's)."""
+        sys.stderr = _STDERR  # now: the runtime may call dispatch() before the thread runs
         thread = threading.Thread(target=self.serve_forever, name="cni-server", daemon=True)
         thread.start()
         return thread
@@ -79,9 +80,8 @@ class Server:
                 conn.sendall(blob(REFUSED) + blob(b"") + blob(b""))
                 return
             name, env, stdin = _read_request(conn)
-            code, out, err = self._dispatch(name, env, stdin)
+            code, out, err = self.dispatch(name, env, stdin, "")
             conn.sendall(blob(str(code).encode()) + blob(out) + blob(err))
-            _log_call(name, env, code)
         except OSError as exc:
             _STDERR.real.write(f"kin CNI server: call failed: {exc}\n")
         finally:
@@ -96,12 +96,17 @@ class Server:
             return False
         return uid == 0 and theirs == self.own_ns
 
-    def _dispatch(self, name: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes]:
+    def dispatch(
+        self, name: str, env: dict[str, str], stdin: bytes, how: str = " (in the runtime)"
+    ) -> tuple[int, bytes, bytes]:
+        """Run plugin ``name`` as its executable would: (exit code, stdout, stderr). The
+        runtime calls this directly for kin's own plugins, sparing each call a process."""
         plugin = self.plugins.get(name)
         if plugin is None:
             return 1, b"", f"kin CNI server: unknown plugin {name!r}\n".encode()
         with _STDERR.captured() as captured:
             code, out = skel.dispatch(plugin, env, stdin)
+        _log_call(name, env, code, how)
         return code, out, captured.getvalue().encode()
 
 
@@ -131,12 +136,12 @@ class _ThreadStderr:
 _STDERR = _ThreadStderr()
 
 
-def _log_call(name: str, env: dict[str, str], code: int) -> None:
+def _log_call(name: str, env: dict[str, str], code: int, how: str) -> None:
     """One line per call, as every kin daemon logs events."""
     command = env.get("CNI_COMMAND", "?")
     who = f"{env.get('CNI_CONTAINERID', '-')}/{env.get('CNI_IFNAME', '-')}"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    _STDERR.real.write(f"{stamp} {command} {name} {who}: exit {code}\n")
+    _STDERR.real.write(f"{stamp} {command} {name} {who}: exit {code}{how}\n")
     _STDERR.real.flush()
 
 

@@ -87,6 +87,7 @@ def serve(args: argparse.Namespace) -> None:
         cni_server = CNIServer(args.cni_server)
         cni_server.listen()
         cni_server.serve_in_background()
+        runtime.network.executor.in_process = cni_server.dispatch  # no process per call
         log.info("serving kin's CNI plugins on %s", args.cni_server)
     streaming = StreamingServer(runtime)
     streaming.start()
