@@ -2,7 +2,8 @@
 
 1. Pods created through the API server at a steady rate (10 per second by default),
    bound to the worker: the time from the create call returning to the watch showing
-   the pod Running, p50/p99 over N pods; then a burst of N at once.
+   the pod Running, p50/p99 over N pods, and the worker's CPU per pod meanwhile (its
+   processes and the cluster's zygote); then a burst of N at once.
 2. Sandboxes through the worker's CRI socket: RunPodSandbox and StopPodSandbox (with
    RemovePodSandbox), median and p99.
 3. Memory: PSS of each pod's pause process, of a pod's shim, and of an idle worker
@@ -201,7 +202,26 @@ def line(label: str, values: list[float]) -> str:
     return f"{label:<44} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (n={len(ms)})"
 
 
-async def measure_pods(config_path: str, node: str, state: Path, count: int, rate: float) -> None:
+def worker_cpu(state: Path, zygote: int) -> dict[str, int]:
+    """CPU milliseconds (user + system, with reaped children) of the worker's processes by
+    kind, and of the cluster's zygote, which forks for both nodes."""
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    spent: dict[str, int] = {}
+    processes = [*node_processes(supervisor_pid(state)), (zygote, "kin.zygote")]
+    for pid, cmdline in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        kind = cmdline.split()[0] if cmdline else "?"
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        spent[kind] = spent.get(kind, 0) + int(ticks * tick_ms)
+    return spent
+
+
+async def measure_pods(
+    config_path: str, node: str, state: Path, count: int, rate: float, zygote: int
+) -> None:
     async with Client(kubeconfig.load(config_path), "kin-bench") as api:
         for _ in range(300):  # the worker is Ready once its kubelet reported a CNI config
             try:
@@ -213,8 +233,12 @@ async def measure_pods(config_path: str, node: str, state: Path, count: int, rat
             except Exception:
                 pass
             await asyncio.sleep(0.1)
+        before = worker_cpu(state, zygote)
         steady = await start_latencies(api, node, "steady", count, rate)
         print(line(f"pod start, {rate:g} pods/s ({count} pods)", steady))
+        spent = {kind: ms - before.get(kind, 0) for kind, ms in worker_cpu(state, zygote).items()}
+        shown = ", ".join(f"{kind} {ms / count:.0f}" for kind, ms in sorted(spent.items()) if ms)
+        print(f"CPU per pod on the worker: {sum(spent.values()) / count:.0f} ms ({shown})")
         print_pod_memory(state)
         await delete_all(api)
         burst = await start_latencies(api, node, "burst", count, 0)
@@ -231,7 +255,9 @@ def main(argv: list[str]) -> int:
         (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))
         config_path = os.path.join(tmp, "kubeconfig")
         Path(config_path).write_text(kin("get", "kubeconfig", "--name", name).stdout)
-        asyncio.run(measure_pods(config_path, node, state, count, rate))
+        record = zygote_record(name)
+        zygote = record.pid if record is not None else 0
+        asyncio.run(measure_pods(config_path, node, state, count, rate, zygote))
 
         runs, stops = sandbox_latencies(str(state / "fs/run/containerd/containerd.sock"), Path(tmp))
         print(line("RunPodSandbox (CRI, kin bridge + host-local)", runs))
@@ -239,8 +265,7 @@ def main(argv: list[str]) -> int:
 
         time.sleep(IDLE_AFTER)
         idle = memory_report(state)
-        zygote = zygote_record(name)
-        share = pss_kib(zygote.pid) / NODES if zygote is not None else 0.0
+        share = pss_kib(zygote) / NODES if zygote else 0.0
         total = (idle["total_kib"] + share) / 1024
         print(
             f"idle worker: {total:.1f} MiB PSS ({idle['total_kib'] / 1024:.1f} in its PID "
