@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from kin.kube.quantity import parse_quantity as quantity
 from kin.kubelet import pods, static
 from kin.kubelet.backoff import Backoff
 from kin.kubelet.criconfig import (
     NodeContext,
     container_config,
     dns_config,
-    quantity,
     sandbox_config,
 )
 from kin.kubelet.environment import EnvironmentError_, build_environment, expand
