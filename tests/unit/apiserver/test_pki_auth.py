@@ -62,9 +62,13 @@ def test_cluster_pki_has_kubeadms_files_and_identities(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
         f"{base}.{ext}"
-        for base in ("ca", "apiserver", "apiserver-kubelet-client", "admin", "node-n1", "node-n2")
+        for base in ("ca", "apiserver", "apiserver-kubelet-client", "admin", "scheduler",
+                     "node-n1", "node-n2")
         for ext in ("crt", "key")
     )  # fmt: skip
+    scheduler = pki.load(str(tmp_path / "scheduler.crt"), str(tmp_path / "scheduler.key"))
+    scheduler_cn = scheduler.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert scheduler_cn == "system:kube-scheduler"  # as kubeadm's scheduler.conf names it
     server = pki.load(str(tmp_path / "apiserver.crt"), str(tmp_path / "apiserver.key"))
     sans = server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
