@@ -8,7 +8,10 @@ Each plugin gets the config's ``name`` and chosen ``cniVersion`` injected, and
 values for (``portMappings`` ...). Plugins are found on a multi-directory
 ``CNI_PATH``. Results are cached under ``<cache>/results/<net>-<id>-<ifname>`` in
 libcni's ``cniCacheV1`` format, so DEL and CHECK work across runtime restarts.
-Plugins always run as processes here, as they would under containerd.
+Plugins run as processes, as they would under containerd, except kin's own when the
+executor is given ``in_process`` (the runtime's CNI server): their calls are made on the
+calling thread, as the executable would have had the server make them
+(``KIN_CNI_EXEC=1`` or ``KIN_CNI_SERVER=0`` forces the process).
 """
 
 from __future__ import annotations
@@ -161,7 +164,8 @@ class Executor:
         path = invoke.find_plugin(plugin_type, ":".join(self.path))
         env = self._env(command, rt)
         own = invoke.kin_plugin_name(path) if self.in_process is not None else None
-        if own and self.in_process is not None and env.get("KIN_CNI_EXEC") != "1":
+        forced = env.get("KIN_CNI_EXEC") == "1" or env.get("KIN_CNI_SERVER") == "0"
+        if own and self.in_process is not None and not forced:
             code, out, err = self.in_process(own, env, stdin)
         else:
             code, out, err = _exec(path, env, stdin)

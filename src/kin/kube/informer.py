@@ -47,13 +47,15 @@ class Informer:
         while True:
             try:
                 version = await self._list()
-                failures = 0
                 async for kind, obj in self.api.watch(self.path, version, **self.params):
+                    failures = 0  # only a watch that delivers resets the back-off
                     if kind != "BOOKMARK":
                         await self._apply(kind, obj)
             except APIError as exc:
                 if exc.code != 410:
                     log.info("watch %s: %s; listing again", self.path, exc.message)
+            except Exception as exc:  # a garbled stream: list again, never die
+                log.warning("watch %s: %s: %s; listing again", self.path, type(exc).__name__, exc)
             failures += 1
             await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
 

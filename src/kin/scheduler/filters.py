@@ -13,6 +13,8 @@ allocatable: cpu, memory, pods, and any other resource).
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,7 @@ Obj = dict[str, Any]
 Filter = Callable[[Obj, Obj, list[Obj]], "str | None"]
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+NODE_GRACE = 40.0  # seconds: kube-controller-manager's --node-monitor-grace-period
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 
 
@@ -106,17 +109,30 @@ def taints(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
     return None
 
 
-def _effective_taints(node: Obj) -> list[Obj]:
+def _effective_taints(node: Obj, now: float | None = None) -> list[Obj]:
     """The node's taints, plus the not-ready one the node lifecycle controller puts on a
-    node that is not Ready (until that controller runs, the scheduler infers it)."""
+    node that is not Ready or whose kubelet stopped reporting (until that controller runs,
+    the scheduler infers it)."""
     found = list((node.get("spec") or {}).get("taints") or [])
     ready = [
         c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"
     ]
-    not_ready = not ready or ready[0].get("status") != "True"
+    not_ready = not ready or ready[0].get("status") != "True" or _stale(ready[0], now)
     if not_ready and not any(t.get("key") == NOT_READY_TAINT for t in found):
         found.append({"key": NOT_READY_TAINT, "effect": "NoSchedule"})
     return found
+
+
+def _stale(condition: Obj, now: float | None) -> bool:
+    """A Ready condition whose heartbeat is older than the node monitor's grace period."""
+    heartbeat = condition.get("lastHeartbeatTime")
+    if not heartbeat:
+        return False
+    try:
+        beat = calendar.timegm(time.strptime(str(heartbeat), "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return False
+    return (time.time() if now is None else now) - beat > NODE_GRACE
 
 
 def tolerates(pod: Obj, taint: Obj) -> bool:
@@ -156,17 +172,33 @@ def resources(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
 
 
 def pod_requests(pod: Obj) -> dict[str, float]:
-    """What a pod asks for: its containers' requests summed, or its largest init
-    container's when that is more (init containers run one at a time)."""
+    """What a pod asks for, as Kubernetes counts it: its containers' and sidecars' requests
+    summed, or more if an init container (they run one at a time, beside the sidecars
+    started before them) asks for more, plus ``spec.overhead``."""
     spec = pod.get("spec") or {}
     total: dict[str, float] = {}
-    for container in spec.get("containers") or []:
-        for name, amount in _requests(container).items():
-            total[name] = total.get(name, 0) + amount
+    sidecars: dict[str, float] = {}
+    peak: dict[str, float] = {}
     for container in spec.get("initContainers") or []:
-        for name, amount in _requests(container).items():
-            total[name] = max(total.get(name, 0), amount)
+        requests = _requests(container)
+        if container.get("restartPolicy") == "Always":  # a sidecar runs to the end
+            _add(sidecars, requests)
+            continue
+        for name, amount in requests.items():
+            peak[name] = max(peak.get(name, 0), amount + sidecars.get(name, 0))
+    for container in spec.get("containers") or []:
+        _add(total, _requests(container))
+    _add(total, sidecars)
+    for name, amount in peak.items():
+        total[name] = max(total.get(name, 0), amount)
+    overhead = {k: parse_quantity(str(v)) for k, v in (spec.get("overhead") or {}).items()}
+    _add(total, overhead)
     return total
+
+
+def _add(into: dict[str, float], amounts: dict[str, float]) -> None:
+    for name, amount in amounts.items():
+        into[name] = into.get(name, 0) + amount
 
 
 def _requests(container: Obj) -> dict[str, float]:
@@ -190,12 +222,17 @@ def host_ports(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
 
 
 def _host_ports(pod: Obj) -> set[tuple[str, int, str]]:
+    """A host-network pod's container ports are host ports (Kubernetes defaults them so)."""
+    spec = pod.get("spec") or {}
     found = set()
-    for container in (pod.get("spec") or {}).get("containers") or []:
+    for container in spec.get("containers") or []:
         for port in container.get("ports") or []:
-            if port.get("hostPort"):
+            host_port = port.get("hostPort") or (
+                port.get("containerPort") if spec.get("hostNetwork") else None
+            )
+            if host_port:
                 address = port.get("hostIP") or "0.0.0.0"
-                found.add((port.get("protocol") or "TCP", int(port["hostPort"]), address))
+                found.add((port.get("protocol") or "TCP", int(host_port), address))
     return found
 
 

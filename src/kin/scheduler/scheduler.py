@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from typing import Any
 
@@ -44,38 +45,53 @@ class Scheduler:
         self.assumed: dict[str, str] = {}
         """Pods bound here that the watch has not shown bound yet: key -> node."""
         self.failed: dict[str, str] = {}
-        """The last FailedScheduling message per pod, so an unchanged one is not repeated."""
+        """The last FailedScheduling message per pod UID, so an unchanged one is not repeated."""
+        self.retry_at: dict[str, float] = {}
+        """Pods whose last attempt failed with an error: not before this time again."""
 
     async def run(self) -> None:
         informers = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods)]
-        try:
-            await self.nodes.synced.wait()
-            await self.pods.synced.wait()
-            log.info("scheduler %s: %d nodes, %d pods", NAME, len(self.nodes.objects),
-                     len(self.pods.objects))  # fmt: skip
-            while True:
-                self.wake.clear()
-                await self.schedule_pending()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), RETRY_EVERY)
+        loop = asyncio.create_task(self._loop())
+        try:  # an informer that ends (it never should) ends the scheduler: it is restarted
+            done, _ = await asyncio.wait([loop, *informers], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
         finally:
-            for task in informers:
+            for task in [loop, *informers]:
                 task.cancel()
+
+    async def _loop(self) -> None:
+        await self.nodes.synced.wait()
+        await self.pods.synced.wait()
+        log.info("scheduler %s: %d nodes, %d pods", NAME, len(self.nodes.objects),
+                 len(self.pods.objects))  # fmt: skip
+        while True:
+            self.wake.clear()
+            await self.schedule_pending()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), RETRY_EVERY)
 
     def _changed(self, kind: str, obj: Obj) -> None:
         key = key_of(obj)
         if kind == "DELETED" or (obj.get("spec") or {}).get("nodeName"):
             self.assumed.pop(key, None)
         if kind == "DELETED":
-            self.failed.pop(key, None)
+            self.failed.pop(_uid(obj), None)
+            self.retry_at.pop(key, None)
         self.wake.set()
 
     async def schedule_pending(self) -> None:
+        now = time.monotonic()
         for pod in sorted(self._pending(), key=_age):
+            if self.retry_at.get(key_of(pod), 0) > now:
+                continue
             try:
                 await self.schedule(pod)
-            except APIError as exc:
-                log.warning("pod %s: %s", key_of(pod), exc.message)
+            except Exception as exc:  # one bad pod never stops the others
+                what = exc.message if isinstance(exc, APIError) else f"{type(exc).__name__}: {exc}"
+                log.warning("pod %s: %s", key_of(pod), what)
+                self.retry_at[key_of(pod)] = now + RETRY_EVERY  # back off, do not hammer
+                await self._unschedulable(pod, f"scheduling failed: {what}")
 
     def _pending(self) -> list[Obj]:
         return [
@@ -127,16 +143,17 @@ class Scheduler:
                 return
             raise
         self.assumed[key_of(pod)] = node
-        self.failed.pop(key_of(pod), None)
+        self.failed.pop(_uid(pod), None)
+        self.retry_at.pop(key_of(pod), None)
         log.info("pod %s/%s bound to %s", namespace, name, node)
         message = f"Successfully assigned {namespace}/{name} to {node}"
         await events.record(self.api, {"kind": "Pod", **pod}, "Scheduled", message)
 
     async def _unschedulable(self, pod: Obj, message: str) -> None:
         key = key_of(pod)
-        if self.failed.get(key) == message:
+        if self.failed.get(_uid(pod)) == message:
             return
-        self.failed[key] = message
+        self.failed[_uid(pod)] = message
         log.info("pod %s: %s", key, message)
         meta = pod["metadata"]
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
@@ -163,7 +180,7 @@ def unschedulable_message(total: int, reasons: Counter[str]) -> str:
     helpful for scheduling.``"""
     if not total:
         return "no nodes available to schedule pods"
-    counted = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    counted = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
     return (
         f"0/{total} nodes are available: {counted}. preemption: 0/{total} nodes are "
         f"available: {total} Preemption is not helpful for scheduling."
@@ -178,6 +195,10 @@ def _waiting(pod: Obj) -> bool:
         and not meta.get("deletionTimestamp")
         and (pod.get("status") or {}).get("phase") not in DONE_PHASES
     )
+
+
+def _uid(pod: Obj) -> str:
+    return str((pod.get("metadata") or {}).get("uid") or key_of(pod))
 
 
 def _age(pod: Obj) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kin.kube.events import now
 from kin.scheduler import filters
 from kin.scheduler.filters import failure, tolerates
 from kin.scheduler.scheduler import unschedulable_message
@@ -169,3 +170,45 @@ def test_the_failed_scheduling_message_counts_reasons_as_kube_scheduler_does() -
         "2 Preemption is not helpful for scheduling."
     )
     assert unschedulable_message(0, Counter()) == "no nodes available to schedule pods"
+
+
+def test_sidecars_and_overhead_add_to_requests_and_init_containers_peak() -> None:
+    def container(cpu: str, **extra: Any) -> Obj:
+        return {"name": "c", "resources": {"requests": {"cpu": cpu}}, **extra}
+
+    spec = {
+        "initContainers": [
+            container("500m", restartPolicy="Always"),  # a sidecar: runs to the end
+            container("900m"),  # runs alone beside the sidecar: 1.4 at its peak
+        ],
+        "containers": [container("200m"), container("300m")],
+        "overhead": {"cpu": "100m"},
+    }
+    assert filters.pod_requests({"spec": spec})["cpu"] == pytest.approx(1.4 + 0.1)
+    spec["initContainers"] = [container("500m", restartPolicy="Always")]
+    assert filters.pod_requests({"spec": spec})["cpu"] == pytest.approx(0.5 + 0.5 + 0.1)
+
+
+def test_a_host_network_pods_container_ports_are_its_host_ports() -> None:
+    web = pod("a", ports=[{"containerPort": 8080}], hostNetwork=True)
+    other = pod(ports=[{"containerPort": 8080}], hostNetwork=True)
+    assert failure(other, node("w"), [web]) == (
+        "node(s) didn't have free ports for the requested pod ports"
+    )
+    assert failure(pod(ports=[{"containerPort": 8080}]), node("w"), [web]) is None
+
+
+def test_a_node_whose_kubelet_stopped_reporting_takes_no_new_pods() -> None:
+    silent = node("w")
+    silent["status"]["conditions"][0]["lastHeartbeatTime"] = "2026-01-01T00:00:00Z"
+    assert "node.kubernetes.io/not-ready" in str(failure(pod(), silent, []))
+    fresh = node("w")
+    fresh["status"]["conditions"][0]["lastHeartbeatTime"] = now()
+    assert failure(pod(), fresh, []) is None
+
+
+def test_reasons_are_ordered_as_kube_scheduler_orders_them() -> None:
+    reasons = Counter({"Insufficient cpu": 1, "node(s) were unschedulable": 2})
+    assert unschedulable_message(3, reasons).startswith(
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) were unschedulable."
+    )
