@@ -36,16 +36,9 @@ from kin.kube import kubeconfig
 from kin.kube.client import Client
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
-from kin.testing.clusters import kin, temporary_cluster
+from kin.testing.clusters import TWO_NODES, kin, temporary_cluster
 from kin.testing.runtime import bridge_conflist, pod_config
 
-SEED = """\
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-- role: control-plane
-- role: worker
-"""
 BRIDGE = bridge_conflist()
 SANDBOXES = 20
 NODES = 2  # the seed's: the cluster's zygote serves both
@@ -249,7 +242,7 @@ async def measure_pods(
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 100
     rate = float(argv[1]) if len(argv) > 1 else 10.0
-    with temporary_cluster(SEED) as name, tempfile.TemporaryDirectory() as tmp:
+    with temporary_cluster(TWO_NODES) as name, tempfile.TemporaryDirectory() as tmp:
         node = f"{name}-worker"
         state = Path(node_dir(name, node))
         (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))

@@ -6,19 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from kin.testing.clusters import temporary_cluster
-
-SEED = """\
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-- role: control-plane
-- role: worker
-"""
+from kin.testing.clusters import TWO_NODES, temporary_cluster
 
 
 @pytest.fixture
 def two_nodes() -> Iterator[str]:
     """A seed-like cluster (one control plane, one worker) without host ports."""
-    with temporary_cluster(SEED) as name:
+    with temporary_cluster(TWO_NODES) as name:
         yield name

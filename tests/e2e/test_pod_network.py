@@ -23,16 +23,9 @@ import pytest
 from kin.cluster.state import node_dir
 from kin.node.client import request
 from kin.node.units import Unit, write_unit
-from kin.testing.clusters import kubeconfig_for, kubectl, temporary_cluster
+from kin.testing.clusters import TWO_NODES, kubeconfig_for, kubectl, temporary_cluster
 from kin.testing.waiting import eventually
 
-SEED = """\
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-- role: control-plane
-- role: worker
-"""
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
 CONFLIST = {
     "name": "cbr0", "cniVersion": "0.3.1",
@@ -56,7 +49,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with temporary_cluster(SEED) as name:
+    with temporary_cluster(TWO_NODES) as name:
         config = kubeconfig_for(name, str(tmp_path_factory.mktemp("kubeconfig")))
         for index, role in enumerate(("control-plane", "worker")):
             start_flannel(name, f"{name}-{role}", f"10.244.{index}.0/24", config)

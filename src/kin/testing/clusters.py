@@ -10,9 +10,17 @@ from contextlib import contextmanager
 
 from kin.testing.names import random_name
 
-__all__ = ["KIN", "kin", "kubeconfig_for", "kubectl", "temporary_cluster"]
+__all__ = ["KIN", "TWO_NODES", "kin", "kubeconfig_for", "kubectl", "temporary_cluster"]
 
 KIN = [sys.executable, "-m", "kin"]
+TWO_NODES = """\
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+"""
+"""The seed's two nodes, without its host ports (so a running demo does not collide)."""
 
 
 def kin(
