@@ -478,6 +478,21 @@ def test_wrong_json_types_fail_as_go_says(path: list[Any], value: object, messag
     assert validate.type_errors(obj, typedef_of(obj)) == [message]
 
 
+@pytest.mark.parametrize(
+    ("quantity", "valid"),
+    [
+        ("100m", True), ("1.5Gi", True), (".5", True), ("1.", True), ("1e3", True),
+        ("1E3", True), ("-1", True), ("+2k", True), ("5E", True), ("3n", True), ("7u", True),
+        ("100K", False), ("1ki", False), ("1.2.3", False), ("1kM", False), ("Mi", False),
+        ("1 Gi", False), ("", False),
+    ],
+)  # fmt: skip
+def test_quantities_follow_parse_quantitys_grammar(quantity: str, valid: bool) -> None:
+    obj = deployment()
+    put(obj, [*SPEC, "containers", 0, "resources", "limits", "memory"], quantity)
+    assert (validate.type_errors(obj, typedef_of(obj)) == []) is valid
+
+
 def test_bytes_must_be_base64_and_null_is_fine_anywhere() -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": None, "data": {"a": "not base64!"}}
     assert validate.type_errors(secret, typedef_of(secret)) == [
