@@ -75,10 +75,11 @@ class Runtime:
     def _record_cgroup_root(self) -> None:
         """Where the pods' groups live, for ``kin delete`` to remove after a crash."""
         root = Group(self.paths.cgroup_root)
+        # Recorded before they exist: a runtime killed in between leaves nothing unrecorded.
+        record = os.path.join(self.paths.state, "cgroups.json")
+        write_atomic(record, json.dumps(sorted(root.dirs.values())))
         root.create()
-        write_atomic(
-            os.path.join(self.paths.state, "cgroups.json"), json.dumps(sorted(root.dirs.values()))
-        )
+        write_atomic(record, json.dumps(sorted(root.dirs.values())))  # those it could make
 
     def load(self) -> list[str]:
         """Read what a previous run left (its pods kept running); problems, one per line."""
