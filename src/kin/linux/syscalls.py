@@ -17,6 +17,7 @@ __all__ = [
     "CLONE_NEWNS",
     "CLONE_NEWPID",
     "CLONE_NEWUTS",
+    "JOINABLE_NAMESPACES",
     "MNT_DETACH",
     "MS_BIND",
     "MS_NODEV",
@@ -45,6 +46,15 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+# A process's namespaces as /proc/<pid>/ns names them, in an order that enters them all:
+# the mount namespace last, as it changes what /proc shows.
+JOINABLE_NAMESPACES = (
+    ("ipc", CLONE_NEWIPC),
+    ("uts", CLONE_NEWUTS),
+    ("net", CLONE_NEWNET),
+    ("pid", CLONE_NEWPID),
+    ("mnt", CLONE_NEWNS),
+)
 
 MS_RDONLY = 1
 MS_NOSUID = 2

@@ -62,14 +62,7 @@ MAX_MESSAGE = 1 << 20
 REQUEST_TIMEOUT = 5.0  # for reading a request; answering one takes milliseconds
 SPAWN_TIMEOUT = 30.0  # a client's wait: past it the zygote is broken, not busy
 HIGH_FD = 64  # received fds are moved above the targets before dup2 puts them in place
-# Entered in this order: the mount namespace last, as it changes what /proc shows.
-NAMESPACES = (
-    ("pid", syscalls.CLONE_NEWPID),
-    ("uts", syscalls.CLONE_NEWUTS),
-    ("ipc", syscalls.CLONE_NEWIPC),
-    ("net", syscalls.CLONE_NEWNET),
-    ("mnt", syscalls.CLONE_NEWNS),
-)
+NAMESPACES = syscalls.JOINABLE_NAMESPACES
 
 
 def encode_request(argv: Sequence[str], env: dict[str, str]) -> bytes:

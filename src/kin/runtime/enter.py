@@ -35,14 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["SPEC_VARIABLE", "main"]
 
 SPEC_VARIABLE = "KIN_EXEC_SPEC"
-# Entered in this order: the mount namespace last, as it changes what /proc shows.
-NAMESPACES = (
-    ("ipc", syscalls.CLONE_NEWIPC),
-    ("uts", syscalls.CLONE_NEWUTS),
-    ("net", syscalls.CLONE_NEWNET),
-    ("pid", syscalls.CLONE_NEWPID),
-    ("mnt", syscalls.CLONE_NEWNS),
-)
+NAMESPACES = syscalls.JOINABLE_NAMESPACES
 CANNOT_RUN = 126
 NOT_FOUND = 127
 PR_SET_DUMPABLE = 4
