@@ -3,8 +3,10 @@
 The objects are kept by ``namespace/name`` and current from a watch that starts at the
 list's resource version; a 410 (the version was compacted away) or a broken stream makes
 it list again, after a short back-off, and report what changed meanwhile. Each change is
-passed to ``on_change(kind, obj)`` (``ADDED``, ``MODIFIED``, ``DELETED``); a handler that
-raises is logged and the informer goes on.
+passed to every handler, ``on_change(kind, obj)`` (``ADDED``, ``MODIFIED``, ``DELETED``), so
+one informer serves several controllers; a handler that raises is logged and the informer
+goes on. ``remember`` puts an object a client just wrote into the cache at once, so the
+writer's next decision sees its own write (client-go's "expectations" serve that purpose).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Informer:
         self.api = api
         self.path = path
         self.params = params
-        self.on_change = on_change
+        self.handlers: list[Handler] = [on_change] if on_change else []
         self.objects: dict[str, Obj] = {}
         self.synced = asyncio.Event()
 
@@ -58,6 +60,18 @@ class Informer:
                 log.warning("watch %s: %s: %s; listing again", self.path, type(exc).__name__, exc)
             failures += 1
             await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def remember(self, obj: Obj) -> None:
+        """Cache ``obj`` (just written by this process) unless the cache has a newer one."""
+        key = key_of(obj)
+        if _version(obj) >= _version(self.objects.get(key)):
+            self.objects[key] = obj
+
+    def forget(self, obj: Obj) -> None:
+        self.objects.pop(key_of(obj), None)
 
     async def _list(self) -> str:
         listed = await self.api.get(self.path, **self.params)
@@ -80,11 +94,16 @@ class Informer:
         await self._notify(kind, obj)
 
     async def _notify(self, kind: str, obj: Obj) -> None:
-        if self.on_change is None:
-            return
-        try:
-            result = self.on_change(kind, obj)
-            if result is not None:
-                await result
-        except Exception:
-            log.exception("handling %s %s failed", kind, key_of(obj))
+        for handler in self.handlers:
+            try:
+                result = handler(kind, obj)
+                if result is not None:
+                    await result
+            except Exception:
+                log.exception("handling %s %s failed", kind, key_of(obj))
+
+
+def _version(obj: Obj | None) -> int:
+    """kin's resource versions are integers (SQLite row ids, etcd revisions)."""
+    text = str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
+    return int(text) if text.isdigit() else -1

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kin.kube.matching import node_selector_matches, tolerates
 from kin.kube.quantity import parse_quantity
 
-__all__ = ["FILTERS", "failure", "pod_requests", "tolerates"]
+__all__ = ["FILTERS", "failure", "pod_requests"]
 
 Obj = dict[str, Any]
 Filter = Callable[[Obj, Obj, list[Obj]], "str | None"]
@@ -54,52 +55,9 @@ def node_name(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
 
 
 def node_affinity(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
-    spec = pod.get("spec") or {}
-    labels = node["metadata"].get("labels") or {}
-    selector = spec.get("nodeSelector") or {}
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return "node(s) didn't match Pod's node affinity/selector"
-    required = (
-        ((spec.get("affinity") or {}).get("nodeAffinity") or {})
-        .get("requiredDuringSchedulingIgnoredDuringExecution") or {}
-    )  # fmt: skip
-    terms = required.get("nodeSelectorTerms")
-    if terms is not None and not any(_term_matches(t, node) for t in terms):
-        return "node(s) didn't match Pod's node affinity/selector"
-    return None
-
-
-def _term_matches(term: Obj, node: Obj) -> bool:
-    """A term matches when all its requirements do; an empty term matches nothing."""
-    labels = node["metadata"].get("labels") or {}
-    fields = {"metadata.name": node["metadata"]["name"]}
-    expressions = [(e, labels) for e in term.get("matchExpressions") or []]
-    expressions += [(e, fields) for e in term.get("matchFields") or []]
-    return bool(expressions) and all(_requirement(e, values) for e, values in expressions)
-
-
-def _requirement(expression: Obj, values: dict[str, str]) -> bool:
-    key, op, wanted = (
-        expression.get("key", ""),
-        expression.get("operator"),
-        expression.get("values") or [],
-    )
-    present, value = key in values, values.get(key, "")
-    if op == "In":
-        return present and value in wanted
-    if op == "NotIn":
-        return not present or value not in wanted
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and len(wanted) == 1:
-        try:
-            have, bound = int(value), int(wanted[0])
-        except ValueError:
-            return False
-        return have > bound if op == "Gt" else have < bound
-    return False
+    if node_selector_matches(pod, node):
+        return None
+    return "node(s) didn't match Pod's node affinity/selector"
 
 
 def taints(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:
@@ -133,24 +91,6 @@ def _stale(condition: Obj, now: float | None) -> bool:
     except ValueError:
         return False
     return (time.time() if now is None else now) - beat > NODE_GRACE
-
-
-def tolerates(pod: Obj, taint: Obj) -> bool:
-    """Whether one of the pod's tolerations tolerates ``taint`` (Kubernetes' rules)."""
-    for toleration in (pod.get("spec") or {}).get("tolerations") or []:
-        effect = toleration.get("effect")
-        if effect and effect != taint.get("effect"):
-            continue
-        key, operator = toleration.get("key"), toleration.get("operator") or "Equal"
-        if not key:
-            if operator == "Exists":
-                return True
-            continue
-        if key != taint.get("key"):
-            continue
-        if operator == "Exists" or toleration.get("value", "") == taint.get("value", ""):
-            return True
-    return False
 
 
 def resources(pod: Obj, node: Obj, on_node: list[Obj]) -> str | None:

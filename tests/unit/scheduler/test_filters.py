@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from kin.kube.events import now
+from kin.kube.matching import tolerates
 from kin.scheduler import filters
-from kin.scheduler.filters import failure, tolerates
+from kin.scheduler.filters import failure
 from kin.scheduler.scheduler import unschedulable_message
 from kin.scheduler.scoring import best_node
 

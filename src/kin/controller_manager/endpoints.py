@@ -1,0 +1,254 @@
+"""The Endpoints and EndpointSlice controllers: which pods answer for a Service.
+
+For each Service with a selector, the pods of its namespace whose labels it selects and
+that have an IP are its endpoints: ready ones (Ready condition true, or any when
+``publishNotReadyAddresses``) and not-ready ones. Each Service port's ``targetPort`` is
+resolved per pod (a name looks up the pod's container ports), so pods with different
+ports land in different subsets and slices. Both views are written: ``v1/Endpoints``
+named after the Service (terminating pods left out) and ``discovery.k8s.io/v1``
+EndpointSlices labelled ``kubernetes.io/service-name`` (terminating pods in with
+``terminating: true``), one per port set, as kube-proxy and CoreDNS read them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kin.controller_manager.controller import Controller, Informers
+from kin.controller_manager.pods import DONE_PHASES, ready
+from kin.errors import APIError
+from kin.kube.client import Client
+from kin.kube.informer import key_of
+
+__all__ = ["EndpointsController", "endpoint_groups"]
+
+log = logging.getLogger("kin.controller_manager")
+Obj = dict[str, Any]
+Ports = tuple[tuple[str, int, str], ...]
+SERVICES = "/api/v1/services"
+PODS = "/api/v1/pods"
+ENDPOINTS = "/api/v1/endpoints"
+SLICES = "/apis/discovery.k8s.io/v1/endpointslices"
+SERVICE_NAME = "kubernetes.io/service-name"
+MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+CONTROLLER = "endpointslice-controller.k8s.io"
+
+
+class EndpointsController(Controller):
+    name = "endpoints"
+
+    def __init__(self, api: Client, informers: Informers) -> None:
+        super().__init__(api, informers)
+        self.services = informers.get(SERVICES)
+        self.pods = informers.get(PODS)
+        self.endpoints = informers.get(ENDPOINTS)
+        self.slices = informers.get(SLICES)
+        self.members: dict[str, set[str]] = {}
+        """Pod key -> the Services whose endpoints list it, to hear about pods that leave."""
+        self.services.add_handler(lambda kind, obj: self.enqueue(obj))
+        self.pods.add_handler(self._pod_changed)
+
+    async def resync_all(self) -> None:
+        for key in self.services.objects:
+            self.enqueue(key)
+
+    def _pod_changed(self, kind: str, pod: Obj) -> None:
+        key = key_of(pod)
+        for member_of in self.members.get(key, set()):
+            self.enqueue(member_of)
+        namespace = pod["metadata"].get("namespace")
+        for skey, service in self.services.objects.items():
+            if service["metadata"].get("namespace") == namespace and _selects(service, pod):
+                self.enqueue(skey)
+
+    async def sync(self, key: str) -> None:
+        service = self.services.objects.get(key)
+        if service is None or not (service.get("spec") or {}).get("selector"):
+            self._drop_members(key)
+            return  # deleted (its endpoints go with it) or managed by its user
+        namespace = service["metadata"]["namespace"]
+        pods = [
+            p for p in self.pods.objects.values()
+            if p["metadata"].get("namespace") == namespace and _selects(service, p)
+            and (p.get("status") or {}).get("podIP")
+            and (p.get("status") or {}).get("phase") not in DONE_PHASES
+        ]  # fmt: skip
+        self._drop_members(key)
+        for pod in pods:
+            self.members.setdefault(key_of(pod), set()).add(key)
+        groups = endpoint_groups(service, pods)
+        await self._write_endpoints(service, groups)
+        await self._write_slices(service, groups)
+
+    def _drop_members(self, service_key: str) -> None:
+        for pod_key in [k for k, keys in self.members.items() if service_key in keys]:
+            self.members[pod_key].discard(service_key)
+            if not self.members[pod_key]:
+                del self.members[pod_key]
+
+    async def _write_endpoints(self, service: Obj, groups: dict[Ports, list[Obj]]) -> None:
+        meta = service["metadata"]
+        subsets = []
+        for ports, pods in groups.items():
+            live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+            ready_ones = [_address(p) for p in live if _counts_ready(service, p)]
+            others = [_address(p) for p in live if not _counts_ready(service, p)]
+            if not ready_ones and not others:
+                continue
+            subset: Obj = {}
+            if ready_ones:
+                subset["addresses"] = ready_ones
+            if others:
+                subset["notReadyAddresses"] = others
+            if ports:
+                subset["ports"] = [_port(p) for p in ports]
+            subsets.append(subset)
+        body: Obj = {
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "labels": dict(meta.get("labels") or {})},
+        }  # fmt: skip
+        if subsets:
+            body["subsets"] = subsets
+        current = self.endpoints.objects.get(key_of(service))
+        path = f"/api/v1/namespaces/{meta['namespace']}/endpoints"
+        if current is None:
+            try:
+                self.endpoints.remember(await self.api.create(path, body))
+                return
+            except APIError as exc:
+                if exc.code != 409:
+                    raise
+                current = await self.api.get(f"{path}/{meta['name']}")
+        if current.get("subsets") == body.get("subsets") and _same_labels(current, body):
+            return
+        body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+        self.endpoints.remember(await self.api.update(f"{path}/{meta['name']}", body))
+
+    async def _write_slices(self, service: Obj, groups: dict[Ports, list[Obj]]) -> None:
+        meta = service["metadata"]
+        existing = {
+            _slice_ports(s): s for s in self.slices.objects.values()
+            if s["metadata"].get("namespace") == meta["namespace"]
+            and (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == meta["name"]
+            and (s["metadata"].get("labels") or {}).get(MANAGED_BY) == CONTROLLER
+        }  # fmt: skip
+        path = f"/apis/discovery.k8s.io/v1/namespaces/{meta['namespace']}/endpointslices"
+        for ports, pods in groups.items() or {(): []}.items():
+            body = _slice(service, ports, pods)
+            current = existing.pop(ports, None)
+            if current is None:
+                self.slices.remember(await self.api.create(path, body))
+            elif (current.get("endpoints"), current.get("ports")) != (
+                body.get("endpoints"),
+                body.get("ports"),
+            ):
+                body["metadata"]["name"] = current["metadata"]["name"]
+                body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+                name = current["metadata"]["name"]
+                self.slices.remember(await self.api.update(f"{path}/{name}", body))
+        for stale in existing.values():
+            try:
+                await self.api.delete(f"{path}/{stale['metadata']['name']}")
+            except APIError as exc:
+                if exc.code != 404:
+                    raise
+            self.slices.forget(stale)
+
+
+def endpoint_groups(service: Obj, pods: list[Obj]) -> dict[Ports, list[Obj]]:
+    """Pods grouped by the ports the Service's ports resolve to on them."""
+    groups: dict[Ports, list[Obj]] = {}
+    for pod in sorted(pods, key=lambda p: str((p.get("status") or {}).get("podIP"))):
+        ports = tuple(
+            resolved for port in (service.get("spec") or {}).get("ports") or []
+            if (resolved := _resolve(port, pod)) is not None
+        )  # fmt: skip
+        groups.setdefault(ports, []).append(pod)
+    return groups
+
+
+def _resolve(port: Obj, pod: Obj) -> tuple[str, int, str] | None:
+    protocol = port.get("protocol") or "TCP"
+    target = port.get("targetPort", port.get("port"))
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return (str(port.get("name") or ""), int(target), protocol)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for cport in container.get("ports") or []:
+            if cport.get("name") == target and (cport.get("protocol") or "TCP") == protocol:
+                return (str(port.get("name") or ""), int(cport["containerPort"]), protocol)
+    return None
+
+
+def _selects(service: Obj, pod: Obj) -> bool:
+    selector = (service.get("spec") or {}).get("selector") or {}
+    labels = pod["metadata"].get("labels") or {}
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _counts_ready(service: Obj, pod: Obj) -> bool:
+    return bool((service.get("spec") or {}).get("publishNotReadyAddresses")) or ready(pod)
+
+
+def _address(pod: Obj) -> Obj:
+    address: Obj = {"ip": pod["status"]["podIP"], "targetRef": _target_ref(pod)}
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        address["nodeName"] = node
+    return address
+
+
+def _target_ref(pod: Obj) -> Obj:
+    meta = pod["metadata"]
+    return {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
+            "uid": meta.get("uid")}  # fmt: skip
+
+
+def _port(port: tuple[str, int, str]) -> Obj:
+    name, number, protocol = port
+    found: Obj = {"port": number, "protocol": protocol}
+    if name:
+        found["name"] = name
+    return found
+
+
+def _slice(service: Obj, ports: Ports, pods: list[Obj]) -> Obj:
+    meta = service["metadata"]
+    endpoints = []
+    for pod in pods:
+        terminating = bool(pod["metadata"].get("deletionTimestamp"))
+        serving = _counts_ready(service, pod)
+        endpoint: Obj = {
+            "addresses": [pod["status"]["podIP"]],
+            "conditions": {"ready": serving and not terminating, "serving": serving,
+                           "terminating": terminating},
+            "targetRef": _target_ref(pod),
+        }  # fmt: skip
+        if (pod.get("spec") or {}).get("nodeName"):
+            endpoint["nodeName"] = pod["spec"]["nodeName"]
+        endpoints.append(endpoint)
+    labels = {**(meta.get("labels") or {}), SERVICE_NAME: meta["name"], MANAGED_BY: CONTROLLER}
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "generateName": f"{meta['name']}-", "namespace": meta["namespace"], "labels": labels,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": meta["name"],
+                                 "uid": meta["uid"], "controller": True,
+                                 "blockOwnerDeletion": True}],
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [_port(p) for p in ports],
+    }  # fmt: skip
+
+
+def _slice_ports(endpoint_slice: Obj) -> Ports:
+    return tuple(
+        (str(p.get("name") or ""), int(p.get("port") or 0), str(p.get("protocol") or "TCP"))
+        for p in endpoint_slice.get("ports") or []
+    )  # fmt: skip
+
+
+def _same_labels(current: Obj, body: Obj) -> bool:
+    return bool((current["metadata"].get("labels") or {}) == body["metadata"]["labels"])
