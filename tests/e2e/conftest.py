@@ -6,11 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from kin.testing.clusters import TWO_NODES, temporary_cluster
+from kin.testing.clusters import BARE_TWO_NODES, temporary_cluster
 
 
 @pytest.fixture
 def two_nodes() -> Iterator[str]:
-    """A seed-like cluster (one control plane, one worker) without host ports."""
-    with temporary_cluster(TWO_NODES) as name:
+    """A seed-like cluster (one control plane, one worker) without host ports or flannel:
+    the tests that use it look at the nodes and their runtimes, with CNI configs of their
+    own."""
+    with temporary_cluster(BARE_TWO_NODES) as name:
         yield name

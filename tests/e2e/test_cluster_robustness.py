@@ -76,7 +76,7 @@ def test_a_failed_create_removes_everything_unless_retained() -> None:
     failed = kin("create", "cluster", "--name", name, check=False)
     assert failed.returncode == 1
     assert f'cluster name "{name}" is probably too long' in failed.stderr
-    assert " ✗ Preparing nodes 📦" in failed.stderr
+    assert " ✗ Writing configuration 📜" in failed.stderr
     assert f'Deleted nodes: ["{name}-control-plane"]' in failed.stderr
     assert failed.stderr.endswith(
         "ERROR: failed to create cluster: failed to write the cluster's PKI and kubeconfigs: "

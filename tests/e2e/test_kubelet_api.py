@@ -36,7 +36,11 @@ nodes:
 - role: worker
   labels:
     tier: frontend
+networking:
+  disableDefaultCNI: true
 """
+"""No flannel (kind's ``disableDefaultCNI``): the worker gets a bridge config of the test's
+own, the control plane none, so it stays NotReady, as in kind."""
 BRIDGE = bridge_conflist()
 POD = """\
 apiVersion: v1
@@ -88,7 +92,8 @@ def test_nodes_register_with_what_kubectl_shows(cluster: tuple[str, str]) -> Non
     assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in cp["spec"][
         "taints"
     ]
-    assert "taints" not in worker["spec"]
+    worker_taints = {t["key"] for t in worker["spec"].get("taints") or []}
+    assert "node-role.kubernetes.io/control-plane" not in worker_taints
     info = worker["status"]["nodeInfo"]
     assert info["containerRuntimeVersion"] == "kin://0.1.0" and info["kubeletVersion"].startswith(
         "v1."
@@ -98,13 +103,22 @@ def test_nodes_register_with_what_kubectl_shows(cluster: tuple[str, str]) -> Non
     wide = kubectl(config, "get", "nodes", "-o", "wide").stdout
     assert "kin://0.1.0" in wide and "control-plane" in wide and internal[0] in wide
 
-    # The worker has a CNI config: Ready. The control plane has none yet: NotReady, as in kind.
+    # The worker has a CNI config: Ready. The control plane has none (disableDefaultCNI):
+    # NotReady, as in kind, and no flannel was installed.
     def ready(node: str) -> str:
         conditions = get(config, "node", node)["status"]["conditions"]
         return str(next(c["status"] for c in conditions if c["type"] == "Ready"))
 
     assert eventually(lambda: ready(f"{name}-worker") == "True", timeout=45)
     assert ready(f"{name}-control-plane") == "False"
+
+    # The node lifecycle controller taints by readiness: the worker's not-ready taints go.
+    def taints(node: str) -> set[str]:
+        return {t["key"] for t in get(config, "node", node)["spec"].get("taints") or []}
+
+    assert eventually(lambda: not taints(f"{name}-worker"), timeout=15)
+    assert "node.kubernetes.io/not-ready" in taints(f"{name}-control-plane")
+    assert kubectl(config, "get", "ns", "kube-flannel", check=False).returncode != 0
     leases = get(config, "leases", "-n", "kube-node-lease")["items"]
     holders = {lease["spec"]["holderIdentity"] for lease in leases}
     assert holders == {f"{name}-control-plane", f"{name}-worker"}

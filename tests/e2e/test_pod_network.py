@@ -1,11 +1,10 @@
 """Pods get their IPs from their node's flannel subnet and reach pods on the other node.
 
-Until the control plane deploys flannel as the ``kube-flannel-ds`` DaemonSet (with node
-IPAM handing out podCIDRs), this test does by hand what those will do: it gives each Node
-a podCIDR, runs flanneld (kube subnet manager, VXLAN) as a unit of each node with the
-node's own kubelet credentials, and installs flannel's conflist, as the DaemonSet's init
-container does. The pods are static pods, started by the nodes' kubelets, and reached
-through the API server with the real kubectl.
+Nothing here is done by hand: node IPAM (the controller manager) gives each Node its
+podCIDR, control plane first as on kind; ``kin create`` applies flannel's objects and
+the DaemonSet ``kube-flannel-ds`` runs flanneld on every node, whose init container
+installs the conflist; the nodes turn Ready. The pods are static pods, started by the
+nodes' kubelets, and reached through the API server with the real kubectl.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +19,9 @@ from typing import Any
 import pytest
 
 from kin.cluster.state import node_dir
-from kin.node.client import request
-from kin.node.units import Unit, write_unit
 from kin.testing.clusters import TWO_NODES, kubeconfig_for, kubectl, temporary_cluster
 from kin.testing.waiting import eventually
 
-NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
-CONFLIST = {
-    "name": "cbr0", "cniVersion": "0.3.1",
-    "plugins": [
-        {"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True}},
-        {"type": "portmap", "capabilities": {"portMappings": True}},
-    ],
-}  # fmt: skip
 POD = """\
 apiVersion: v1
 kind: Pod
@@ -51,25 +39,38 @@ spec:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     with temporary_cluster(TWO_NODES) as name:
         config = kubeconfig_for(name, str(tmp_path_factory.mktemp("kubeconfig")))
-        for index, role in enumerate(("control-plane", "worker")):
-            start_flannel(name, f"{name}-{role}", f"10.244.{index}.0/24", config)
+        kubectl(config, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
         yield name, config
 
 
-def start_flannel(cluster: str, node: str, pod_cidr: str, config: str) -> None:
-    eventually(lambda: kubectl(config, "get", "node", node, check=False).returncode == 0, 30)
-    spec = {"spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]}}
-    kubectl(config, "patch", "node", node, "-p", json.dumps(spec))
-    state = Path(node_dir(cluster, node))
-    (state / "fs/run/flannel").mkdir(parents=True, exist_ok=True)
-    (state / "fs/run/flannel/net-conf.json").write_text(json.dumps(NET_CONF))
-    argv = (sys.executable, "-m", "kin.flannel", "--kube-subnet-mgr", "--ip-masq",
-            "--kubeconfig-file=/etc/kubernetes/kubelet.conf", "--iface=eth0",
-            "--net-config-path=/run/flannel/net-conf.json")  # fmt: skip
-    write_unit(str(state / "units"), Unit("flanneld", argv, (("NODE_NAME", node),)))
-    assert request(str(state / "supervisor.sock"), "reload")["started"] == ["flanneld"]
-    eventually(lambda: (state / "fs/run/flannel/subnet.env").exists(), timeout=30)
-    (state / "fs/etc/cni/net.d/10-flannel.conflist").write_text(json.dumps(CONFLIST))
+def test_flannel_runs_as_its_daemonset_with_the_clusters_network(
+    cluster: tuple[str, str],
+) -> None:
+    name, config = cluster
+    pods = json.loads(kubectl(config, "get", "pod", "-n", "kube-flannel", "-o", "json").stdout)
+    nodes = sorted(p["spec"]["nodeName"] for p in pods["items"])
+    assert nodes == [f"{name}-control-plane", f"{name}-worker"]
+    assert all(p["metadata"]["name"].startswith("kube-flannel-ds-") for p in pods["items"])
+    assert all(p["status"]["phase"] == "Running" for p in pods["items"])
+    cfg = json.loads(kubectl(config, "get", "cm", "-n", "kube-flannel", "kube-flannel-cfg",
+                             "-o", "json").stdout)  # fmt: skip
+    net_conf = json.loads(cfg["data"]["net-conf.json"])
+    assert (net_conf["Network"], net_conf["Backend"]["Type"]) == ("10.244.0.0/16", "vxlan")
+    cidrs = kubectl(
+        config,
+        "get",
+        "node",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.spec.podCIDR} {end}",
+    ).stdout
+    assert dict(pair.split("=") for pair in cidrs.split()) == {
+        f"{name}-control-plane": "10.244.0.0/24", f"{name}-worker": "10.244.1.0/24",
+    }  # fmt: skip
+    for node, index in ((f"{name}-control-plane", 0), (f"{name}-worker", 1)):
+        conflist = Path(node_dir(name, node)) / "fs/etc/cni/net.d/10-flannel.conflist"
+        assert json.loads(conflist.read_text())["plugins"][0]["type"] == "flannel"
+        subnet = ipaddress.ip_interface(subnet_env(name, node)["FLANNEL_SUBNET"]).network
+        assert subnet == ipaddress.ip_network(f"10.244.{index}.0/24")  # the Node's podCIDR
 
 
 def subnet_env(cluster: str, node: str) -> dict[str, str]:

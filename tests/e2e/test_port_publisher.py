@@ -7,6 +7,7 @@ that later parts of kin provide; the host connects to the published port.
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -84,17 +85,20 @@ def test_tcp_udp_and_api_server_ports_reach_the_nodes() -> None:
             u.settimeout(5)
             u.sendto(b"ping", udp)
             assert u.recv(1024) == f"udp from {gateway}: ping".encode()
+        # The API port reaches the API server on the control plane's 6443 (TLS, its own CA).
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         api = ("127.0.0.1", plan.api_server.host_port)
-        cp = plan.control_plane.name
-        with server_in(cp, TCP_SERVER, 6443), socket.create_connection(api) as c:
-            c.sendall(b"GET /version")
-            assert c.recv(1024) == f"tcp from {gateway}: GET /version".encode()
+        with socket.create_connection(api) as raw, context.wrap_socket(raw) as tls:
+            tls.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
+            assert tls.recv(1024).startswith(b"HTTP/1.0 200")
 
 
 def test_a_published_port_with_nothing_behind_it_closes_the_connection() -> None:
     with temporary_cluster(CONFIG) as name:
         plan = query.cluster_plan(name)
-        with socket.create_connection(("127.0.0.1", plan.api_server.host_port)) as c:
+        port = host_port(plan, f"{name}-worker", 31000)
+        with socket.create_connection(("127.0.0.1", port)) as c:
             c.settimeout(10)
             assert c.recv(1024) == b""
 

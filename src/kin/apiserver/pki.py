@@ -178,7 +178,8 @@ def write_cluster_pki(
     directory: str, service_cidr: str, addresses: tuple[str, ...], nodes: tuple[str, ...]
 ) -> CertKey:
     """kubeadm's layout under ``directory`` (``/etc/kubernetes/pki``): ca, apiserver,
-    apiserver-kubelet-client, admin, scheduler (``system:kube-scheduler``) and
+    apiserver-kubelet-client, admin, scheduler (``system:kube-scheduler``), controller-manager
+    (``system:kube-controller-manager``) and
     ``node-<name>`` for each node. Returns the CA."""
     ca = new_ca()
     write(ca, f"{directory}/ca.crt", f"{directory}/ca.key")
@@ -189,6 +190,8 @@ def write_cluster_pki(
     write(admin, f"{directory}/admin.crt", f"{directory}/admin.key")
     scheduler = issue(ca, "system:kube-scheduler")
     write(scheduler, f"{directory}/scheduler.crt", f"{directory}/scheduler.key")
+    manager = issue(ca, "system:kube-controller-manager")
+    write(manager, f"{directory}/controller-manager.crt", f"{directory}/controller-manager.key")
     kubelet_client = issue(ca, "kube-apiserver-kubelet-client", ("kubeadm:cluster-admins",))
     write(kubelet_client, f"{directory}/apiserver-kubelet-client.crt",
           f"{directory}/apiserver-kubelet-client.key")  # fmt: skip

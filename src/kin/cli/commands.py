@@ -67,7 +67,8 @@ def create_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
     wait = parse_duration(args.wait)
     for warning in _flag_warnings(args) + unsupported_warnings(config):
         status.warn(f"WARNING: {warning}")
-    plan, notes = create_cluster(CreateOptions(config, name, args.retain, wait), status)
+    options = CreateOptions(config, name, args.retain, wait, args.flannel_backend, args.datastore)
+    plan, notes = create_cluster(options, status)
     for note in notes:
         status.info(note)
     status.info("You can now use your cluster with:\n")

@@ -60,6 +60,12 @@ def _add_create(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     cluster.add_argument("--retain", action="store_true", help="keep nodes if creation fails")
     cluster.add_argument("--wait", default="0s", help="wait for nodes to be ready (e.g. 30s)")
     cluster.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
+    cluster.add_argument(
+        "--flannel-backend", default="vxlan", help="kin: vxlan (default), host-gw or udp"
+    )
+    cluster.add_argument(
+        "--datastore", default="sqlite", help="kin: the API server's sqlite (default) or etcd"
+    )
     cluster.set_defaults(handler=_cmd("create_cluster_cmd"), fails="failed to create cluster")
 
 

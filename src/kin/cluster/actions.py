@@ -1,21 +1,40 @@
-"""Create-cluster steps after the nodes exist: an ordered list of named actions (kind's actions).
+"""Create-cluster steps after the nodes boot: an ordered list of named actions (kind's).
 
-Each later part of kin (API server, kubelets, CNI, ...) adds an ``Action`` here;
-``create`` runs them in order with one status line each and deletes the
-cluster if one fails (unless ``--retain``).
+``create`` runs them in order with one status line each and deletes the cluster if one
+fails (unless ``--retain``): Starting control-plane 🕹️ (the API server answers
+``/readyz`` through the published port), Installing CNI 🔌 (flannel's objects, unless
+``networking.disableDefaultCNI``), Joining worker nodes 🚜 (every worker's Node is
+registered) and, with ``--wait``, Waiting ≤ ... for control-plane = Ready ⏳.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from kin.cluster.nodes import Node
+from kin.cluster import apiclient
+from kin.cluster.manifests import flannel_objects
 from kin.cluster.plan import ClusterPlan
+from kin.cluster.provision import join_worker
 from kin.cluster.reporter import Reporter
+from kin.errors import KinError
+from kin.kube.client import Client
 
-__all__ = ["Action", "ActionContext", "WaitForNodes", "default_actions"]
+__all__ = [
+    "Action",
+    "ActionContext",
+    "InstallCNI",
+    "JoinWorkers",
+    "StartControlPlane",
+    "WaitForReady",
+    "default_actions",
+    "format_duration",
+]
+
+Obj = dict[str, Any]
+CONTROL_PLANE_TIMEOUT = 60.0
+JOIN_TIMEOUT = 60.0
 
 
 @dataclass
@@ -35,28 +54,106 @@ class Action(Protocol):
     def execute(self, ctx: ActionContext) -> None: ...
 
 
-class WaitForNodes:
-    """``--wait``: every node's PID 1 answers. The control-plane Ready check replaces it later."""
+class StartControlPlane:
+    name = "Starting control-plane 🕹️"
+
+    def execute(self, ctx: ActionContext) -> None:
+        async def ready(api: Client) -> bool | None:
+            deadline = time.monotonic() + CONTROL_PLANE_TIMEOUT
+            return await apiclient.wait_for(lambda: _readyz(api), deadline)
+
+        if not apiclient.run(ctx.plan, ready):
+            raise KinError(
+                f"the API server of cluster {ctx.plan.name!r} did not become ready within "
+                f"{format_duration(CONTROL_PLANE_TIMEOUT)} (its log: `kin exec "
+                f"{ctx.plan.control_plane.name} -- crictl logs` of kube-apiserver)"
+            )
+
+
+async def _readyz(api: Client) -> bool | None:
+    # ``/readyz`` answers text, which the client reads as a message: any 2xx is ready.
+    await api.request("GET", "/readyz")
+    return True
+
+
+class InstallCNI:
+    name = "Installing CNI 🔌"
+
+    def execute(self, ctx: ActionContext) -> None:
+        apiclient.run(ctx.plan, lambda api: apiclient.apply(api, flannel_objects(ctx.plan)))
+
+
+class JoinWorkers:
+    """As ``kubeadm join`` after ``kubeadm init``: the workers' kubelets start once the
+    control plane's Node has its podCIDR, so node IPAM hands out the blocks in kind's
+    order (control plane 10.244.0.0/24, then the workers in order)."""
+
+    name = "Joining worker nodes 🚜"
+
+    def execute(self, ctx: ActionContext) -> None:
+        control_plane = ctx.plan.control_plane.name
+
+        async def has_cidr(api: Client) -> bool | None:
+            async def check() -> bool | None:
+                node = await api.get(f"/api/v1/nodes/{control_plane}")
+                return True if (node.get("spec") or {}).get("podCIDR") else None
+
+            return await apiclient.wait_for(check, time.monotonic() + JOIN_TIMEOUT)
+
+        if not apiclient.run(ctx.plan, has_cidr):
+            raise KinError(f"node {control_plane} got no podCIDR within "
+                           f"{format_duration(JOIN_TIMEOUT)}: is kube-controller-manager "
+                           "running?")  # fmt: skip
+        joining = [n for n in ctx.plan.nodes if n.role != "control-plane"]
+        for node in joining:
+            join_worker(ctx.plan, node)
+        workers = {n.name for n in joining}
+
+        async def joined(api: Client) -> bool | None:
+            async def check() -> bool | None:
+                listed = await api.get("/api/v1/nodes")
+                names = {n["metadata"]["name"] for n in listed.get("items") or []}
+                return True if workers <= names else None
+
+            return await apiclient.wait_for(check, time.monotonic() + JOIN_TIMEOUT)
+
+        if not apiclient.run(ctx.plan, joined):
+            raise KinError(f"worker nodes {', '.join(sorted(workers))} did not register "
+                           f"within {format_duration(JOIN_TIMEOUT)}")  # fmt: skip
+
+
+class WaitForReady:
+    """``--wait``: the control-plane Node's Ready condition is True."""
 
     def __init__(self, wait: float) -> None:
         self.wait = wait
 
     @property
     def name(self) -> str:
-        return f"Waiting ≤ {format_duration(self.wait)} for nodes = Ready ⏳"
+        return f"Waiting ≤ {format_duration(self.wait)} for control-plane = Ready ⏳"
 
     def execute(self, ctx: ActionContext) -> None:
         started = time.monotonic()
-        deadline = started + self.wait
-        pending = [Node(ctx.plan.name, node) for node in ctx.plan.nodes]
-        while pending and time.monotonic() < deadline:
-            pending = [node for node in pending if not (node.running() and node.ping())]
-            if pending:
-                time.sleep(0.05)
-        if pending:
-            ctx.notes.append(" • WARNING: Timed out waiting for Ready ⚠️")
-        else:
+        node = ctx.plan.control_plane.name
+
+        async def ready(api: Client) -> bool | None:
+            async def check() -> bool | None:
+                obj = await api.get(f"/api/v1/nodes/{node}")
+                return True if _is_ready(obj) else None
+
+            return await apiclient.wait_for(check, started + self.wait)
+
+        if apiclient.run(ctx.plan, ready):
             ctx.notes.append(f" • Ready after {format_duration(time.monotonic() - started)} 💚")
+        else:
+            ctx.notes.append(" • WARNING: Timed out waiting for Ready ⚠️")
+
+
+def _is_ready(node: Obj) -> bool:
+    for condition in (node.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
 
 
 def format_duration(seconds: float) -> str:
@@ -71,8 +168,12 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def default_actions(wait: float) -> list[Action]:
-    actions: list[Action] = []
+def default_actions(plan: ClusterPlan, wait: float) -> list[Action]:
+    actions: list[Action] = [StartControlPlane()]
+    if not plan.disable_default_cni:
+        actions.append(InstallCNI())
+    if any(node.role != "control-plane" for node in plan.nodes):
+        actions.append(JoinWorkers())
     if wait > 0:
-        actions.append(WaitForNodes(wait))
+        actions.append(WaitForReady(wait))
     return actions

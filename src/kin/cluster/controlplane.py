@@ -2,11 +2,12 @@
 
 Written into the nodes' file systems before they boot, where kubeadm writes them:
 the control plane's ``/etc/kubernetes/pki`` (CA, API server, admin, kubelet-client,
-scheduler and one client certificate per node, ``system:node:<name>``), ``admin.conf`` and
-``scheduler.conf``, every node's ``/etc/kubernetes/kubelet.conf`` and ``pki/ca.crt``, and
-the control plane's ``/etc/kubernetes/manifests/kube-apiserver.yaml`` and
-``kube-scheduler.yaml``, which its kubelet starts with no API server around, exactly as
-kubeadm's control plane boots.
+scheduler, controller manager and one client certificate per node,
+``system:node:<name>``), ``admin.conf``, ``scheduler.conf`` and
+``controller-manager.conf``, every node's ``/etc/kubernetes/kubelet.conf`` and
+``pki/ca.crt``, and the control plane's static pods in ``/etc/kubernetes/manifests``
+(kube-apiserver, kube-controller-manager, kube-scheduler), which its kubelet starts with
+no API server around, exactly as kubeadm's control plane boots.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "KUBELET_CONF",
     "admin_kubeconfig",
     "apiserver_manifest",
+    "controller_manager_manifest",
     "kubelet_flags",
     "scheduler_manifest",
     "write_control_plane_files",
@@ -35,6 +37,7 @@ __all__ = [
 ETC = "etc/kubernetes"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 SCHEDULER_CONF = "/etc/kubernetes/scheduler.conf"
+CONTROLLER_MANAGER_CONF = "/etc/kubernetes/controller-manager.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 PKI = "/etc/kubernetes/pki"
 KUBELET_PKI = "/var/lib/kubelet/pki"
@@ -63,6 +66,10 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
     kubeconfig.write(admin, os.path.join(node_fs[cp.name], ADMIN_CONF.lstrip("/")))
     scheduler = _kubeconfig(cp_pki, "scheduler", ca, server, "default", "system:kube-scheduler")
     kubeconfig.write(scheduler, os.path.join(node_fs[cp.name], SCHEDULER_CONF.lstrip("/")))
+    manager = _kubeconfig(cp_pki, "controller-manager", ca, server, "default",
+                          "system:kube-controller-manager")  # fmt: skip
+    path = os.path.join(node_fs[cp.name], CONTROLLER_MANAGER_CONF.lstrip("/"))
+    kubeconfig.write(manager, path)
     for node in plan.nodes:
         root = node_fs[node.name]
         node_pki = os.path.join(root, PKI.lstrip("/"))
@@ -81,6 +88,7 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
     manifests = os.path.join(node_fs[cp.name], ETC, "manifests")
     os.makedirs(manifests, exist_ok=True)
     for name, pod in (("kube-apiserver", apiserver_manifest(plan)),
+                      ("kube-controller-manager", controller_manager_manifest(plan)),
                       ("kube-scheduler", scheduler_manifest())):  # fmt: skip
         write_atomic(os.path.join(manifests, f"{name}.yaml"), yaml.safe_dump(pod, sort_keys=False))
 
@@ -159,30 +167,58 @@ def scheduler_manifest() -> dict[str, object]:
         sys.executable, "-m", "kin.scheduler", f"--kubeconfig={SCHEDULER_CONF}",
         "--bind-address=127.0.0.1", "--leader-elect=false",
     ]  # fmt: skip
+    return _component_pod("kube-scheduler", command, SCHEDULER_CONF)
+
+
+def controller_manager_manifest(plan: ClusterPlan) -> dict[str, object]:
+    """kube-controller-manager as kubeadm's static pod, with kubeadm's flags that matter:
+    node IPAM from the cluster's podSubnet (/24 per node), the service range, the CA for
+    ``kube-root-ca.crt``."""
+    command = [
+        sys.executable, "-m", "kin.controller_manager",
+        f"--kubeconfig={CONTROLLER_MANAGER_CONF}", "--bind-address=127.0.0.1",
+        "--leader-elect=false", "--controllers=*", "--allocate-node-cidrs=true",
+        f"--cluster-cidr={plan.pod_subnet}", "--node-cidr-mask-size=24",
+        f"--service-cluster-ip-range={plan.service_subnet}",
+        f"--root-ca-file={PKI}/ca.crt", f"--cluster-name=kin-{plan.name}",
+    ]  # fmt: skip
+    return _component_pod("kube-controller-manager", command, CONTROLLER_MANAGER_CONF,
+                          certificates=True)  # fmt: skip
+
+
+def _component_pod(
+    name: str, command: list[str], kubeconfig_path: str, certificates: bool = False
+) -> dict[str, object]:
+    """A control-plane component's static pod on the host image, reading its kubeconfig
+    (and, with ``certificates``, the cluster's PKI directory)."""
+    mounts: list[dict[str, object]] = [
+        {"name": "kubeconfig", "mountPath": kubeconfig_path, "readOnly": True},
+    ]
+    volumes: list[dict[str, object]] = [
+        {"name": "kubeconfig", "hostPath": {"path": kubeconfig_path, "type": "FileOrCreate"}},
+    ]
+    if certificates:
+        mounts.append({"name": "k8s-certs", "mountPath": PKI, "readOnly": True})
+        volumes.append({"name": "k8s-certs", "hostPath": {"path": PKI, "type": CREATE}})
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": "kube-scheduler",
+            "name": name,
             "namespace": "kube-system",
-            "labels": {"component": "kube-scheduler", "tier": "control-plane"},
+            "labels": {"component": name, "tier": "control-plane"},
         },
         "spec": {
             "hostNetwork": True,
             "priorityClassName": "system-node-critical",
             "containers": [{
-                "name": "kube-scheduler",
-                "image": f"registry.k8s.io/kube-scheduler:{KUBERNETES_VERSION}",
+                "name": name,
+                "image": f"registry.k8s.io/{name}:{KUBERNETES_VERSION}",
                 "imagePullPolicy": "IfNotPresent",
                 "command": command,
-                "volumeMounts": [
-                    {"name": "kubeconfig", "mountPath": SCHEDULER_CONF, "readOnly": True},
-                ],
+                "volumeMounts": mounts,
             }],
-            "volumes": [
-                {"name": "kubeconfig",
-                 "hostPath": {"path": SCHEDULER_CONF, "type": "FileOrCreate"}},
-            ],
+            "volumes": volumes,
         },
     }  # fmt: skip
 

@@ -17,15 +17,18 @@ from kin.cluster.actions import ActionContext, default_actions
 from kin.cluster.delete import delete_cluster
 from kin.cluster.plan import ClusterPlan, plan_cluster
 from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_publisher
-from kin.cluster.provision import provision_nodes
+from kin.cluster.provision import boot_nodes, prepare_nodes, write_configuration
 from kin.cluster.reporter import Reporter
 from kin.cluster.state import ClusterState, host_lock, list_cluster_names, load_state
 from kin.cluster.zygote import start_zygote
 from kin.config import Cluster, check_supported, name_length_warning, set_defaults, validate
 from kin.errors import ClusterExistsError, ConfigError
+from kin.flannel.netconf import BACKENDS
 from kin.linux import ns
 
-__all__ = ["CreateOptions", "create_cluster"]
+__all__ = ["DATASTORES", "CreateOptions", "create_cluster"]
+
+DATASTORES = ("sqlite", "etcd")
 
 
 @dataclass
@@ -34,11 +37,26 @@ class CreateOptions:
     name: str
     retain: bool = False
     wait: float = 0.0
+    flannel_backend: str = "vxlan"
+    datastore: str = "sqlite"
+
+    def check(self) -> None:
+        """kin's own flags, checked before anything is made."""
+        problems = []
+        if self.flannel_backend not in BACKENDS:
+            problems.append(f"--flannel-backend: {self.flannel_backend!r} is not one of "
+                            f"{', '.join(BACKENDS)}")  # fmt: skip
+        if self.datastore not in DATASTORES:
+            problems.append(f"--datastore: {self.datastore!r} is not one of "
+                            f"{', '.join(DATASTORES)}")  # fmt: skip
+        if problems:
+            raise ConfigError(problems)
 
 
 def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterPlan, list[str]]:
     """Create the cluster; return its plan and the closing notes (``Ready after 1s``)."""
     name, config = options.name, options.config
+    options.check()
     _refuse_existing(name)
     warning = name_length_warning(name)
     if warning:
@@ -50,7 +68,7 @@ def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterP
     check_supported(config)
     reporter.info(f'Creating cluster "{name}" ...')
     with reserve_ports(port_requests(config)) as reservations:
-        plan = _register(config, name, reservations)
+        plan = _register(config, name, reservations, options)
         try:
             return plan, _build(plan, reservations, options, reporter)
         except BaseException:
@@ -72,14 +90,17 @@ def _absolute_host_paths(config: Cluster) -> None:
             mount.host_path = os.path.abspath(mount.host_path)
 
 
-def _register(config: Cluster, name: str, reservations: list[Reservation]) -> ClusterPlan:
+def _register(
+    config: Cluster, name: str, reservations: list[Reservation], options: CreateOptions
+) -> ClusterPlan:
     """Plan and record the cluster under the host lock, so addresses never clash."""
     chosen = {r.request.key: r.port for r in reservations}
     with host_lock():
         _refuse_existing(name)  # again: another create may have won the race
         net = network.ensure_network()
         used = _addresses_in_use()
-        plan = plan_cluster(config, name, net, used, chosen)
+        plan = plan_cluster(config, name, net, used, chosen, options.flannel_backend,
+                            options.datastore)  # fmt: skip
         taken = [n.name for n in plan.nodes if ns.netns_exists(n.name)]
         if taken:
             if not list_cluster_names():
@@ -107,11 +128,14 @@ def _build(
     reporter: Reporter,
 ) -> list[str]:
     reporter.start("Preparing nodes " + "📦 " * len(plan.nodes))
-    start_zygote(plan)  # first: it imports while the nodes boot
-    provision_nodes(plan)
+    start_zygote(plan)  # first: it imports while the nodes are prepared
+    specs = prepare_nodes(plan)
+    reporter.start("Writing configuration 📜")
+    write_configuration(plan, specs)
+    boot_nodes(specs)  # all at once: the workers start while the control plane does
     start_publisher(plan, reservations)
     ctx = ActionContext(plan=plan, reporter=reporter, wait=options.wait)
-    for action in default_actions(options.wait):
+    for action in default_actions(plan, options.wait):
         reporter.start(action.name)
         action.execute(ctx)
     reporter.end(True)

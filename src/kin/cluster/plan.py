@@ -100,6 +100,10 @@ class ClusterPlan:
     service_subnet: str
     kube_proxy_mode: str
     disable_default_cni: bool
+    flannel_backend: str = "vxlan"
+    """kin-only (``--flannel-backend``): vxlan, host-gw or udp."""
+    datastore: str = "sqlite"
+    """kin-only (``--datastore``): sqlite (embedded in the API server) or etcd."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -124,6 +128,8 @@ class ClusterPlan:
             service_subnet=raw["service_subnet"],
             kube_proxy_mode=raw["kube_proxy_mode"],
             disable_default_cni=raw["disable_default_cni"],
+            flannel_backend=raw.get("flannel_backend", "vxlan"),
+            datastore=raw.get("datastore", "sqlite"),
             extra=dict(raw.get("extra", {})),
         )
 
@@ -161,8 +167,11 @@ def plan_cluster(
     network: NetworkPlan,
     used_ips: Collection[str],
     chosen_ports: Mapping[str, int],
+    flannel_backend: str = "vxlan",
+    datastore: str = "sqlite",
 ) -> ClusterPlan:
-    """Plan ``config`` as cluster ``name``; ``chosen_ports`` maps a port's key to its host port."""
+    """Plan ``config`` as cluster ``name``; ``chosen_ports`` maps a port's key to its host
+    port; ``flannel_backend`` and ``datastore`` are kin's own choices (already checked)."""
     order = _creation_order(config)
     names = dict(zip(order, node_names(name, [config.nodes[i].role for i in order]), strict=True))
     ips = _allocate_ips(network, used_ips, len(order))
@@ -181,6 +190,8 @@ def plan_cluster(
         # This kernel has no IPVS: kind's default mode instead (the config layer warns).
         kube_proxy_mode=_proxy_mode(config.networking.kube_proxy_mode),
         disable_default_cni=config.networking.disable_default_cni,
+        flannel_backend=flannel_backend,
+        datastore=datastore,
     )
 
 

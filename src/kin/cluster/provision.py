@@ -26,12 +26,13 @@ from kin.cluster.zygote import ENV as ZYGOTE_ENV
 from kin.cluster.zygote import ZYGOTE_SOCKET
 from kin.cni.entry import DEFAULT_SOCKET
 from kin.cni.install import install_plugins
-from kin.errors import KinError, ProvisionError
+from kin.errors import KinError, NodeError, ProvisionError
 from kin.linux import ns
 from kin.linux.cgroups import remove_tree
 from kin.linux.files import write_atomic
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
+from kin.node.client import request
 from kin.node.spec import Bind, NodeSpec
 from kin.node.units import Unit, write_unit
 from kin.runtime import DEFAULT_ROOT
@@ -39,10 +40,14 @@ from kin.runtime import DEFAULT_SOCKET as RUNTIME_SOCKET
 
 __all__ = [
     "NODE_DIRECTORIES",
+    "boot_nodes",
     "delete_nodes",
     "hosts_file",
+    "join_worker",
     "node_spec",
+    "prepare_nodes",
     "provision_nodes",
+    "write_configuration",
 ]
 
 NODE_DIRECTORIES = (
@@ -96,13 +101,28 @@ def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
 
 def provision_nodes(plan: ClusterPlan) -> None:
     """Create every node of ``plan``: network first (a few ms each), then all PID 1s at once."""
+    specs = prepare_nodes(plan)
+    write_configuration(plan, specs)
+    boot_nodes(specs)
+
+
+def prepare_nodes(plan: ClusterPlan) -> list[NodeSpec]:
+    """Every node but its PID 1: files, network namespace, link to the kin network."""
     _ensure_host_mount_points()
-    specs = [_prepare_node(plan, node) for node in plan.nodes]
+    return [_prepare_node(plan, node) for node in plan.nodes]
+
+
+def write_configuration(plan: ClusterPlan, specs: list[NodeSpec]) -> None:
+    """kubeadm's part: PKI, kubeconfigs, the control plane's static pods."""
     roots = {spec.name: os.path.join(spec.state_dir, "fs") for spec in specs}
     try:
         write_control_plane_files(plan, roots)
     except (KinError, OSError, ValueError) as exc:
         raise ProvisionError(f"failed to write the cluster's PKI and kubeconfigs: {exc}") from exc
+
+
+def boot_nodes(specs: list[NodeSpec]) -> None:
+    """Every node's PID 1 at once."""
     _boot(specs)
 
 
@@ -154,17 +174,32 @@ def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) ->
         "--cni-server", DEFAULT_SOCKET.decode(),  # the plugins' executables call in there
     )  # fmt: skip
     write_unit(spec.units_dir, Unit(RUNTIME_UNIT, runtime, DAEMON_ENV, zygote=ZYGOTE_SOCKET))
-    kubelet = (
-        sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip,
-        *kubelet_args,
-    )  # fmt: skip
-    write_unit(spec.units_dir, Unit(KUBELET_UNIT, kubelet, DAEMON_ENV, zygote=ZYGOTE_SOCKET))
+    if node.role == "control-plane":  # a worker's kubelet starts when it joins
+        write_unit(spec.units_dir, _kubelet_unit(node, kubelet_args))
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)
     etc = os.path.join(spec.etc_layer, "upper")
     os.makedirs(etc, exist_ok=True)
     write_atomic(os.path.join(etc, "crictl.yaml"), CRICTL_CONFIG)  # the node's /etc/crictl.yaml
+
+
+def _kubelet_unit(node: NodePlan, kubelet_args: list[str]) -> Unit:
+    kubelet = (
+        sys.executable, "-m", "kin.kubelet", "--node", node.name, "--node-ip", node.ip,
+        *kubelet_args,
+    )  # fmt: skip
+    return Unit(KUBELET_UNIT, kubelet, DAEMON_ENV, zygote=ZYGOTE_SOCKET)
+
+
+def join_worker(plan: ClusterPlan, node: NodePlan) -> None:
+    """``kubeadm join``: the worker's kubelet unit is written and its PID 1 starts it."""
+    spec = node_spec(plan, node)
+    write_unit(spec.units_dir, _kubelet_unit(node, kubelet_flags(plan, node)))
+    try:
+        request(os.path.join(spec.state_dir, "supervisor.sock"), "reload")
+    except NodeError as exc:
+        raise ProvisionError(f"failed to start the kubelet of node {node.name!r}: {exc}") from exc
 
 
 def hosts_file(plan: ClusterPlan) -> str:

@@ -5,7 +5,7 @@ count, its decimal digits mapped onto the alphabet that never spells words)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["safe_encode", "template_hash", "without_hash"]
 
@@ -28,10 +28,20 @@ def safe_encode(text: str) -> str:
 
 
 def without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    """The template with the labels a controller adds removed, for comparing templates."""
+    """The template as Kubernetes compares templates: the labels a controller adds
+    removed, and nulls dropped (a typed Go object cannot tell ``creationTimestamp: null``,
+    which ``kubectl rollout undo`` sends, from no field at all)."""
     meta = dict(template.get("metadata") or {})
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in HASH_LABELS}
     meta["labels"] = labels
     if not labels:
         del meta["labels"]
-    return {**template, "metadata": meta}
+    return cast(dict[str, Any], _without_nulls({**template, "metadata": meta}))
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

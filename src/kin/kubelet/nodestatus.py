@@ -26,6 +26,7 @@ __all__ = ["NodeAgent"]
 
 log = logging.getLogger("kin.kubelet")
 STATUS_PERIOD = 10.0
+READINESS_POLL = 1.0
 LEASE_DURATION = 40
 LEASE_NAMESPACE = "kube-node-lease"
 FORCE_REPORT = 60.0
@@ -115,8 +116,10 @@ class NodeAgent:
         await self.registered.wait()
         since_report = FORCE_REPORT
         while True:
+            ready = None
             try:
                 status = await self.status()
+                ready = _ready(status)
                 comparable = _without_heartbeats(status)
                 if comparable != self._last or since_report >= FORCE_REPORT:
                     await self.api.patch(f"/api/v1/nodes/{self.name}/status", {"status": status})
@@ -126,8 +129,23 @@ class NodeAgent:
                 self.pod_cidr = node.get("spec", {}).get("podCIDR", "") or self.pod_cidr
             except Exception as exc:  # the API server or runtime may be restarting
                 log.warning("node %s: status update failed: %s", self.name, exc)
-            await asyncio.sleep(STATUS_PERIOD)
-            since_report += STATUS_PERIOD
+            since_report += await self._until_next_report(ready)
+
+    async def _until_next_report(self, ready: bool | None) -> float:
+        """Sleep the status period, cut short when the runtime's readiness stops being
+        ``ready`` (a CNI config appeared: the node turns Ready in a second, not ten).
+        Returns the seconds slept."""
+        slept = 0.0
+        while slept < STATUS_PERIOD:
+            await asyncio.sleep(READINESS_POLL)
+            slept += READINESS_POLL
+            try:
+                reply = await self.runtime.Status(cri.StatusRequest())
+            except Exception:
+                continue  # the runtime may be restarting: the full report says so
+            if all(c.status for c in reply.status.conditions) != ready:
+                break
+        return slept
 
     async def status(self) -> Obj:
         runtime_status = await self.runtime.Status(cri.StatusRequest())
@@ -218,6 +236,12 @@ class NodeAgent:
             holderIdentity=self.name, leaseDurationSeconds=LEASE_DURATION, renewTime=now
         )
         await self.api.update(path, lease)
+
+
+def _ready(status: Obj) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
+    )  # fmt: skip
 
 
 def _without_heartbeats(status: Obj) -> Obj:

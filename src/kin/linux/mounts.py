@@ -120,20 +120,60 @@ def enter_copy_on_write_root(layer_dir: str, binds: Binds, hidden: tuple[str, ..
     at ``layer_dir``; the other top-level mounts come back read-only (``/proc``, ``/dev``
     and ``/sys`` are the container's own, and mounts at or below ``hidden`` paths are
     left out); then ``pivot_root`` into it. What the process writes, and every mount
-    point it needs, lands in memory, never on the file system underneath. Call it in a
-    private or slave mount namespace.
+    point it needs, lands in memory, never on the file system underneath: a top-level
+    mount where a bind needs a mount point that does not exist (a volume at
+    ``/etc/kube-flannel`` on a node whose ``/etc`` is a mount of its own) comes back as a
+    copy-on-write overlay of itself instead, its own submounts bound again read-only.
+    Call it in a private or slave mount namespace.
     """
     skipped = ("/proc", "/dev", "/sys", *hidden)
     submounts = [
         m for m in top_level_mounts() if not _under(m, skipped) and not _under(m, (layer_dir,))
     ]
     root = _overlay(layer_dir, "/")
-    for point in submounts:
+    for number, point in enumerate(submounts):
         target = resolve_in_root(root, point)
-        if os.path.isdir(point) == os.path.isdir(target) and os.path.lexists(target):
+        if os.path.isdir(point) != os.path.isdir(target) or not os.path.lexists(target):
+            continue
+        if os.path.isdir(point) and _lacks_mount_points(point, binds):
+            _writable_copy(point, target, os.path.join(layer_dir, f"mount{number}"), root)
+        else:
             syscalls.mount(point, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
             syscalls.mount_setattr_readonly(target)
     _finish_root(root, binds)
+
+
+def _lacks_mount_points(point: str, binds: Binds) -> bool:
+    """Whether a bind target below ``point`` does not exist there."""
+    return any(
+        _under(target, (point,)) and target != point and not os.path.lexists(target)
+        for _, target, _ in binds
+    )  # fmt: skip
+
+
+def _writable_copy(point: str, target: str, scratch: str, root: str) -> None:
+    """``point`` at ``target`` as an overlay over it (upper layer in ``scratch``, in the
+    container's memory), with the mounts made on ``point`` bound again, read-only."""
+    upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+    os.makedirs(upper)
+    os.makedirs(work)
+    syscalls.mount("overlay", target, "overlay", 0,
+                   f"lowerdir={point},upperdir={upper},workdir={work}")  # fmt: skip
+    for child in child_mounts(point):
+        child_target = resolve_in_root(root, child)
+        if os.path.lexists(child_target) and os.path.isdir(child) == os.path.isdir(child_target):
+            syscalls.mount(child, child_target, flags=syscalls.MS_BIND | syscalls.MS_REC)
+            syscalls.mount_setattr_readonly(child_target)
+
+
+def child_mounts(point: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """The mount points of the mounts made directly on the (last) mount at ``point``."""
+    with open(mountinfo) as f:
+        entries = [line.split() for line in f]
+    ids = [fields[0] for fields in entries if _unescape(fields[4]) == point]
+    if not ids:
+        return []
+    return [_unescape(f[4]) for f in entries if f[1] == ids[-1]]
 
 
 def enter_image_root(rootfs: str, layer_dir: str, binds: Binds) -> None:

@@ -142,10 +142,10 @@ class Containers:
             {"source": sandbox.path(name), "target": f"/etc/{name}", "readonly": False}
             for name in ("hostname", "hosts", "resolv.conf")
         ]
-        mounts += [
-            {"source": m.host_path, "target": m.container_path, "readonly": m.readonly}
-            for m in config.mounts
-        ]
+        for mount in config.mounts:
+            _ensure_source(mount.host_path)
+            mounts.append({"source": mount.host_path, "target": mount.container_path,
+                           "readonly": mount.readonly})  # fmt: skip
         process = record.facts.get("image_process") or {}
         env = dict(item.partition("=")[::2] for item in process.get("env") or [])
         env.update({kv.key: kv.value.decode(errors="replace") for kv in config.envs})
@@ -426,6 +426,16 @@ def _stop_signal(config: cri.ContainerConfig) -> int:
         return signal.SIGTERM
     name = cri.Signal.Name(config.stop_signal)
     return int(getattr(signal, name, signal.SIGTERM))
+
+
+def _ensure_source(path: str) -> None:
+    """A missing host path is made a directory, as containerd does (a hostPath volume of no
+    type, such as flannel's ``/run/flannel``, may name one that does not exist yet)."""
+    if not os.path.lexists(path):
+        try:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise CRIError(f"cannot create mount source {path}: {exc.strerror}") from exc
 
 
 def _process(record: ContainerRecord) -> ProcessRecord | None:

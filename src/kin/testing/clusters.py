@@ -22,6 +22,10 @@ nodes:
 """
 """The seed's two nodes, without its host ports (so a running demo does not collide)."""
 
+BARE_TWO_NODES = TWO_NODES + "networking:\n  disableDefaultCNI: true\n"
+"""Two nodes without flannel: the runtime and kubelet tests bring their own CNI config,
+and a node's pods are only theirs."""
+
 
 def kin(
     *args: str, stdin: str | None = None, check: bool = True

@@ -143,3 +143,11 @@ def test_the_work_queue_hands_a_key_out_once_and_again_after_done() -> None:
         assert await asyncio.wait_for(queue.get(), 1) == "c"
 
     asyncio.run(scenario())
+
+
+def test_a_template_with_a_null_creation_timestamp_is_the_same_template() -> None:
+    """``kubectl rollout undo`` sends the old template with ``creationTimestamp: null``."""
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "a"}]}}
+    undone = {"metadata": {"labels": {"app": "web"}, "creationTimestamp": None},
+              "spec": template["spec"]}  # fmt: skip
+    assert template_hash(undone) == template_hash(template)
