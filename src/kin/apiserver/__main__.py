@@ -26,13 +26,24 @@ def parse_args(argv: list[str]) -> ServerConfig:
     add("--kubelet-certificate-authority", default="")
     add("--service-cluster-ip-range", default="10.96.0.0/16")
     add("--compaction-interval", type=float, default=300.0, help="seconds")
+    add(
+        "--etcd-servers",
+        default="",
+        help="kube-apiserver's: http://HOST:PORT,... (= --storage etcd://)",
+    )
+    add("--storage-wait", type=float, default=60.0, help="seconds to wait for etcd at start")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
     if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
         parser.error("--kubelet-client-certificate and --kubelet-client-key go together")
+    storage = args.storage
+    if args.etcd_servers:
+        hosts = [url.split("://", 1)[-1].rstrip("/") for url in args.etcd_servers.split(",")]
+        storage = "etcd://" + ",".join(hosts)
     return ServerConfig(
-        storage=args.storage,
+        storage=storage,
+        storage_wait=args.storage_wait,
         bind_address=args.bind_address,
         port=args.secure_port,
         advertise_address=args.advertise_address,

@@ -49,6 +49,8 @@ class ServerConfig:
     service_cluster_ip_range: str = "10.96.0.0/16"
     compaction_interval: float = 300.0
     """Seconds between compactions; each keeps the history since the one before."""
+    storage_wait: float = 0.0
+    """Seconds to wait at start for a remote datastore (etcd) to answer."""
 
 
 class APIServer:
@@ -73,7 +75,7 @@ class APIServer:
 
     async def start(self) -> None:
         config = self.config
-        self.storage = await open_storage(config.storage)
+        self.storage = await open_storage(config.storage, config.storage_wait)
         try:
             await self._serve(self.storage)
         except BaseException:

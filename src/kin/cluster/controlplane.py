@@ -6,7 +6,8 @@ scheduler, controller manager and one client certificate per node,
 ``system:node:<name>``), ``admin.conf``, ``scheduler.conf`` and
 ``controller-manager.conf``, every node's ``/etc/kubernetes/kubelet.conf`` and
 ``pki/ca.crt``, and the control plane's static pods in ``/etc/kubernetes/manifests``
-(kube-apiserver, kube-controller-manager, kube-scheduler), which its kubelet starts with
+(kube-apiserver, kube-controller-manager, kube-scheduler, and etcd with ``--datastore
+etcd``), which its kubelet starts with
 no API server around, exactly as kubeadm's control plane boots.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from typing import Any
 
 import yaml
 
@@ -29,6 +31,7 @@ __all__ = [
     "admin_kubeconfig",
     "apiserver_manifest",
     "controller_manager_manifest",
+    "etcd_manifest",
     "kubelet_flags",
     "scheduler_manifest",
     "write_control_plane_files",
@@ -44,6 +47,9 @@ KUBELET_PKI = "/var/lib/kubelet/pki"
 DATASTORE_DIR = "/var/lib/etcd"
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 CREATE = "DirectoryOrCreate"
+ETCD_BINARY = "/usr/bin/etcd"  # Debian's etcd-server
+ETCD_IMAGE = "registry.k8s.io/etcd:3.5.16-0"
+ETCD_CLIENT_PORT = 2379
 COMMON_NAME_MAX = 64  # X.509 upper bound for a certificate's CN
 
 
@@ -87,9 +93,12 @@ def write_control_plane_files(plan: ClusterPlan, node_fs: dict[str, str]) -> Non
         )
     manifests = os.path.join(node_fs[cp.name], ETC, "manifests")
     os.makedirs(manifests, exist_ok=True)
-    for name, pod in (("kube-apiserver", apiserver_manifest(plan)),
-                      ("kube-controller-manager", controller_manager_manifest(plan)),
-                      ("kube-scheduler", scheduler_manifest())):  # fmt: skip
+    pods = [("kube-apiserver", apiserver_manifest(plan)),
+            ("kube-controller-manager", controller_manager_manifest(plan)),
+            ("kube-scheduler", scheduler_manifest())]  # fmt: skip
+    if plan.datastore == "etcd":
+        pods.append(("etcd", etcd_manifest(plan)))
+    for name, pod in pods:
         write_atomic(os.path.join(manifests, f"{name}.yaml"), yaml.safe_dump(pod, sort_keys=False))
 
 
@@ -107,12 +116,12 @@ def admin_kubeconfig(plan: ClusterPlan, node_fs_root: str, internal: bool = Fals
 
 def _kubeconfig(
     pki_dir: str, pair_name: str, ca: pki.CertKey, server: str, context: str, user: str
-) -> dict[str, object]:
+) -> dict[str, Any]:
     pair = pki.load(f"{pki_dir}/{pair_name}.crt", f"{pki_dir}/{pair_name}.key")
     return kubeconfig.render(context, server, ca.cert_pem(), pair.cert_pem(), pair.key_pem(), user)
 
 
-def apiserver_manifest(plan: ClusterPlan) -> dict[str, object]:
+def apiserver_manifest(plan: ClusterPlan) -> dict[str, Any]:
     """kube-apiserver as kubeadm's static pod, running kin's API server on the host image."""
     cp = plan.control_plane
     command = [
@@ -120,7 +129,7 @@ def apiserver_manifest(plan: ClusterPlan) -> dict[str, object]:
         f"--advertise-address={cp.ip}",
         "--bind-address=0.0.0.0",
         f"--secure-port={API_SERVER_NODE_PORT}",
-        f"--storage=sqlite://{DATASTORE_DIR}/kin-apiserver.sqlite",
+        *_datastore_flags(plan),
         f"--client-ca-file={PKI}/ca.crt",
         f"--tls-cert-file={PKI}/apiserver.crt",
         f"--tls-private-key-file={PKI}/apiserver.key",
@@ -161,16 +170,44 @@ def apiserver_manifest(plan: ClusterPlan) -> dict[str, object]:
     }  # fmt: skip
 
 
-def scheduler_manifest() -> dict[str, object]:
+def _datastore_flags(plan: ClusterPlan) -> list[str]:
+    if plan.datastore == "etcd":
+        return [f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}"]
+    return [f"--storage=sqlite://{DATASTORE_DIR}/kin-apiserver.sqlite"]
+
+
+def etcd_manifest(plan: ClusterPlan) -> dict[str, Any]:
+    """etcd as kubeadm's static pod (``--datastore etcd``), running Debian's etcd on the
+    host's files. It listens on the control plane's loopback only, so plain HTTP: nothing
+    outside the node can reach it (kubeadm's etcd uses TLS on the node address)."""
+    name = plan.control_plane.name
+    local = "http://127.0.0.1"
+    command = [
+        ETCD_BINARY, f"--name={name}", f"--data-dir={DATASTORE_DIR}",
+        f"--listen-client-urls={local}:{ETCD_CLIENT_PORT}",
+        f"--advertise-client-urls={local}:{ETCD_CLIENT_PORT}",
+        f"--listen-peer-urls={local}:{ETCD_CLIENT_PORT + 1}",
+        f"--initial-advertise-peer-urls={local}:{ETCD_CLIENT_PORT + 1}",
+        f"--initial-cluster={name}={local}:{ETCD_CLIENT_PORT + 1}",
+        f"--listen-metrics-urls={local}:{ETCD_CLIENT_PORT + 2}",
+        "--snapshot-count=10000",
+    ]  # fmt: skip
+    return _component_pod("etcd", command, [("etcd-data", DATASTORE_DIR, CREATE, False)],
+                          ETCD_IMAGE)  # fmt: skip
+
+
+def scheduler_manifest() -> dict[str, Any]:
     """kube-scheduler as kubeadm's static pod, running kin's scheduler on the host image."""
     command = [
         sys.executable, "-m", "kin.scheduler", f"--kubeconfig={SCHEDULER_CONF}",
         "--bind-address=127.0.0.1", "--leader-elect=false",
     ]  # fmt: skip
-    return _component_pod("kube-scheduler", command, SCHEDULER_CONF)
+    return _component_pod(
+        "kube-scheduler", command, [("kubeconfig", SCHEDULER_CONF, "FileOrCreate", True)]
+    )
 
 
-def controller_manager_manifest(plan: ClusterPlan) -> dict[str, object]:
+def controller_manager_manifest(plan: ClusterPlan) -> dict[str, Any]:
     """kube-controller-manager as kubeadm's static pod, with kubeadm's flags that matter:
     node IPAM from the cluster's podSubnet (/24 per node), the service range, the CA for
     ``kube-root-ca.crt``."""
@@ -182,24 +219,19 @@ def controller_manager_manifest(plan: ClusterPlan) -> dict[str, object]:
         f"--service-cluster-ip-range={plan.service_subnet}",
         f"--root-ca-file={PKI}/ca.crt", f"--cluster-name=kin-{plan.name}",
     ]  # fmt: skip
-    return _component_pod("kube-controller-manager", command, CONTROLLER_MANAGER_CONF,
-                          certificates=True)  # fmt: skip
+    volumes = [("kubeconfig", CONTROLLER_MANAGER_CONF, "FileOrCreate", True),
+               ("k8s-certs", PKI, CREATE, True)]  # fmt: skip
+    return _component_pod("kube-controller-manager", command, volumes)
+
+
+Volume = tuple[str, str, str, bool]
+"""A hostPath volume of a static pod: name, path (mounted at the same path), type, read-only."""
 
 
 def _component_pod(
-    name: str, command: list[str], kubeconfig_path: str, certificates: bool = False
-) -> dict[str, object]:
-    """A control-plane component's static pod on the host image, reading its kubeconfig
-    (and, with ``certificates``, the cluster's PKI directory)."""
-    mounts: list[dict[str, object]] = [
-        {"name": "kubeconfig", "mountPath": kubeconfig_path, "readOnly": True},
-    ]
-    volumes: list[dict[str, object]] = [
-        {"name": "kubeconfig", "hostPath": {"path": kubeconfig_path, "type": "FileOrCreate"}},
-    ]
-    if certificates:
-        mounts.append({"name": "k8s-certs", "mountPath": PKI, "readOnly": True})
-        volumes.append({"name": "k8s-certs", "hostPath": {"path": PKI, "type": CREATE}})
+    name: str, command: list[str], volumes: list[Volume], image: str = ""
+) -> dict[str, Any]:
+    """A control-plane component's static pod on the host's files, with hostPath volumes."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -213,12 +245,14 @@ def _component_pod(
             "priorityClassName": "system-node-critical",
             "containers": [{
                 "name": name,
-                "image": f"registry.k8s.io/{name}:{KUBERNETES_VERSION}",
+                "image": image or f"registry.k8s.io/{name}:{KUBERNETES_VERSION}",
                 "imagePullPolicy": "IfNotPresent",
                 "command": command,
-                "volumeMounts": mounts,
+                "volumeMounts": [{"name": v, "mountPath": path, "readOnly": ro}
+                                 for v, path, _, ro in volumes],
             }],
-            "volumes": volumes,
+            "volumes": [{"name": v, "hostPath": {"path": path, "type": kind}}
+                        for v, path, kind, _ in volumes],
         },
     }  # fmt: skip
 

@@ -113,7 +113,9 @@ MAX_LINKS = 40
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
-def enter_copy_on_write_root(layer_dir: str, binds: Binds, hidden: tuple[str, ...] = ()) -> None:
+def enter_copy_on_write_root(
+    layer_dir: str, binds: Binds, hidden: tuple[str, ...] = (), devices: tuple[str, ...] = ()
+) -> None:
     """Make this mount namespace's root a copy-on-write view of the current one.
 
     An overlay whose lower layer is ``/`` and whose upper layer is a fresh tmpfs mounted
@@ -140,7 +142,7 @@ def enter_copy_on_write_root(layer_dir: str, binds: Binds, hidden: tuple[str, ..
         else:
             syscalls.mount(point, target, flags=syscalls.MS_BIND | syscalls.MS_REC)
             syscalls.mount_setattr_readonly(target)
-    _finish_root(root, binds)
+    _finish_root(root, binds, devices)
 
 
 def _lacks_mount_points(point: str, binds: Binds) -> bool:
@@ -176,13 +178,15 @@ def child_mounts(point: str, mountinfo: str = "/proc/self/mountinfo") -> list[st
     return [_unescape(f[4]) for f in entries if f[1] == ids[-1]]
 
 
-def enter_image_root(rootfs: str, layer_dir: str, binds: Binds) -> None:
+def enter_image_root(
+    rootfs: str, layer_dir: str, binds: Binds, devices: tuple[str, ...] = ()
+) -> None:
     """Make this mount namespace's root an image's files, copy-on-write, and pivot into it.
 
     The image directory is the lower layer of an overlay over a fresh tmpfs at
     ``layer_dir``. The caller mounts ``/proc`` for its PID namespace afterwards.
     """
-    _finish_root(_overlay(layer_dir, rootfs), binds)
+    _finish_root(_overlay(layer_dir, rootfs), binds, devices)
 
 
 def _overlay(layer_dir: str, lower: str) -> str:
@@ -196,10 +200,10 @@ def _overlay(layer_dir: str, lower: str) -> str:
     return root
 
 
-def _finish_root(root: str, binds: Binds) -> None:
-    """A ``/dev`` of its own, the node's ``/sys`` read-only (cgroups included), the binds,
-    then ``pivot_root``."""
-    _populate_dev(_make_dir(resolve_in_root(root, "/dev")))
+def _finish_root(root: str, binds: Binds, devices: tuple[str, ...] = ()) -> None:
+    """A ``/dev`` of its own (with ``devices`` of the node's besides the usual ones), the
+    node's ``/sys`` read-only (cgroups included), the binds, then ``pivot_root``."""
+    _populate_dev(_make_dir(resolve_in_root(root, "/dev")), devices)
     sys_dir = _make_dir(resolve_in_root(root, "/sys"))
     syscalls.mount("/sys", sys_dir, flags=syscalls.MS_BIND | syscalls.MS_REC)
     syscalls.mount_setattr_readonly(sys_dir)
@@ -269,11 +273,12 @@ def _bind_into(root: str, binds: Binds) -> None:
             syscalls.mount_setattr_readonly(path)
 
 
-def _populate_dev(dev: str) -> None:
+def _populate_dev(dev: str, extra: tuple[str, ...] = ()) -> None:
     os.makedirs(dev, exist_ok=True)
     syscalls.mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID, "mode=0755,size=65536k")
-    for name in DEVICES:
+    for name in (*DEVICES, *(d for d in extra if os.path.exists(f"/dev/{d}"))):
         target = os.path.join(dev, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
         syscalls.mount(f"/dev/{name}", target, flags=syscalls.MS_BIND)
     os.mkdir(os.path.join(dev, "pts"))

@@ -165,6 +165,8 @@ class Containers:
             "capabilities": sorted(capabilities(config)),
             "user": run_as(config, process.get("user", "")),
             "readonly_rootfs": config.linux.security_context.readonly_rootfs,
+            # Privileged containers see the node's devices; kin passes the useful ones.
+            "devices": PRIVILEGED_DEVICES if config.linux.security_context.privileged else (),
             "log_path": record.facts["log_path"],
             "stdin": config.stdin,
             "stdin_once": config.stdin_once,
@@ -426,6 +428,9 @@ def _stop_signal(config: cri.ContainerConfig) -> int:
         return signal.SIGTERM
     name = cri.Signal.Name(config.stop_signal)
     return int(getattr(signal, name, signal.SIGTERM))
+
+
+PRIVILEGED_DEVICES = ("net/tun", "fuse", "kmsg")
 
 
 def _ensure_source(path: str) -> None:

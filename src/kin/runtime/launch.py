@@ -11,15 +11,16 @@ The specs are plain dicts (they travel as JSON from the runtime to the shim):
 
 pause: ``{"binary", "netns", "hostname", "new_pid", "new_ipc", "new_uts", "cgroups"}``
 container: ``{"id", "argv", "env", "cwd", "pid_mode", "mounts", "exit_file", "log_path",
-"layer_dir", "rootfs", "cgroups", "capabilities", "stdin", "tty"}``, with ``pid_mode`` one
-of ``pod`` (pause's PID namespace), ``container`` (its own) or ``node``; ``mounts`` a list of
-``{"source", "target", "readonly"}``; ``layer_dir`` where the container's copy-on-write
-root is made (over ``rootfs``, a loaded image, or else over the node's own files), so that
-nothing it writes, and no mount point it needs, touches the node's files; ``cgroups`` the
-group directories it joins; ``capabilities`` the numbers it keeps; ``stdin`` whether it
-reads a pipe the shim holds (else /dev/null); ``tty`` whether its stdio is a terminal from
-its own devpts, whose master comes back to the shim over a socket pair (it is made inside
-the container, after its /dev exists).
+"layer_dir", "rootfs", "cgroups", "capabilities", "devices", "stdin", "tty"}``, with
+``pid_mode`` one of ``pod`` (pause's PID namespace), ``container`` (its own) or ``node``;
+``mounts`` a list of ``{"source", "target", "readonly"}``; ``layer_dir`` where the
+container's copy-on-write root is made (over ``rootfs``, a loaded image, or else over the
+node's own files), so that nothing it writes, and no mount point it needs, touches the
+node's files; ``cgroups`` the group directories it joins; ``capabilities`` the numbers it
+keeps; ``devices`` the node's devices (``net/tun``) a privileged container gets besides the
+usual ones; ``stdin`` whether it reads a pipe the shim holds (else /dev/null); ``tty``
+whether its stdio is a terminal from its own devpts, whose master comes back to the shim
+over a socket pair (it is made inside the container, after its /dev exists).
 """
 
 from __future__ import annotations
@@ -193,10 +194,11 @@ def _prepare_filesystem(spec: dict[str, Any]) -> None:
     # Mounts made here must not reach the node's namespace, whose root is shared.
     syscalls.mount(None, "/", flags=syscalls.MS_REC | syscalls.MS_SLAVE)
     binds = [(m["source"], m["target"], bool(m.get("readonly"))) for m in spec["mounts"]]
+    devices = tuple(spec.get("devices") or ())
     if spec.get("rootfs"):  # a loaded image: its files, copy-on-write
-        mounts.enter_image_root(spec["rootfs"], spec["layer_dir"], binds)
+        mounts.enter_image_root(spec["rootfs"], spec["layer_dir"], binds, devices)
     else:  # the host image: the node's files, copy-on-write
-        mounts.enter_copy_on_write_root(spec["layer_dir"], binds, NODE_PRIVATE)
+        mounts.enter_copy_on_write_root(spec["layer_dir"], binds, NODE_PRIVATE, devices)
     mounts.mount_proc("/proc")  # for hostPID too: then it shows the node's processes
     os.makedirs(spec["cwd"] or "/", exist_ok=True)
     os.chdir(spec["cwd"] or "/")

@@ -63,12 +63,16 @@ def test_cluster_pki_has_kubeadms_files_and_identities(tmp_path: Path) -> None:
     assert names == sorted(
         f"{base}.{ext}"
         for base in ("ca", "apiserver", "apiserver-kubelet-client", "admin", "scheduler",
-                     "node-n1", "node-n2")
+                     "controller-manager", "node-n1", "node-n2")
         for ext in ("crt", "key")
     )  # fmt: skip
     scheduler = pki.load(str(tmp_path / "scheduler.crt"), str(tmp_path / "scheduler.key"))
     scheduler_cn = scheduler.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert scheduler_cn == "system:kube-scheduler"  # as kubeadm's scheduler.conf names it
+    manager = pki.load(str(tmp_path / "controller-manager.crt"),
+                       str(tmp_path / "controller-manager.key"))  # fmt: skip
+    manager_cn = manager.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert manager_cn == "system:kube-controller-manager"
     server = pki.load(str(tmp_path / "apiserver.crt"), str(tmp_path / "apiserver.key"))
     sans = server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}

@@ -47,8 +47,9 @@ COMPACT_INTERVAL = 300.0
 log = logging.getLogger(__name__)
 
 
-async def open_storage(url: str) -> Storage:
-    """The Storage a URL names (see the module docstring); 400 for a URL it cannot use."""
+async def open_storage(url: str, wait: float = 0.0) -> Storage:
+    """The Storage a URL names (see the module docstring); 400 for a URL it cannot use.
+    A remote datastore (etcd) is waited for up to ``wait`` seconds."""
     scheme, separator, rest = url.partition("://")
     if scheme == "memory" and separator and not rest:
         return MemoryStorage()
@@ -61,7 +62,7 @@ async def open_storage(url: str) -> Storage:
         endpoints = [f"http://{host}" for host in parts.netloc.split(",") if host]
         prefix = _options(parts.query, url).get("prefix", ROOT)
         if endpoints and not parts.path.strip("/"):
-            return await EtcdStorage.open(endpoints, prefix)
+            return await EtcdStorage.open(endpoints, prefix, wait=wait)
     raise errors.bad_request(
         f"invalid storage URL {url!r}: want memory://, sqlite://<path> or etcd://<host:port>,..."
     )

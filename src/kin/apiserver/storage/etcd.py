@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +42,8 @@ Json = dict[str, Any]
 Jsons = list[Json]
 Events = list[Event]
 TIMEOUT = 10.0
+STARTUP_POLL = 0.2
+log = logging.getLogger(__name__)
 WATCH_RETRY_SECONDS = 15.0
 
 
@@ -56,16 +60,26 @@ class EtcdStorage:
 
     @classmethod
     async def open(
-        cls, endpoints: list[str], prefix: str = keys.ROOT, timeout: float = TIMEOUT
-    ) -> EtcdStorage:
-        """Connect and check that etcd answers; 503 if it does not."""
+        cls, endpoints: list[str], prefix: str = keys.ROOT, timeout: float = TIMEOUT,
+        wait: float = 0.0,
+    ) -> EtcdStorage:  # fmt: skip
+        """Connect and check that etcd answers, asking again for up to ``wait`` seconds (an
+        etcd static pod may start after the API server's); 503 if it never does."""
         store = cls(endpoints, prefix, timeout)
+        deadline = time.monotonic() + wait
         try:
-            await store.revision()
+            while True:
+                try:
+                    await store.revision()
+                    return store
+                except APIError as exc:
+                    if time.monotonic() >= deadline:
+                        raise
+                    log.info("waiting for etcd at %s: %s", ",".join(endpoints), exc.message)
+                    await asyncio.sleep(STARTUP_POLL)
         except BaseException:
             await store.close()
             raise
-        return store
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, (stored, text) = keys.check_key(key), keys.prepare(obj)
