@@ -52,7 +52,7 @@ e2e: setup
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) benchmarks/bench_cluster.py
+	$(PY) -m benchmarks.bench_cluster
 	$(PY) benchmarks/bench_cni.py
 	$(PY) -m benchmarks.bench_apiserver --quick
 	$(PY) -m benchmarks.bench_flannel 3 3

@@ -1,27 +1,43 @@
-"""Create and delete times of 1-, 2- and 10-node clusters, through the real ``kin`` CLI.
+"""Create, ready and delete times of 1-, 2- and 10-node clusters through the real ``kin``
+CLI, and the memory a running cluster takes.
 
-A create counts as done when ``kin create cluster`` returns, which it does only
-after every node's PID 1 has built its node and answered on its control socket.
-After each create, and outside the timing, the benchmark checks that readiness:
-every supervisor answers ``ping`` and ``kin exec NODE -- true`` works in every
-node; a failed check fails the benchmark. Medians, with min-max, over RUNS runs.
+* create: ``kin create cluster`` returns (kind's steps: the API server answers, flannel is
+  applied, the workers have joined).
+* ready: from the start of the create until every node is Ready and every pod in the
+  cluster (kube-apiserver, kube-controller-manager, kube-scheduler, one kube-flannel-ds per
+  node) is Running and Ready, polled through the API every 50 ms.
+* memory: five seconds after ready, the PSS of every process of the cluster (each node's
+  PID 1 and everything below it, the zygote, the port publisher), so shared pages count once.
 
-    make bench                     # or: .venv/bin/python benchmarks/bench_cluster.py [RUNS]
+Medians, with min-max, over RUNS runs. Goals (issue 7): 2 nodes ready within 3 s, 10 nodes
+within 10 s, 10 nodes in 400 MiB.
+
+    make bench                     # or: .venv/bin/python -m benchmarks.bench_cluster [RUNS]
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from kin.cluster import query
+from benchmarks.procmem import node_processes, pss_kib, supervisor_pid
+
+from kin.cluster import apiclient, query
+from kin.cluster.state import cluster_dir, node_dir
+from kin.cluster.zygote import zygote_record
+from kin.kube.client import Client
+from kin.linux.proc import ProcessRecord
 from kin.testing.names import random_name
 
 SIZES = (1, 2, 10)
 KIN = [sys.executable, "-m", "kin"]
+READY_TIMEOUT = 60.0
+SETTLE = 5.0
 
 
 def config(nodes: int) -> str:
@@ -30,46 +46,85 @@ def config(nodes: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(argv: list[str], stdin: str | None = None) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, input=stdin, text=True, check=True, capture_output=True)
-    return time.perf_counter() - started
+def _ready(obj: dict[str, object]) -> bool:
+    status = obj.get("status") or {}
+    assert isinstance(status, dict)
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
 
 
-def check_ready(name: str) -> None:
-    for node in query.list_nodes(name):
-        if not node.ping():
-            raise SystemExit(f"node {node.name} did not answer after create")
-        subprocess.run([*KIN, "exec", node.name, "--", "true"], check=True)
+async def wait_ready(api: Client, nodes: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            listed_nodes = (await api.get("/api/v1/nodes"))["items"]
+            pods = (await api.get("/api/v1/pods"))["items"]
+        except Exception:
+            listed_nodes, pods = [], []
+        flannel = [p for p in pods if p["metadata"]["namespace"] == "kube-flannel"]
+        if (len(listed_nodes) == nodes and all(_ready(n) for n in listed_nodes)
+                and len(flannel) == nodes and all(_ready(p) for p in pods)):  # fmt: skip
+            return
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"the cluster was not ready within {READY_TIMEOUT:.0f} s")
 
 
-def measure(nodes: int, runs: int) -> tuple[list[float], list[float]]:
-    creates, deletes = [], []
+def cluster_pss_mib(name: str) -> float:
+    plan = query.cluster_plan(name)
+    total = 0
+    for node in plan.nodes:
+        total += sum(
+            pss_kib(pid)
+            for pid, _ in node_processes(supervisor_pid(Path(node_dir(name, node.name))))
+        )
+    zygote = zygote_record(name)
+    publisher = ProcessRecord.load(os.path.join(cluster_dir(name), "publisher.pid"))
+    total += sum(pss_kib(r.pid) for r in (zygote, publisher) if r is not None and r.alive())
+    return total / 1024
+
+
+def measure(nodes: int, runs: int) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {"create": [], "ready": [], "memory": [], "delete": []}
     for _ in range(runs):
         name = random_name("bench")
         try:
-            creates.append(
-                timed([*KIN, "create", "cluster", "--name", name, "--config", "-"], config(nodes))
-            )
-            check_ready(name)
+            started = time.perf_counter()
+            create = [*KIN, "create", "cluster", "--name", name, "--config", "-"]
+            subprocess.run(create, input=config(nodes), text=True, check=True, capture_output=True)
+            found["create"].append(time.perf_counter() - started)
+            plan = query.cluster_plan(name)
+            apiclient.run(plan, lambda api: wait_ready(api, nodes))
+            found["ready"].append(time.perf_counter() - started)
+            time.sleep(SETTLE)
+            found["memory"].append(cluster_pss_mib(name))
         finally:
-            deletes.append(timed([*KIN, "delete", "cluster", "--name", name]))
-    return creates, deletes
+            started = time.perf_counter()
+            subprocess.run([*KIN, "delete", "cluster", "--name", name], check=True,
+                           capture_output=True)  # fmt: skip
+            found["delete"].append(time.perf_counter() - started)
+    return found
 
 
-def summary(values: list[float]) -> str:
-    return f"{statistics.median(values):6.3f} s ({min(values):.3f}-{max(values):.3f})"
+def summary(values: list[float], unit: str = "s") -> str:
+    return f"{statistics.median(values):6.2f} {unit} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     if os.geteuid() != 0:
         raise SystemExit("the benchmark creates clusters: run it as root")
-    print(f"kin cluster create/delete, {runs} runs each, median (min-max), {os.cpu_count()} CPUs")
-    print(f"{'nodes':>5}  {'create (ready)':<26}{'delete':<26}")
+    print(f"kin clusters, {runs} runs each, median (min-max), {os.cpu_count()} CPUs")
+    print(
+        f"{'nodes':>5}  {'create returns':<22}{'all Ready':<22}{'memory (PSS)':<26}{'delete':<22}"
+    )
     for nodes in SIZES:
-        creates, deletes = measure(nodes, runs)
-        print(f"{nodes:>5}  {summary(creates):<26}{summary(deletes):<26}", flush=True)
+        found = measure(nodes, runs)
+        columns = [summary(found["create"]), summary(found["ready"]),
+                   summary(found["memory"], "MiB"), summary(found["delete"])]  # fmt: skip
+        print(f"{nodes:>5}  {columns[0]:<22}{columns[1]:<22}{columns[2]:<26}{columns[3]:<22}",
+              flush=True)  # fmt: skip
     return 0
 
 

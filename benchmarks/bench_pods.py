@@ -30,13 +30,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.procmem import node_processes, pss_kib, supervisor_pid
+
 from kin.cluster.state import node_dir
 from kin.cluster.zygote import zygote_record
 from kin.kube import kubeconfig
 from kin.kube.client import Client
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
-from kin.testing.clusters import TWO_NODES, kin, temporary_cluster
+from kin.testing.clusters import BARE_TWO_NODES, kin, temporary_cluster
 from kin.testing.runtime import bridge_conflist, pod_config
 
 BRIDGE = bridge_conflist()
@@ -121,48 +123,6 @@ def sandbox_latencies(socket: str, workdir: Path) -> tuple[list[float], list[flo
     return runs, stops
 
 
-def pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def node_processes(node_pid1: int) -> list[tuple[int, str]]:
-    """Host PIDs and command lines of the node's PID 1 and all its descendants (pods'
-    pause processes live in PID namespaces of their own, below the node's)."""
-    parents: dict[int, int] = {}
-    commands: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            commands[int(entry)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError, IndexError):
-            continue
-
-    def below_node(pid: int) -> bool:
-        while pid > 1:
-            if pid == node_pid1:
-                return True
-            pid = parents.get(pid, 0)
-        return False
-
-    return [(pid, commands[pid]) for pid in parents if pid in commands and below_node(pid)]
-
-
-def supervisor_pid(state: Path) -> int:
-    with open(state / "supervisor.pid") as f:
-        return int(json.load(f)["pid"])
-
-
 def memory_report(state: Path) -> dict[str, Any]:
     processes = node_processes(supervisor_pid(state))
     by_kind: dict[str, list[int]] = {}
@@ -242,7 +202,7 @@ async def measure_pods(
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 100
     rate = float(argv[1]) if len(argv) > 1 else 10.0
-    with temporary_cluster(TWO_NODES) as name, tempfile.TemporaryDirectory() as tmp:
+    with temporary_cluster(BARE_TWO_NODES) as name, tempfile.TemporaryDirectory() as tmp:
         node = f"{name}-worker"
         state = Path(node_dir(name, node))
         (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))

@@ -3,18 +3,20 @@
 name=${1:-myk8s}
 cat <<TXT
 
-kin cluster "$name" is up: two nodes, each a set of Linux namespaces. Try:
+kin cluster "$name" is up: two nodes, each a set of Linux namespaces, with flannel (VXLAN).
+kubectl's context is kin-$name. Try:
 
-  kin get nodes --name $name
+  kubectl get node -o wide                        # Ready, INTERNAL-IP on the kin network, kin:// runtime
+  kubectl get pod -A                              # kube-apiserver, controller-manager, scheduler, kube-flannel-ds
+  kubectl create deployment web --image=busybox --replicas=3 -- sleep 1d
+  kubectl get pod -o wide                         # pods on $name-worker, IPs from 10.244.1.0/24
+  kubectl exec deploy/web -- ping -c1 10.244.0.0  # to the control plane's flannel.1, through VXLAN
+  kin exec $name-worker -- tcpdump -nni eth0 -T vxlan udp port 8472   # and watch it go (Ctrl-C)
+  kin exec $name-worker -- crictl pods            # the sandboxes (pause) on the worker
+  kin exec $name-worker -- ip -br addr            # eth0, cni0, flannel.1 and the pods' veths
   kin get port-mappings --name $name              # host 31000/31001 -> $name-worker, as in the seed
-  kin exec $name-worker -- hostname
-  kin exec $name-worker -- ip -br addr            # eth0 on the kin network (kind's docker network)
-  kin exec $name-control-plane -- ping -c1 $name-worker
-  kin exec $name-worker -- ps -ef                 # PID 1 is the node's supervisor
-  ip netns exec $name-worker tcpdump -ni eth0     # every packet is real kernel traffic
-  ip netns exec kin-net bridge link               # the nodes' veths on the kin0 bridge
 
-When you are done:
+The README's walkthrough goes through the seed note step by step. When you are done:
 
   kin delete cluster --name $name
 TXT
