@@ -4,8 +4,8 @@ Tiers are marked by directory: ``tests/unit`` (no root), ``tests/netns`` (root,
 throwaway namespaces) and ``tests/e2e`` (root, whole clusters). ``make test`` runs
 them all; a tier needing root is skipped only when not run as root.
 
-The whole run uses a throwaway ``KIN_HOME``, so it never sees (or deletes) a
-user's clusters. When the run ends, a snapshot of the host (network namespaces,
+The whole run uses a throwaway ``KIN_HOME`` (and ``KUBECONFIG`` inside it), so it never
+sees (or deletes) a user's clusters or touches their kubeconfig. When the run ends, a snapshot of the host (network namespaces,
 the root namespace's links, addresses, routes, nftables and iptables rules and
 ``net.*`` sysctls, mounts, kin processes) is compared with one taken at the
 start: any difference fails the run.
@@ -30,6 +30,8 @@ TESTS = Path(__file__).parent
 IS_ROOT = os.geteuid() == 0
 TEST_HOME = tempfile.mkdtemp(prefix="kin-test-home-")
 os.environ["KIN_HOME"] = TEST_HOME
+# kin create merges its context into the user's kubeconfig: never the real one in tests.
+os.environ["KUBECONFIG"] = os.path.join(TEST_HOME, ".kube", "config")
 os.environ.pop("KIND_CLUSTER_NAME", None)
 SETTLE_SECONDS = 5.0
 _host_before: hoststate.HostState | None = None

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from kin.cluster import network, query
 from kin.linux import ns
 from kin.testing import hoststate
@@ -162,3 +164,38 @@ def test_exec_gives_the_command_a_terminal_when_stdin_is_one(two_nodes: str) -> 
 def test_version() -> None:
     assert kin("version").stdout.startswith("kin v0.1.0 python3.")
     assert kin("-q", "version").stdout == "0.1.0\n"
+
+
+def test_create_merges_the_context_into_the_kubeconfig_and_delete_takes_it_out(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "nested" / "config"
+    others = {"apiVersion": "v1", "kind": "Config", "current-context": "mine",
+              "clusters": [{"name": "mine", "cluster": {"server": "https://10.0.0.1"}}],
+              "users": [{"name": "mine", "user": {}}],
+              "contexts": [{"name": "mine", "context": {"cluster": "mine", "user": "mine"}}]}  # fmt: skip
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(others))
+    name = random_name("kt")
+    created = kin("create", "cluster", "--name", name, "--kubeconfig", str(path), stdin=None)
+    try:
+        assert f'Set kubectl context to "kin-{name}"' in created.stderr
+        assert f"kubectl cluster-info --context kin-{name} --kubeconfig {path}" in created.stderr
+        config = yaml.safe_load(path.read_text())
+        assert config["current-context"] == f"kin-{name}"
+        assert {c["name"] for c in config["contexts"]} == {"mine", f"kin-{name}"}
+        assert oct(path.stat().st_mode)[-3:] == "600"
+        info = subprocess.run(["kubectl", "--kubeconfig", str(path), "get", "nodes", "-o", "name"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        assert info.stdout.strip() == f"node/{name}-control-plane"
+        other = tmp_path / "other"
+        exported = kin("export", "kubeconfig", "--name", name, "--kubeconfig", str(other))
+        assert exported.stderr == f'Set kubectl context to "kin-{name}"\n'
+        assert yaml.safe_load(other.read_text())["current-context"] == f"kin-{name}"
+    finally:
+        kin("delete", "cluster", "--name", name, "--kubeconfig", str(path))
+    config = yaml.safe_load(path.read_text())
+    assert {c["name"] for c in config["contexts"]} == {"mine"}
+    assert config["current-context"] == ""
+    missing = kin("export", "kubeconfig", "--name", name, "--kubeconfig", str(other), check=False)
+    assert missing.returncode == 1 and "ERROR: failed to export kubeconfig" in missing.stderr

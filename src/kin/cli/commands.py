@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import random
+import shlex
 import sys
 
 from kin import __version__
@@ -15,6 +16,7 @@ from kin.cluster import query
 from kin.cluster.controlplane import admin_kubeconfig
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
+from kin.cluster.kubeconfigs import context_name, export_kubeconfig
 from kin.cluster.provision import CRI_SOCKET, RUNTIME_ROOT
 from kin.cluster.state import node_dir
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
@@ -67,13 +69,17 @@ def create_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
     wait = parse_duration(args.wait)
     for warning in _flag_warnings(args) + unsupported_warnings(config):
         status.warn(f"WARNING: {warning}")
-    options = CreateOptions(config, name, args.retain, wait, args.flannel_backend, args.datastore)
-    plan, notes = create_cluster(options, status)
+    options = CreateOptions(
+        config, name, args.retain, wait, args.flannel_backend, args.datastore, args.kubeconfig
+    )
+    _, notes = create_cluster(options, status)
     for note in notes:
         status.info(note)
+    context = context_name(name)
+    status.info(f'Set kubectl context to "{context}"')
     status.info("You can now use your cluster with:\n")
-    status.info(f"kin get nodes --name {name}")
-    status.info(f"kin exec {plan.control_plane.name} -- ip -br addr\n")
+    flag = f" --kubeconfig {shlex.quote(args.kubeconfig)}" if args.kubeconfig else ""
+    status.info(f"kubectl cluster-info --context {context}{flag}\n")
     status.info(random.choice(SALUTATIONS))
     return 0
 
@@ -82,8 +88,6 @@ def _flag_warnings(args: argparse.Namespace) -> list[str]:
     warnings = []
     if args.image:
         warnings.append("--image: kin runs nodes on the host's files; node images are ignored")
-    if args.kubeconfig:
-        warnings.append("--kubeconfig: this kin has no API server yet, so no kubeconfig is written")
     return warnings
 
 
@@ -91,7 +95,7 @@ def delete_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
     name = _default_name(args.name)
     args.cluster_name = name
     status.info(f'Deleting cluster "{name}" ...')
-    deleted = delete_cluster(name)
+    deleted = delete_cluster(name, args.kubeconfig)
     if deleted:
         status.info(f"Deleted nodes: {_quoted_list(deleted)}")
     return 0
@@ -104,7 +108,7 @@ def delete_clusters(args: argparse.Namespace, status: Status) -> int:
     done = []
     for name in names:
         try:
-            delete_cluster(name)
+            delete_cluster(name, args.kubeconfig)
         except KinError as exc:
             status.info(f'failed to delete cluster "{name}": {exc}')
             continue
@@ -164,6 +168,13 @@ def load_image_archive(args: argparse.Namespace, status: Status) -> int:
         root = os.path.join(node.state_dir, "fs", RUNTIME_ROOT.lstrip("/"))
         for image in import_archive(args.archive, root, RUNTIME_ROOT):
             status.info(f"Image: {', '.join(image.tags) or image.id} loaded into node {node.name}")
+    return 0
+
+
+def export_kubeconfig_cmd(args: argparse.Namespace, status: Status) -> int:
+    plan = query.cluster_plan(_default_name(args.name))
+    export_kubeconfig(plan, args.kubeconfig, args.internal)
+    status.info(f'Set kubectl context to "{context_name(plan.name)}"')
     return 0
 
 

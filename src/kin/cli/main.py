@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_delete(verbs)
     _add_get(verbs)
     _add_exec(verbs)
+    _add_export(verbs)
     load = verbs.add_parser("load", help="load images into nodes").add_subparsers(
         dest="what", required=True, metavar="image-archive"
     )
@@ -105,6 +106,17 @@ def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     ports = get.add_parser("port-mappings", help="list published host ports (as docker ps)")
     ports.add_argument("-n", "--name", help="the cluster name")
     ports.set_defaults(handler=_cmd("get_port_mappings"), fails="failed to list port mappings")
+
+
+def _add_export(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = verbs.add_parser("export", help="export the kubeconfig").add_subparsers(
+        dest="what", required=True, metavar="kubeconfig"
+    )
+    config = export.add_parser("kubeconfig", help="merge the cluster's context into a kubeconfig")
+    config.add_argument("-n", "--name", help="the cluster name")
+    config.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
+    config.add_argument("--internal", action="store_true", help="the control plane's own address")
+    config.set_defaults(handler=_cmd("export_kubeconfig_cmd"), fails="failed to export kubeconfig")
 
 
 def _add_exec(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from kin.cluster import network
 from kin.cluster.actions import ActionContext, default_actions
 from kin.cluster.delete import delete_cluster
+from kin.cluster.kubeconfigs import export_kubeconfig
 from kin.cluster.plan import ClusterPlan, plan_cluster
 from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_publisher
 from kin.cluster.provision import boot_nodes, prepare_nodes, write_configuration
@@ -39,6 +40,9 @@ class CreateOptions:
     wait: float = 0.0
     flannel_backend: str = "vxlan"
     datastore: str = "sqlite"
+    kubeconfig: str = ""
+    """--kubeconfig: the file to merge the cluster's context into (default: KUBECONFIG's
+    rules, then ~/.kube/config)."""
 
     def check(self) -> None:
         """kin's own flags, checked before anything is made."""
@@ -74,7 +78,7 @@ def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterP
         except BaseException:
             reporter.end(False)
             if not options.retain:
-                _roll_back(name, reporter)
+                _roll_back(name, reporter, options.kubeconfig)
             raise
 
 
@@ -139,12 +143,13 @@ def _build(
         reporter.start(action.name)
         action.execute(ctx)
     reporter.end(True)
+    export_kubeconfig(plan, options.kubeconfig)
     state = ClusterState(plan.name, plan.to_json(), status="ready")
     state.save()
     return ctx.notes
 
 
-def _roll_back(name: str, reporter: Reporter) -> None:
-    deleted = delete_cluster(name)
+def _roll_back(name: str, reporter: Reporter, kubeconfig: str) -> None:
+    deleted = delete_cluster(name, kubeconfig)
     if deleted:
         reporter.info("Deleted nodes: [" + " ".join(f'"{n}"' for n in deleted) + "]")

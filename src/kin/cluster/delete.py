@@ -9,19 +9,23 @@ directory goes last, so an interrupted delete can simply be run again.
 from __future__ import annotations
 
 from kin.cluster import network
+from kin.cluster.kubeconfigs import remove_kubeconfig
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.ports import publisher_record
 from kin.cluster.provision import delete_nodes
 from kin.cluster.state import host_lock, list_cluster_names, load_state, remove_cluster_dir
 from kin.cluster.zygote import zygote_record
-from kin.errors import ProvisionError
+from kin.errors import KinError, ProvisionError
 from kin.linux.proc import kill_and_wait
 
 __all__ = ["delete_cluster"]
 
 
-def delete_cluster(name: str) -> list[str]:
-    """Delete cluster ``name``; return the names of the nodes that existed. Absent is success."""
+def delete_cluster(name: str, kubeconfig: str = "") -> list[str]:
+    """Delete cluster ``name`` and its entries in the user's kubeconfig (``kubeconfig``, or
+    KUBECONFIG's files, or ~/.kube/config); return the names of the nodes that existed.
+    Absent is success. A kubeconfig that cannot be updated is reported after the nodes
+    are gone, as kind does."""
     with host_lock():
         state = load_state(name)
         deleted: list[str] = []
@@ -30,6 +34,10 @@ def delete_cluster(name: str) -> list[str]:
         remove_cluster_dir(name)
         if not list_cluster_names():
             network.delete_network()
+    try:
+        remove_kubeconfig(name, kubeconfig)
+    except KinError as exc:
+        raise KinError(f"failed to update kubeconfig: {exc}") from exc
     return deleted
 
 
