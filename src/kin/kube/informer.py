@@ -24,7 +24,7 @@ __all__ = ["Informer", "key_of"]
 log = logging.getLogger("kin.kube")
 Obj = dict[str, Any]
 Handler = Callable[[str, Obj], Awaitable[None] | None]
-BACKOFF = (0.2, 0.5, 1.0, 2.0)
+BACKOFF = (0.1, 0.2, 0.4, 0.8, 1.0)
 
 
 def key_of(obj: Obj) -> str:

@@ -28,7 +28,7 @@ __all__ = ["APIPods"]
 
 log = logging.getLogger("kin.kubelet")
 Pod = dict[str, Any]
-RETRY = 1.0
+RETRY = 0.25  # the API server may be starting (on the control plane, by this kubelet)
 MIRROR_PERIOD = 2.0
 
 

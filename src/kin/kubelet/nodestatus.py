@@ -26,7 +26,8 @@ __all__ = ["NodeAgent"]
 
 log = logging.getLogger("kin.kubelet")
 STATUS_PERIOD = 10.0
-READINESS_POLL = 1.0
+READINESS_POLL = 0.5
+REGISTER_RETRY, REGISTER_RETRY_MAX = 0.1, 0.5
 LEASE_DURATION = 40
 LEASE_NAMESPACE = "kube-node-lease"
 FORCE_REPORT = 60.0
@@ -62,8 +63,10 @@ class NodeAgent:
     # -- registration ---------------------------------------------------------------------
 
     async def register(self) -> None:
-        """Create the Node, or adopt an existing one; retry until the API server answers."""
-        delay = 0.2
+        """Create the Node, or adopt an existing one; retry until the API server answers
+        (often: on the control plane the kubelet itself is starting it, and every second
+        spent asleep after it answers delays the whole cluster)."""
+        delay = REGISTER_RETRY
         while True:
             try:
                 node = await self._create_or_get()
@@ -71,7 +74,7 @@ class NodeAgent:
             except APIError as exc:
                 log.info("registering node %s: %s", self.name, exc.message)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 7.0)
+                delay = min(delay * 1.5, REGISTER_RETRY_MAX)
         self.uid = node["metadata"]["uid"]
         self.pod_cidr = node.get("spec", {}).get("podCIDR", "")
         log.info("node %s registered", self.name)
