@@ -8,6 +8,7 @@ import platform
 import random
 import shlex
 import sys
+import tempfile
 
 from kin import __version__
 from kin.cli.duration import parse_duration
@@ -17,6 +18,7 @@ from kin.cluster.controlplane import admin_kubeconfig
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
 from kin.cluster.kubeconfigs import context_name, export_kubeconfig
+from kin.cluster.logs import export_logs
 from kin.cluster.provision import CRI_SOCKET, RUNTIME_ROOT
 from kin.cluster.state import node_dir
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
@@ -28,6 +30,8 @@ __all__ = [
     "delete_cluster_cmd",
     "delete_clusters",
     "exec_in_node",
+    "export_kubeconfig_cmd",
+    "export_logs_cmd",
     "get_clusters",
     "get_kubeconfig",
     "get_nodes",
@@ -168,6 +172,17 @@ def load_image_archive(args: argparse.Namespace, status: Status) -> int:
         root = os.path.join(node.state_dir, "fs", RUNTIME_ROOT.lstrip("/"))
         for image in import_archive(args.archive, root, RUNTIME_ROOT):
             status.info(f"Image: {', '.join(image.tags) or image.id} loaded into node {node.name}")
+    return 0
+
+
+def export_logs_cmd(args: argparse.Namespace, status: Status) -> int:
+    name = _default_name(args.name)
+    if name not in query.list_clusters():
+        raise KinError(f'unknown cluster "{name}"')
+    directory = args.directory or tempfile.mkdtemp(prefix=f"kin-logs-{name}-")
+    status.info(f'Exporting logs for cluster "{name}" to:')
+    export_logs(query.cluster_plan(name), directory)
+    print(directory)
     return 0
 
 

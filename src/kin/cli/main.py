@@ -109,9 +109,13 @@ def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_export(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    export = verbs.add_parser("export", help="export the kubeconfig").add_subparsers(
-        dest="what", required=True, metavar="kubeconfig"
+    export = verbs.add_parser("export", help="export the kubeconfig or logs").add_subparsers(
+        dest="what", required=True, metavar="kubeconfig|logs"
     )
+    logs = export.add_parser("logs", help="export the cluster's logs to a directory")
+    logs.add_argument("directory", nargs="?", default="", help="where (default: a new temp dir)")
+    logs.add_argument("-n", "--name", help="the cluster name")
+    logs.set_defaults(handler=_cmd("export_logs_cmd"), fails="failed to export logs")
     config = export.add_parser("kubeconfig", help="merge the cluster's context into a kubeconfig")
     config.add_argument("-n", "--name", help="the cluster name")
     config.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
