@@ -8,7 +8,9 @@ into the first file that exists (or the last when none does) and removed from ev
 else ``~/.kube/config``. A same-named entry is replaced, others are kept, and
 ``current-context`` is set; on removal it is cleared if it named the cluster. The file is
 locked as client-go locks it (``<file>.lock`` created exclusively, a few short retries),
-missing directories are made, and the file is written 0600 in one rename.
+missing directories are made, and the file is written 0600 in one rename, through a
+symlink to where it points and keeping its owner (kin runs as root; the file may be a
+user's).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def export_kubeconfig(
     """Merge the cluster's entries into the user's kubeconfig; the path written."""
     root = os.path.join(node_dir(plan.name, plan.control_plane.name), "fs")
     entries = _renamed(yaml.safe_load(admin_kubeconfig(plan, root, internal)), plan.name)
-    path = _write_target(explicit, os.environ if environ is None else environ)
+    path = os.path.realpath(_write_target(explicit, os.environ if environ is None else environ))
     with _locked(path):
         _save(path, merge(_load(path), entries))
     return path
@@ -55,7 +57,8 @@ def remove_kubeconfig(
     cluster: str, explicit: str = "", environ: Mapping[str, str] | None = None
 ) -> None:
     """Take the cluster's entries out of every kubeconfig file it may be in."""
-    for path in _all_targets(explicit, os.environ if environ is None else environ):
+    for target in _all_targets(explicit, os.environ if environ is None else environ):
+        path = os.path.realpath(target)
         if not os.path.exists(path):
             continue
         with _locked(path):
@@ -137,7 +140,10 @@ def _load(path: str) -> Obj:
 
 def _save(path: str, document: Obj) -> None:
     try:
+        owner = os.stat(path) if os.path.exists(path) else None
         write_atomic(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)
+        if owner is not None:
+            os.chown(path, owner.st_uid, owner.st_gid)
     except OSError as exc:
         raise KinError(f"failed to write kubeconfig {path}: {exc.strerror}") from exc
 
@@ -146,18 +152,21 @@ def _save(path: str, document: Obj) -> None:
 def _locked(path: str) -> Iterator[None]:
     """client-go's lock: ``<path>.lock`` created exclusively, removed afterwards."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     lock = f"{path}.lock"
-    for delay in LOCK_RETRIES:
-        time.sleep(delay)
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise KinError(f"failed to lock kubeconfig {path}: {lock} exists (another kin or "
-                       "kubectl is writing it; remove the file if nothing is)")  # fmt: skip
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for delay in LOCK_RETRIES:
+            time.sleep(delay)
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise KinError(f"failed to lock kubeconfig {path}: {lock} exists (another kin "
+                           "or kubectl is writing it; remove the file if nothing is)")  # fmt: skip
+    except OSError as exc:
+        raise KinError(f"failed to lock kubeconfig {path}: {exc.strerror}") from exc
     os.close(fd)
     try:
         yield

@@ -6,8 +6,9 @@ under ``pods/``), ``kubernetes-version.txt``, ``images.log`` and ``inspect.json`
 node's plan). kin adds what its networking is about, from inside each node: ``ip -d
 addr``, ``ip route``, ``ip neigh``, ``bridge fdb``, ``nft list ruleset``, the CNI
 configuration, flannel's ``subnet.env``, and ``crictl pods`` / ``crictl ps -a``; and the
-cluster's own records (plan, publisher and zygote logs). A command that fails leaves its
-error in its file; the export goes on.
+cluster's own records (plan, publisher and zygote logs). A command that fails (or takes
+more than 30 s) and a file that cannot be copied leave their error in a file; the export
+goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import asdict
 
 from kin import KUBERNETES_VERSION, __version__
@@ -37,6 +39,7 @@ NODE_COMMANDS = {
 }
 NODE_FILES = {"cni": "etc/cni/net.d", "flannel": "run/flannel"}
 CLUSTER_FILES = ("cluster.json", "publisher.log", "zygote.log")
+COMMAND_TIMEOUT = 30.0
 
 
 def export_logs(plan: ClusterPlan, directory: str) -> None:
@@ -59,16 +62,39 @@ def _export_node(node: Node, directory: str) -> None:
     _write(target, "kubernetes-version.txt", f"{KUBERNETES_VERSION}\n")
     _write(target, "inspect.json", json.dumps(asdict(node.plan), indent=2) + "\n")
     for name, argv in NODE_COMMANDS.items():
-        try:
-            text = node.run(argv) if node.running() else f"node {node.name} is not running\n"
-        except KinError as exc:
-            text = f"{' '.join(argv)}: {exc}\n"
-        _write(target, name, text)
+        _write(target, name, _output(node, argv))
+
+
+def _output(node: Node, argv: list[str]) -> str:
+    if not node.running():
+        return f"node {node.name} is not running\n"
+    try:
+        done = subprocess.run(node.command(argv), capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT, check=False)  # fmt: skip
+    except (KinError, OSError, subprocess.TimeoutExpired) as exc:
+        return f"{' '.join(argv)}: {exc}\n"
+    if done.returncode != 0:
+        return f"{' '.join(argv)}: exit status {done.returncode}\n{done.stdout}{done.stderr}"
+    return done.stdout
 
 
 def _copy_tree(source: str, target: str) -> None:
-    if os.path.isdir(source):
-        shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+    """Regular files and symlinks only (a FIFO would block the copy); errors noted."""
+    if not os.path.isdir(source):
+        return
+    try:
+        shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True,
+                        ignore=_not_regular)  # fmt: skip
+    except (OSError, shutil.Error) as exc:
+        _write(target, "copy-errors.txt", f"copying {source}: {exc}\n")
+
+
+def _not_regular(directory: str, names: list[str]) -> set[str]:
+    def skip(name: str) -> bool:
+        path = os.path.join(directory, name)
+        return not (os.path.islink(path) or os.path.isdir(path) or os.path.isfile(path))
+
+    return {name for name in names if skip(name)}
 
 
 def _write(directory: str, name: str, text: str) -> None:

@@ -37,9 +37,6 @@ class Informers:
             self.by_path[path] = Informer(self.api, path)
         return self.by_path[path]
 
-    async def wait_synced(self) -> None:
-        await asyncio.gather(*(i.synced.wait() for i in self.by_path.values()))
-
 
 class Controller:
     name = "controller"
@@ -50,6 +47,13 @@ class Controller:
         self.informers = informers
         self.queue = WorkQueue()
         self.failures: dict[str, int] = {}
+        self.watched: list[Informer] = []
+
+    def watch(self, path: str) -> Informer:
+        """The shared informer of ``path``, which this controller waits for at start."""
+        informer = self.informers.get(path)
+        self.watched.append(informer)
+        return informer
 
     def enqueue(self, obj_or_key: Obj | str) -> None:
         self.queue.add(obj_or_key if isinstance(obj_or_key, str) else key_of(obj_or_key))
@@ -61,7 +65,7 @@ class Controller:
         """After the caches are filled: every key this controller owns, once."""
 
     async def run(self) -> None:
-        await self.informers.wait_synced()
+        await asyncio.gather(*(i.synced.wait() for i in self.watched))
         await self.resync_all()
         log.info("%s controller: started", self.name)
         await asyncio.gather(*(self._work() for _ in range(self.workers)))

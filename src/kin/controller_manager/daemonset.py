@@ -29,9 +29,11 @@ from kin.controller_manager.pods import (
     owner_reference,
     pod_from_template,
     ready,
+    ready_since,
 )
 from kin.controller_manager.replicaset import APPS, PODS
 from kin.controller_manager.templatehash import template_hash
+from kin.errors import APIError
 from kin.kube.client import Client
 from kin.kube.informer import key_of
 from kin.kube.matching import node_selector_matches, tolerates
@@ -60,15 +62,24 @@ class DaemonSetController(Controller):
 
     def __init__(self, api: Client, informers: Informers) -> None:
         super().__init__(api, informers)
-        self.sets = informers.get(DAEMONSETS)
-        self.nodes = informers.get(NODES)
-        self.pods = informers.get(PODS)
-        self.sets.add_handler(lambda kind, obj: self.enqueue(obj))
+        self.sets = self.watch(DAEMONSETS)
+        self.nodes = self.watch(NODES)
+        self.pods = self.watch(PODS)
+        self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
+        """(daemon set, node) -> (not before, last delay) for replacing failed pods."""
+        self.sets.add_handler(self._set_changed)
         self.nodes.add_handler(lambda kind, obj: self._enqueue_all())
         self.pods.add_handler(self._pod_changed)
 
     async def resync_all(self) -> None:
         self._enqueue_all()
+
+    def _set_changed(self, kind: str, ds: Obj) -> None:
+        if kind == "DELETED":
+            key = key_of(ds)
+            for entry in [e for e in self.failed_backoff if e[0] == key]:
+                del self.failed_backoff[entry]
+        self.enqueue(ds)
 
     def _enqueue_all(self) -> None:
         for key in self.sets.objects:
@@ -87,6 +98,7 @@ class DaemonSetController(Controller):
         digest = template_hash(template)
         by_node = self._pods_by_node(ds)
         create, delete = [], []
+        now = time.monotonic()
         for node in sorted(self.nodes.objects.values(), key=lambda n: n["metadata"]["name"]):
             name = node["metadata"]["name"]
             pods = by_node.pop(name, [])
@@ -94,6 +106,8 @@ class DaemonSetController(Controller):
             live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
             failed = [p for p in live if (p.get("status") or {}).get("phase") == "Failed"]
             running = [p for p in live if p not in failed]
+            if failed and self._backing_off(key, name, now):
+                continue  # a pod that keeps failing is replaced ever more slowly
             delete += failed
             if may_start and not running and not [p for p in pods if p not in live]:
                 create.append(name)
@@ -104,13 +118,27 @@ class DaemonSetController(Controller):
         for orphaned in by_node.values():  # pods on nodes that are gone
             delete += [p for p in orphaned if not p["metadata"].get("deletionTimestamp")]
         delete += self._outdated(ds, digest)
-        await self._create(ds, template, digest, create)
+        errors = [await self._create(ds, template, digest, create)]
         if delete:
-            error = await delete_pods(self.api, self.pods, _unique(delete))
+            errors.append(await delete_pods(self.api, self.pods, _unique(delete)))
             log.info("daemonset %s: deleted %d pods", key, len(delete))
+        await self._write_status(ds, digest)  # also when a write failed: the rest happened
+        for error in errors:
             if error is not None:
                 raise error
-        await self._write_status(ds, digest)
+
+    def _backing_off(self, key: str, node: str, now: float) -> bool:
+        """Whether a failed pod of ``key`` on ``node`` must wait before it is replaced:
+        1 s after the first failure, doubling up to 15 min, as kube's failedPodsBackoff."""
+        due, delay = self.failed_backoff.get((key, node), (0.0, 0.0))
+        if now > due + max(delay, FAILED_BACKOFF_RESET):
+            delay = 0.0  # it ran well for a while: start over
+        if now < due:
+            self.queue.add_after(key, due - now)
+            return True
+        delay = min(max(delay * 2, FAILED_BACKOFF_FIRST), FAILED_BACKOFF_MAX)
+        self.failed_backoff[(key, node)] = (now + delay, delay)
+        return False
 
     def _pods_by_node(self, ds: Obj) -> dict[str, list[Obj]]:
         uid = ds["metadata"]["uid"]
@@ -147,9 +175,11 @@ class DaemonSetController(Controller):
         budget = max(allowed - unavailable, 0)
         return old_unavailable + sorted(old_available, key=_created)[:budget]
 
-    async def _create(self, ds: Obj, template: Obj, digest: str, nodes: list[str]) -> None:
+    async def _create(
+        self, ds: Obj, template: Obj, digest: str, nodes: list[str]
+    ) -> APIError | None:
         if not nodes:
-            return
+            return None
         meta = ds["metadata"]
         ref = owner_reference(ds, "DaemonSet")
         generation = str(meta.get("generation", 1))
@@ -158,9 +188,20 @@ class DaemonSetController(Controller):
             for node in nodes
         ]  # fmt: skip
         error = await create_pods(self.api, self.pods, meta["namespace"], bodies)
-        if error is not None:
-            raise error
-        log.info("daemonset %s: created pods for %s", key_of(ds), ", ".join(nodes))
+        if error is None:
+            log.info("daemonset %s: created pods for %s", key_of(ds), ", ".join(nodes))
+        return error
+
+    def _recheck_when_available(
+        self, ds: Obj, by_node: dict[str, list[Obj]], min_ready: int, now: float
+    ) -> None:
+        """With ``minReadySeconds``, a ready pod becomes available later: sync then."""
+        if min_ready <= 0:
+            return
+        waiting = [ready_since(p) for pods in by_node.values() for p in pods
+                   if ready(p) and not available(p, min_ready, now)]  # fmt: skip
+        if waiting:
+            self.queue.add_after(key_of(ds), max(min(waiting) + min_ready - now, 0) + 0.5)
 
     async def _write_status(self, ds: Obj, digest: str) -> None:
         template = daemon_template(ds)
@@ -187,6 +228,7 @@ class DaemonSetController(Controller):
             counts["updatedNumberScheduled"] += (
                 1 if any(_labels(p).get(REVISION_HASH) == digest for p in pods) else 0
             )
+        self._recheck_when_available(ds, by_node, min_ready, now)
         status: Obj = {**counts, "observedGeneration": ds["metadata"].get("generation", 1)}
         status["numberUnavailable"] = status["desiredNumberScheduled"] - status["numberAvailable"]
         old = ds.get("status") or {}
@@ -195,6 +237,9 @@ class DaemonSetController(Controller):
         meta = ds["metadata"]
         path = f"{APPS}/namespaces/{meta['namespace']}/daemonsets/{meta['name']}/status"
         self.sets.remember(await self.api.patch(path, {"status": status}))
+
+
+FAILED_BACKOFF_FIRST, FAILED_BACKOFF_MAX, FAILED_BACKOFF_RESET = 1.0, 900.0, 60.0
 
 
 def daemon_template(ds: Obj) -> Obj:

@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from kin.controller_manager.controller import Controller, Informers
-from kin.controller_manager.pods import controller_of, is_active, owner_reference, parse_time
+from kin.controller_manager.pods import DONE_PHASES, controller_of, owner_reference, parse_time
 from kin.controller_manager.replicaset import APPS, PODS, SETS
 from kin.controller_manager.templatehash import template_hash, without_hash
 from kin.errors import APIError
@@ -44,9 +44,9 @@ class DeploymentController(Controller):
 
     def __init__(self, api: Client, informers: Informers) -> None:
         super().__init__(api, informers)
-        self.deployments = informers.get(DEPLOYMENTS)
-        self.sets = informers.get(SETS)
-        self.pods = informers.get(PODS)
+        self.deployments = self.watch(DEPLOYMENTS)
+        self.sets = self.watch(SETS)
+        self.pods = self.watch(PODS)
         self.deployments.add_handler(lambda kind, obj: self.enqueue(obj))
         self.sets.add_handler(self._owned_changed)
         self.pods.add_handler(self._pod_changed)
@@ -174,12 +174,12 @@ class DeploymentController(Controller):
         surge, unavailable = rolling_limits(deployment)
         size = _spec_replicas(new)
         if size > wanted:
-            await self._scale(deployment, new, wanted)
+            new = await self._scale(deployment, new, wanted)
         elif size < wanted:
             total = sum(_spec_replicas(rs) for rs in [new, *old])
             room = wanted + surge - total
             if room > 0:
-                await self._scale(deployment, new, min(size + room, wanted))
+                new = await self._scale(deployment, new, min(size + room, wanted))
         await self._shrink_old(deployment, new, old, wanted - unavailable)
 
     async def _shrink_old(self, deployment: Obj, new: Obj, old: list[Obj], floor: int) -> None:
@@ -192,33 +192,38 @@ class DeploymentController(Controller):
         if budget <= 0:
             return
         live.sort(key=_revision)
+        latest = []
         for rs in live:  # first the old pods that are not available anyway
             unhealthy = _spec_replicas(rs) - _status(rs, "availableReplicas")
             cut = min(unhealthy, budget)
             if cut > 0:
                 rs = await self._scale(deployment, rs, _spec_replicas(rs) - cut)
                 budget -= cut
+            latest.append(rs)
         available = sum(_status(rs, "availableReplicas") for rs in [new, *old])
         budget = available - floor
-        for rs in sorted((r for r in old if _spec_replicas(r) > 0), key=_revision):
+        for rs in latest:
             if budget <= 0:
                 break
             cut = min(_spec_replicas(rs), budget)
-            await self._scale(deployment, rs, _spec_replicas(rs) - cut)
-            budget -= cut
+            if cut > 0:
+                await self._scale(deployment, rs, _spec_replicas(rs) - cut)
+                budget -= cut
 
     async def _recreate(self, deployment: Obj, new: Obj, old: list[Obj]) -> None:
         for rs in old:
             if _spec_replicas(rs) > 0:
                 await self._scale(deployment, rs, 0)
-        if any(self._has_active_pods(rs) for rs in old):
+        if any(self._has_running_pods(rs) for rs in old):
             return  # the new pods wait until the old ones are gone
         await self._scale(deployment, new, int(deployment["spec"].get("replicas", 1)))
 
-    def _has_active_pods(self, rs: Obj) -> bool:
+    def _has_running_pods(self, rs: Obj) -> bool:
+        """Old pods not finished, terminating ones included: Recreate waits for them."""
         uid = rs["metadata"]["uid"]
         return any(
-            (controller_of(p) or {}).get("uid") == uid and is_active(p)
+            (controller_of(p) or {}).get("uid") == uid
+            and (p.get("status") or {}).get("phase") not in DONE_PHASES
             for p in self.pods.objects.values()
         )  # fmt: skip
 

@@ -33,6 +33,8 @@ SLICES = "/apis/discovery.k8s.io/v1/endpointslices"
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER = "endpointslice-controller.k8s.io"
+ENDPOINTS_MANAGED_BY = "endpoints.kubernetes.io/managed-by"
+ENDPOINTS_CONTROLLER = "endpoint-controller"
 
 
 class EndpointsController(Controller):
@@ -40,14 +42,17 @@ class EndpointsController(Controller):
 
     def __init__(self, api: Client, informers: Informers) -> None:
         super().__init__(api, informers)
-        self.services = informers.get(SERVICES)
-        self.pods = informers.get(PODS)
-        self.endpoints = informers.get(ENDPOINTS)
-        self.slices = informers.get(SLICES)
+        self.services = self.watch(SERVICES)
+        self.pods = self.watch(PODS)
+        self.endpoints = self.watch(ENDPOINTS)
+        self.slices = self.watch(SLICES)
         self.members: dict[str, set[str]] = {}
         """Pod key -> the Services whose endpoints list it, to hear about pods that leave."""
         self.services.add_handler(lambda kind, obj: self.enqueue(obj))
         self.pods.add_handler(self._pod_changed)
+        # Someone else changed or deleted what this controller writes: put it right.
+        self.endpoints.add_handler(lambda kind, obj: self.enqueue(obj))
+        self.slices.add_handler(self._slice_changed)
 
     async def resync_all(self) -> None:
         for key in self.services.objects:
@@ -62,11 +67,20 @@ class EndpointsController(Controller):
             if service["metadata"].get("namespace") == namespace and _selects(service, pod):
                 self.enqueue(skey)
 
+    def _slice_changed(self, kind: str, endpoint_slice: Obj) -> None:
+        labels = endpoint_slice["metadata"].get("labels") or {}
+        if labels.get(MANAGED_BY) == CONTROLLER and labels.get(SERVICE_NAME):
+            self.enqueue(f"{endpoint_slice['metadata']['namespace']}/{labels[SERVICE_NAME]}")
+
     async def sync(self, key: str) -> None:
         service = self.services.objects.get(key)
-        if service is None or not (service.get("spec") or {}).get("selector"):
+        if service is None:
             self._drop_members(key)
-            return  # deleted (its endpoints go with it) or managed by its user
+            await self._delete_endpoints(key)  # its slices go with it (owner references)
+            return
+        if not (service.get("spec") or {}).get("selector"):
+            self._drop_members(key)
+            return  # its endpoints are its user's
         namespace = service["metadata"]["namespace"]
         pods = [
             p for p in self.pods.objects.values()
@@ -107,7 +121,8 @@ class EndpointsController(Controller):
         body: Obj = {
             "apiVersion": "v1", "kind": "Endpoints",
             "metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                         "labels": dict(meta.get("labels") or {})},
+                         "labels": {**(meta.get("labels") or {}),
+                                    ENDPOINTS_MANAGED_BY: ENDPOINTS_CONTROLLER}},
         }  # fmt: skip
         if subsets:
             body["subsets"] = subsets
@@ -126,35 +141,53 @@ class EndpointsController(Controller):
         body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
         self.endpoints.remember(await self.api.update(f"{path}/{meta['name']}", body))
 
+    async def _delete_endpoints(self, key: str) -> None:
+        current = self.endpoints.objects.get(key)
+        if (
+            current is None
+            or (current["metadata"].get("labels") or {}).get(ENDPOINTS_MANAGED_BY)
+            != ENDPOINTS_CONTROLLER
+        ):
+            return  # not ours (a user's, or the API server's own)
+        namespace, _, name = key.partition("/")
+        try:
+            await self.api.delete(f"/api/v1/namespaces/{namespace}/endpoints/{name}")
+        except APIError as exc:
+            if exc.code != 404:
+                raise
+        self.endpoints.objects.pop(key, None)
+
     async def _write_slices(self, service: Obj, groups: dict[Ports, list[Obj]]) -> None:
         meta = service["metadata"]
-        existing = {
-            _slice_ports(s): s for s in self.slices.objects.values()
-            if s["metadata"].get("namespace") == meta["namespace"]
-            and (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == meta["name"]
-            and (s["metadata"].get("labels") or {}).get(MANAGED_BY) == CONTROLLER
-        }  # fmt: skip
+        existing: dict[Ports, list[Obj]] = {}
+        for candidate in self.slices.objects.values():
+            labels = candidate["metadata"].get("labels") or {}
+            if (candidate["metadata"].get("namespace") == meta["namespace"]
+                    and labels.get(SERVICE_NAME) == meta["name"]
+                    and labels.get(MANAGED_BY) == CONTROLLER):  # fmt: skip
+                existing.setdefault(_slice_ports(candidate), []).append(candidate)
         path = f"/apis/discovery.k8s.io/v1/namespaces/{meta['namespace']}/endpointslices"
+        stale: list[Obj] = []
         for ports, pods in groups.items() or {(): []}.items():
             body = _slice(service, ports, pods)
-            current = existing.pop(ports, None)
+            found = existing.pop(ports, [])
+            current = found[0] if found else None
+            stale += found[1:]  # a retried create may have made two: one is enough
             if current is None:
                 self.slices.remember(await self.api.create(path, body))
-            elif (current.get("endpoints"), current.get("ports")) != (
-                body.get("endpoints"),
-                body.get("ports"),
-            ):
+            elif _slice_view(current) != _slice_view(body):
                 body["metadata"]["name"] = current["metadata"]["name"]
                 body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
                 name = current["metadata"]["name"]
                 self.slices.remember(await self.api.update(f"{path}/{name}", body))
-        for stale in existing.values():
+        stale += [s for slices in existing.values() for s in slices]
+        for old in stale:
             try:
-                await self.api.delete(f"{path}/{stale['metadata']['name']}")
+                await self.api.delete(f"{path}/{old['metadata']['name']}")
             except APIError as exc:
                 if exc.code != 404:
                     raise
-            self.slices.forget(stale)
+            self.slices.forget(old)
 
 
 def endpoint_groups(service: Obj, pods: list[Obj]) -> dict[Ports, list[Obj]]:
@@ -241,6 +274,12 @@ def _slice(service: Obj, ports: Ports, pods: list[Obj]) -> Obj:
         "endpoints": endpoints,
         "ports": [_port(p) for p in ports],
     }  # fmt: skip
+
+
+def _slice_view(endpoint_slice: Obj) -> tuple[Any, ...]:
+    """What this controller decides in a slice (endpoints, ports, labels)."""
+    labels = endpoint_slice["metadata"].get("labels") or {}
+    return (endpoint_slice.get("endpoints") or [], endpoint_slice.get("ports") or [], labels)
 
 
 def _slice_ports(endpoint_slice: Obj) -> Ports:

@@ -39,7 +39,7 @@ class NodeIpamController(Controller):
             raise KinError(f"--node-cidr-mask-size {mask_size} is larger than the cluster "
                            f"CIDR {cluster_cidr}")  # fmt: skip
         self.mask_size = mask_size
-        self.nodes = informers.get(NODES)
+        self.nodes = self.watch(NODES)
         self.nodes.add_handler(self._changed)
 
     def _changed(self, kind: str, node: Obj) -> None:

@@ -49,9 +49,9 @@ class NodeLifecycleController(Controller):
     def __init__(self, api: Client, informers: Informers, grace: float = GRACE) -> None:
         super().__init__(api, informers)
         self.grace = grace
-        self.nodes = informers.get(NODES)
-        self.leases = informers.get(LEASES)
-        self.pods = informers.get(PODS)
+        self.nodes = self.watch(NODES)
+        self.leases = self.watch(LEASES)
+        self.pods = self.watch(PODS)
         self.nodes.add_handler(lambda kind, obj: self.enqueue(obj))
 
     async def run(self) -> None:
@@ -59,7 +59,7 @@ class NodeLifecycleController(Controller):
 
     async def _monitor(self) -> None:
         """Silence is not an event: look at every node every few seconds."""
-        await self.informers.wait_synced()
+        await asyncio.gather(*(i.synced.wait() for i in self.watched))
         while True:
             await asyncio.sleep(min(MONITOR_PERIOD, self.grace / 4))
             for key in list(self.nodes.objects):

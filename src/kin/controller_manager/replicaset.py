@@ -49,8 +49,8 @@ class ReplicaSetController(Controller):
 
     def __init__(self, api: Client, informers: Informers) -> None:
         super().__init__(api, informers)
-        self.sets = informers.get(SETS)
-        self.pods = informers.get(PODS)
+        self.sets = self.watch(SETS)
+        self.pods = self.watch(PODS)
         self.sets.add_handler(lambda kind, obj: self.enqueue(obj))
         self.pods.add_handler(self._pod_changed)
 

@@ -27,12 +27,12 @@ class NamespaceDefaultsController(Controller):
     def __init__(self, api: Client, informers: Informers, root_ca: str = "") -> None:
         super().__init__(api, informers)
         self.root_ca = root_ca
-        self.namespaces = informers.get(NAMESPACES)
-        self.accounts = informers.get(ACCOUNTS)
+        self.namespaces = self.watch(NAMESPACES)
+        self.accounts = self.watch(ACCOUNTS)
         self.namespaces.add_handler(lambda kind, obj: self.enqueue(obj))
         self.accounts.add_handler(self._owned_changed)
         if root_ca:
-            self.configmaps = informers.get(CONFIGMAPS)
+            self.configmaps = self.watch(CONFIGMAPS)
             self.configmaps.add_handler(self._owned_changed)
 
     async def resync_all(self) -> None:

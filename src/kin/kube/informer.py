@@ -7,6 +7,9 @@ passed to every handler, ``on_change(kind, obj)`` (``ADDED``, ``MODIFIED``, ``DE
 one informer serves several controllers; a handler that raises is logged and the informer
 goes on. ``remember`` puts an object a client just wrote into the cache at once, so the
 writer's next decision sees its own write (client-go's "expectations" serve that purpose).
+Versions guard the cache: a relist keeps objects newer than its snapshot (written while
+it ran), a watch event older than the cached object is skipped, and a remembered object
+older than its deletion does not come back.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ __all__ = ["Informer", "key_of"]
 log = logging.getLogger("kin.kube")
 Obj = dict[str, Any]
 Handler = Callable[[str, Obj], Awaitable[None] | None]
-BACKOFF = (0.1, 0.2, 0.4, 0.8, 1.0)
+BACKOFF = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0)
+TOMBSTONES = 4096
 
 
 def key_of(obj: Obj) -> str:
@@ -43,6 +47,8 @@ class Informer:
         self.handlers: list[Handler] = [on_change] if on_change else []
         self.objects: dict[str, Obj] = {}
         self.synced = asyncio.Event()
+        self.deleted: dict[str, int] = {}
+        """Key -> the version it was deleted at (the latest TOMBSTONES of them)."""
 
     async def run(self) -> None:
         failures = 0
@@ -65,8 +71,11 @@ class Informer:
         self.handlers.append(handler)
 
     def remember(self, obj: Obj) -> None:
-        """Cache ``obj`` (just written by this process) unless the cache has a newer one."""
+        """Cache ``obj`` (just written by this process) unless the cache has a newer one
+        or the object was deleted since."""
         key = key_of(obj)
+        if _version(obj) <= self.deleted.get(key, -1):
+            return
         if _version(obj) >= _version(self.objects.get(key)):
             self.objects[key] = obj
 
@@ -76,6 +85,10 @@ class Informer:
     async def _list(self) -> str:
         listed = await self.api.get(self.path, **self.params)
         fresh = {key_of(item): item for item in listed.get("items") or []}
+        snapshot = _version(listed)
+        for key, obj in self.objects.items():  # written after the list's snapshot: keep
+            if key not in fresh and snapshot >= 0 and _version(obj) > snapshot:
+                fresh[key] = obj
         gone = [self.objects[k] for k in self.objects.keys() - fresh.keys()]
         changed = [o for k, o in fresh.items() if self.objects.get(k) != o]
         self.objects = fresh
@@ -87,10 +100,16 @@ class Informer:
         return str(listed.get("metadata", {}).get("resourceVersion", ""))
 
     async def _apply(self, kind: str, obj: Obj) -> None:
+        key = key_of(obj)
         if kind == "DELETED":
-            self.objects.pop(key_of(obj), None)
+            self.objects.pop(key, None)
+            self.deleted[key] = _version(obj)
+            if len(self.deleted) > TOMBSTONES:
+                del self.deleted[next(iter(self.deleted))]
+        elif _version(obj) < _version(self.objects.get(key)):
+            return  # older than what this process already wrote and cached
         else:
-            self.objects[key_of(obj)] = obj
+            self.objects[key] = obj
         await self._notify(kind, obj)
 
     async def _notify(self, kind: str, obj: Obj) -> None:

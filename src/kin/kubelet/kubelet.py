@@ -97,7 +97,16 @@ class Kubelet:
             self.known[uid] = pod  # its last word, force-deletion grace included
         else:
             self.api[uid] = pod
+            self._reassert(pod)
         self.wake(uid)
+
+    def _reassert(self, pod: Pod) -> None:
+        """Someone else changed the pod's readiness in the API (the node lifecycle
+        controller marks pods not ready while their node is silent): say what it is."""
+        ours = self.statuses.get(pods.uid(pod))
+        if ours is not None and _ready_of(ours) != _ready_of(pod.get("status") or {}):
+            for listener in self.listeners:
+                listener(pod, ours)
 
     def wake(self, uid: str) -> None:
         if uid not in self.workers or self.workers[uid].done():
@@ -287,3 +296,10 @@ class Kubelet:
         self.statuses[uid] = status
         for listener in self.listeners:
             listener(pod, status)
+
+
+def _ready_of(status: dict[str, Any]) -> str | None:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("status"))
+    return None

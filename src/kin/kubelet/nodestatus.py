@@ -130,6 +130,10 @@ class NodeAgent:
                     since_report = 0.0
                 node = await self.api.get(f"/api/v1/nodes/{self.name}")
                 self.pod_cidr = node.get("spec", {}).get("podCIDR", "") or self.pod_cidr
+                if _ready(node.get("status") or {}) != ready:  # marked Unknown while silent
+                    since_report = FORCE_REPORT
+                    await asyncio.sleep(READINESS_POLL)
+                    continue
             except Exception as exc:  # the API server or runtime may be restarting
                 log.warning("node %s: status update failed: %s", self.name, exc)
             since_report += await self._until_next_report(ready)

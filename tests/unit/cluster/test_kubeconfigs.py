@@ -81,3 +81,18 @@ def test_removal_takes_the_entries_out_of_every_listed_file(tmp_path: Path) -> N
         document = yaml.safe_load(path.read_text())
         assert [u["name"] for u in document["users"]] == ["kind-keep"]
         assert document["current-context"] == ""
+
+
+def test_a_symlinked_kubeconfig_stays_a_symlink_and_keeps_its_owner(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "kubeconfig"
+    real.parent.mkdir()
+    real.write_text(yaml.safe_dump(kubeconfigs.merge(entries("kind-keep"), entries("kin-gone"))))
+    if os.geteuid() == 0:
+        os.chown(real, 1000, 1000)  # a user's file, changed by kin running as root
+    link = tmp_path / "config"
+    link.symlink_to(real)
+    kubeconfigs.remove_kubeconfig("gone", str(link))
+    assert link.is_symlink()
+    assert [c["name"] for c in yaml.safe_load(real.read_text())["contexts"]] == ["kind-keep"]
+    if os.geteuid() == 0:
+        assert (real.stat().st_uid, real.stat().st_gid) == (1000, 1000)

@@ -300,3 +300,29 @@ async def _no_taints(api: Client, node: str) -> bool:
 async def _pod_gone_or_deleting(api: Client, name: str) -> bool:
     pod = await _get(api, f"{PODS}/{name}")
     return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def test_a_daemon_pod_that_keeps_failing_is_replaced_ever_more_slowly(
+    server: InProcessServer,
+) -> None:
+    async def scenario() -> None:
+        async with controllers(server, controllers=["daemonset"]) as api:
+            await add_node(api, "kin-f-1")
+            await api.create(f"{APPS}/daemonsets", daemonset("agent"))
+            names = []
+            for _ in range(3):  # the pod fails at once, every time
+                [pod] = await eventually(lambda: _count(api, "app=agent", 1))
+                assert pod["metadata"]["name"] not in names
+                names.append(pod["metadata"]["name"])
+                await api.patch(f"{PODS}/{names[-1]}/status", {"status": {"phase": "Failed"}})
+                started = asyncio.get_running_loop().time()
+                await eventually(lambda: _replaced(api, names[-1]), timeout=10)
+                waited = asyncio.get_running_loop().time() - started
+            assert waited >= 0.9  # the second replacement waited for its back-off
+
+    asyncio.run(scenario())
+
+
+async def _replaced(api: Client, failed: str) -> bool:
+    current = await pods(api, "app=agent")
+    return bool(current) and all(p["metadata"]["name"] != failed for p in current)

@@ -67,7 +67,9 @@ def test_a_service_lists_its_ready_and_unready_pods_with_named_ports_resolved(
             assert [a["ip"] for a in by_port[9090]["addresses"]] == ["10.244.1.7"]
             assert by_port[8080]["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]
             assert by_port[8080]["addresses"][0]["targetRef"]["name"] == "a"
-            assert endpoints["metadata"]["labels"] == {"tier": "front"}
+            assert endpoints["metadata"]["labels"] == {
+                "tier": "front", "endpoints.kubernetes.io/managed-by": "endpoint-controller",
+            }  # fmt: skip
             slices = await eventually(lambda: _slices(api, "web", 2))
             ports = sorted(s["ports"][0]["port"] for s in slices)
             assert ports == [8080, 9090]
@@ -87,6 +89,13 @@ def test_a_service_lists_its_ready_and_unready_pods_with_named_ports_resolved(
             assert [a["ip"] for a in subset["addresses"]] == ["10.244.1.5", "10.244.1.6"]
             assert "notReadyAddresses" not in subset
             await eventually(lambda: _slices(api, "web", 1))
+            # A slice someone deletes comes back; the Service's deletion takes both views.
+            [only] = await _slices(api, "web", 1) or []
+            await api.delete(f"{SLICES}/{only['metadata']['name']}")
+            again = await eventually(lambda: _slices(api, "web", 1))
+            assert again[0]["metadata"]["name"] != only["metadata"]["name"]
+            await api.delete(f"{NS}/services/web")
+            await eventually(lambda: _gone(api, f"{NS}/endpoints/web"))
 
     asyncio.run(scenario())
 
@@ -120,6 +129,14 @@ async def _endpoints(api: Client, name: str, subsets: int) -> Obj | None:
             return None
         raise
     return found if len(found.get("subsets") or []) == subsets else None
+
+
+async def _gone(api: Client, path: str) -> bool:
+    try:
+        await api.get(path)
+    except APIError as exc:
+        return exc.code == 404
+    return False
 
 
 async def _slices(api: Client, name: str, count: int) -> list[Obj] | None:
