@@ -8,7 +8,7 @@ falls back to kube's default (Name, Created At) for anything else.
 
 from __future__ import annotations
 
-from kin.apiserver.printers import cluster, config, events, pods, services, workloads
+from kin.apiserver.printers import cluster, config, events, pods, services, storage, workloads
 from kin.apiserver.printers.base import Printer
 
 __all__ = ["PRINTERS", "Printer"]
@@ -29,4 +29,7 @@ PRINTERS: dict[str, Printer] = {
     "daemonsets.apps": workloads.DAEMON_SETS,
     "leases.coordination.k8s.io": cluster.LEASES,
     "endpointslices.discovery.k8s.io": services.ENDPOINT_SLICES,
+    "persistentvolumes": storage.PERSISTENT_VOLUMES,
+    "persistentvolumeclaims": storage.PERSISTENT_VOLUME_CLAIMS,
+    "storageclasses.storage.k8s.io": storage.STORAGE_CLASSES,
 }

@@ -18,12 +18,15 @@ from kin.apiserver.schema import (
     core_volume,
     meta,
     other,
+    storage,
 )
 from kin.apiserver.schema.model import STRING, Field, T, TypeDef, array, ref
 
 __all__ = ["all_types", "for_gvk", "list_kind", "lookup", "resolve"]
 
-_MODULES = (meta, core_volume, core_container, core_pod, core_node, core_service, apps, batch)
+_MODULES = (
+    meta, core_volume, core_container, core_pod, core_node, core_service, storage, apps, batch,
+)  # fmt: skip
 _LIST_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
 _NOT_LISTED = frozenset({"Status", "DeleteOptions", "Binding", "Scale"})
 

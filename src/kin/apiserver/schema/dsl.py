@@ -54,6 +54,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "coordination": ("io.k8s.api.coordination.v1", "coordination.k8s.io", "v1"),
     "discovery": ("io.k8s.api.discovery.v1", "discovery.k8s.io", "v1"),
     "events": ("io.k8s.api.events.v1", "events.k8s.io", "v1"),
+    "storage": ("io.k8s.api.storage.v1", "storage.k8s.io", "v1"),
 }
 
 _SCALARS: dict[str, T] = {

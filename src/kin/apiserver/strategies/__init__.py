@@ -12,6 +12,11 @@ from kin.apiserver.strategies.core import (
     ServiceStrategy,
 )
 from kin.apiserver.strategies.pods import PodStrategy
+from kin.apiserver.strategies.storage import (
+    PersistentVolumeClaimStrategy,
+    PersistentVolumeStrategy,
+    StorageClassStrategy,
+)
 
 __all__ = ["Strategy", "strategy_for"]
 
@@ -25,6 +30,9 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "deployments"): DeploymentStrategy(),
     ("apps", "replicasets"): ReplicaSetStrategy(),
     ("apps", "daemonsets"): DaemonSetStrategy(),
+    ("", "persistentvolumes"): PersistentVolumeStrategy(),
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy(),
+    ("storage.k8s.io", "storageclasses"): StorageClassStrategy(),
 }
 
 
