@@ -3,7 +3,8 @@
 ``create`` runs them in order with one status line each and deletes the cluster if one
 fails (unless ``--retain``): Starting control-plane 🕹️ (the API server answers
 ``/readyz`` through the published port), Installing CNI 🔌 (flannel's objects, unless
-``networking.disableDefaultCNI``), Joining worker nodes 🚜 (every worker's Node is
+``networking.disableDefaultCNI``), Installing StorageClass 💾 (``standard``, the default,
+with local-path volumes), Joining worker nodes 🚜 (every worker's Node is
 registered) and, with ``--wait``, Waiting ≤ ... for control-plane = Ready ⏳.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kin.cluster import apiclient
-from kin.cluster.manifests import flannel_objects
+from kin.cluster.manifests import flannel_objects, storage_objects
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.provision import join_worker
 from kin.cluster.reporter import Reporter
@@ -25,6 +26,7 @@ __all__ = [
     "Action",
     "ActionContext",
     "InstallCNI",
+    "InstallStorage",
     "JoinWorkers",
     "StartControlPlane",
     "WaitForReady",
@@ -81,6 +83,13 @@ class InstallCNI:
 
     def execute(self, ctx: ActionContext) -> None:
         apiclient.run(ctx.plan, lambda api: apiclient.apply(api, flannel_objects(ctx.plan)))
+
+
+class InstallStorage:
+    name = "Installing StorageClass 💾"
+
+    def execute(self, ctx: ActionContext) -> None:
+        apiclient.run(ctx.plan, lambda api: apiclient.apply(api, storage_objects()))
 
 
 class JoinWorkers:
@@ -172,6 +181,7 @@ def default_actions(plan: ClusterPlan, wait: float) -> list[Action]:
     actions: list[Action] = [StartControlPlane()]
     if not plan.disable_default_cni:
         actions.append(InstallCNI())
+    actions.append(InstallStorage())
     if any(node.role != "control-plane" for node in plan.nodes):
         actions.append(JoinWorkers())
     if wait > 0:

@@ -20,7 +20,13 @@ from typing import Any
 
 from kin.cluster.plan import ClusterPlan
 
-__all__ = ["FLANNEL_IMAGE", "FLANNEL_NAMESPACE", "flannel_objects"]
+__all__ = [
+    "FLANNEL_IMAGE",
+    "FLANNEL_NAMESPACE",
+    "STORAGE_CLASS",
+    "flannel_objects",
+    "storage_objects",
+]
 
 Obj = dict[str, Any]
 FLANNEL_NAMESPACE = "kube-flannel"
@@ -35,6 +41,22 @@ CNI_CONF = {
     ],
 }
 LABELS = {"tier": "node", "app": "flannel", "k8s-app": "flannel"}
+
+
+STORAGE_CLASS = "standard"
+
+
+def storage_objects() -> list[Obj]:
+    """kind's default StorageClass: ``standard``, local-path volumes made on the node a
+    pod is scheduled to (kin's local-path provisioner runs in the controller manager)."""
+    return [{
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {
+            "storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }]  # fmt: skip
 
 
 def flannel_objects(plan: ClusterPlan) -> list[Obj]:

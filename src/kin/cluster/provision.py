@@ -59,6 +59,7 @@ NODE_DIRECTORIES = (
     "/var/lib/containerd",  # the runtime's images
     "/var/lib/etcd",  # the API server's datastore (kubeadm's etcd data directory)
     "/var/lib/kubelet",
+    "/var/local-path-provisioner",  # the standard StorageClass's volumes
     "/var/log",
     "/run",
 )

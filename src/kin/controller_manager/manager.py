@@ -16,17 +16,19 @@ from kin.controller_manager.controller import Controller, Informers
 from kin.controller_manager.daemonset import DaemonSetController
 from kin.controller_manager.deployment import DeploymentController
 from kin.controller_manager.endpoints import EndpointsController
+from kin.controller_manager.localpath import LocalPathProvisioner
 from kin.controller_manager.nodeipam import NodeIpamController
 from kin.controller_manager.nodelifecycle import GRACE, NodeLifecycleController
 from kin.controller_manager.replicaset import ReplicaSetController
 from kin.controller_manager.serviceaccounts import NamespaceDefaultsController
+from kin.controller_manager.volumes import PersistentVolumeController
 from kin.errors import KinError
 from kin.kube.client import Client
 
 __all__ = ["ALL", "ManagerConfig", "build_controllers", "run_controllers"]
 
 ALL = ("deployment", "replicaset", "daemonset", "endpoints", "serviceaccount",
-       "nodeipam", "nodelifecycle")  # fmt: skip
+       "nodeipam", "nodelifecycle", "persistentvolume-binder", "localpath")  # fmt: skip
 
 
 @dataclass
@@ -70,6 +72,8 @@ def build_controllers(api: Client, config: ManagerConfig) -> tuple[Informers, li
         "nodelifecycle": lambda: NodeLifecycleController(
             api, informers, config.node_monitor_grace_period
         ),
+        "persistentvolume-binder": lambda: PersistentVolumeController(api, informers),
+        "localpath": lambda: LocalPathProvisioner(api, informers),
     }
     controllers: list[Controller] = [makers[name]() for name in enabled(config)]
     return informers, controllers

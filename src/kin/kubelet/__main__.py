@@ -175,7 +175,8 @@ async def _all(loops: list[Coroutine[Any, Any, None]]) -> None:
 def _fetcher(api: Client) -> Fetch:
     async def fetch(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return await api.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+            scope = f"/namespaces/{namespace}" if namespace else ""  # "" : cluster-scoped
+            return await api.get(f"/api/v1{scope}/{kind}/{name}")
         except APIError as exc:
             if exc.code == 404:
                 return None

@@ -1,10 +1,12 @@
 """Pod volumes on the node: where each lives, and the CRI mounts a container gets.
 
-``emptyDir`` is a directory under ``/var/lib/kubelet/pods/<uid>/volumes``; ``hostPath``
-is the node's path (created for ``DirectoryOrCreate``/``FileOrCreate``, checked for the
-other types); ``configMap``, ``secret``, ``downwardAPI`` and ``projected`` are files the
-kubelet writes (atomically, refreshed on every sync). Beside them the kubelet keeps the
-pod's ``etc-hosts``, mounted at ``/etc/hosts`` unless the pod uses the host network.
+``emptyDir`` is a directory under ``/var/lib/kubelet/pods/<uid>/volumes``; ``hostPath`` is
+the node's path (created for ``DirectoryOrCreate``/``FileOrCreate``, checked for the other
+types); ``persistentVolumeClaim`` is the path of the claim's bound PersistentVolume when
+that is a ``hostPath`` or ``local`` one (what the local-path provisioner makes);
+``configMap``, ``secret``, ``downwardAPI`` and ``projected`` are files the kubelet writes
+(atomically, refreshed on every sync). Beside them the kubelet keeps the pod's
+``etc-hosts``, mounted at ``/etc/hosts`` unless the pod uses the host network.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Volumes:
         name = volume["name"]
         if "hostPath" in volume:
             return _host_path(volume["hostPath"], name)
+        if "persistentVolumeClaim" in volume:
+            return await self._claimed_path(pod, volume["persistentVolumeClaim"], name)
         kind = next((k for k in PLUGIN_DIRS if k in volume), None)
         if kind is None:
             raise VolumeError(
@@ -65,6 +69,23 @@ class Volumes:
         files = await self._files(pod, kind, volume[kind], pod_ip)
         _write_files(path, files, int(volume[kind].get("defaultMode", 0o644)))
         return path
+
+    async def _claimed_path(self, pod: Pod, source: dict[str, Any], name: str) -> str:
+        namespace, claim = pod["metadata"]["namespace"], source.get("claimName", "")
+        pvc = await self.fetch("persistentvolumeclaims", namespace, claim) if self.fetch else None
+        if pvc is None:
+            raise VolumeError(f'volume {name!r}: persistentvolumeclaim "{claim}" not found')
+        volume_name = (pvc.get("spec") or {}).get("volumeName")
+        if not volume_name or (pvc.get("status") or {}).get("phase") != "Bound":
+            raise VolumeError(f'volume {name!r}: persistentvolumeclaim "{claim}" is not bound')
+        pv = await self.fetch("persistentvolumes", "", volume_name) if self.fetch else None
+        spec = (pv or {}).get("spec") or {}
+        if "hostPath" in spec:
+            return _host_path(spec["hostPath"], name)
+        if "local" in spec:
+            return _host_path({"path": spec["local"].get("path", ""), "type": "Directory"}, name)
+        raise VolumeError(f'volume {name!r}: persistentvolume "{volume_name}" is not a hostPath '
+                          "or local volume, the kinds kin's kubelet mounts")  # fmt: skip
 
     async def _files(
         self, pod: Pod, kind: str, source: dict[str, Any], pod_ip: str

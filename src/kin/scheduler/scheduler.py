@@ -26,6 +26,7 @@ from kin.kube.client import Client
 from kin.kube.informer import Informer, key_of
 from kin.scheduler.filters import failure
 from kin.scheduler.scoring import best_node
+from kin.scheduler.volumes import SELECTED_NODE, Claims
 
 __all__ = ["Scheduler", "unschedulable_message"]
 
@@ -42,6 +43,10 @@ class Scheduler:
         self.wake = asyncio.Event()
         self.nodes = Informer(api, "/api/v1/nodes", self._changed)
         self.pods = Informer(api, "/api/v1/pods", self._changed)
+        self.claims = Informer(api, "/api/v1/persistentvolumeclaims", self._wake)
+        self.volumes = Informer(api, "/api/v1/persistentvolumes", self._wake)
+        self.classes = Informer(api, "/apis/storage.k8s.io/v1/storageclasses", self._wake)
+        self.storage = Claims(self.claims, self.volumes, self.classes)
         self.assumed: dict[str, str] = {}
         """Pods bound here that the watch has not shown bound yet: key -> node."""
         self.failed: dict[str, str] = {}
@@ -50,7 +55,7 @@ class Scheduler:
         """Pods whose last attempt failed with an error: not before this time again."""
 
     async def run(self) -> None:
-        informers = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods)]
+        informers = [asyncio.create_task(i.run()) for i in self._informers()]
         loop = asyncio.create_task(self._loop())
         try:  # an informer that ends (it never should) ends the scheduler: it is restarted
             done, _ = await asyncio.wait([loop, *informers], return_when=asyncio.FIRST_COMPLETED)
@@ -70,6 +75,12 @@ class Scheduler:
             await self.schedule_pending()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), RETRY_EVERY)
+
+    def _informers(self) -> tuple[Informer, ...]:
+        return (self.nodes, self.pods, self.claims, self.volumes, self.classes)
+
+    def _wake(self, kind: str, obj: Obj) -> None:
+        self.wake.set()
 
     def _changed(self, kind: str, obj: Obj) -> None:
         key = key_of(obj)
@@ -102,11 +113,19 @@ class Scheduler:
     async def schedule(self, pod: Obj) -> str | None:
         """Bind ``pod`` to the best node that fits it; the node's name, or None."""
         nodes = list(self.nodes.objects.values())
+        problem = self.storage.problem(pod)
+        if problem is not None:  # kube's PreFilter: no node counted
+            total = len(nodes)
+            await self._unschedulable(pod, f"0/{total} nodes are available: {problem}. "
+                                      f"preemption: 0/{total} nodes are available: {total} "
+                                      "Preemption is not helpful for scheduling.")  # fmt: skip
+            return None
         by_node = self._pods_by_node()
         reasons: Counter[str] = Counter()
         feasible = []
         for node in nodes:
-            reason = failure(pod, node, by_node.get(node["metadata"]["name"], []))
+            on_node = by_node.get(node["metadata"]["name"], [])
+            reason = failure(pod, node, on_node) or self.storage.failure(pod, node)
             if reason is None:
                 feasible.append(node)
             else:
@@ -115,8 +134,20 @@ class Scheduler:
             await self._unschedulable(pod, unschedulable_message(len(nodes), reasons))
             return None
         node = best_node(pod, feasible, by_node)["metadata"]["name"]
+        if self.storage.unbound(pod):
+            await self._select_node_for_claims(pod, str(node))
+            return None  # bound once its claims are (their changes wake the loop)
         await self._bind(pod, node)
         return str(node)
+
+    async def _select_node_for_claims(self, pod: Obj, node: str) -> None:
+        for pvc in self.storage.to_select(pod, node):
+            meta = pvc["metadata"]
+            path = f"/api/v1/namespaces/{meta['namespace']}/persistentvolumeclaims/{meta['name']}"
+            body = {"metadata": {"annotations": {SELECTED_NODE: node}}}
+            self.claims.remember(await self.api.patch(path, body))
+            log.info("pod %s: claim %s/%s selected node %s", key_of(pod), meta["namespace"],
+                     meta["name"], node)  # fmt: skip
 
     def _pods_by_node(self) -> dict[str, list[Obj]]:
         placed: dict[str, list[Obj]] = {}

@@ -82,10 +82,12 @@ class PersistentVolumeClaimStrategy(Strategy):
     def validate_update(self, new: Obj, old: Obj) -> Causes:
         causes = self.validate(new)
         before, after = dict(old.get("spec") or {}), dict(new.get("spec") or {})
+        unset = {field: not before.get(field) for field in ("volumeName", "storageClassName")}
         for spec in (before, after):
             spec.pop("resources", None)  # may grow (expansion); the rest is fixed
-            if not before.get("volumeName"):
-                spec.pop("volumeName", None)  # the binder sets it once
+            for field, settable in unset.items():
+                if settable:  # set once: by the binder, or to the default class
+                    spec.pop(field, None)
         if before != after:
             causes.append(cause("spec", "Forbidden: spec is immutable after creation except "
                                 "resources.requests and volumeAttributesClassName for bound "
