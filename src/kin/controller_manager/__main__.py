@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from kin.controller_manager.manager import ManagerConfig, run_controllers
 from kin.errors import KinError
 from kin.kube import kubeconfig
 from kin.kube.client import Client
+from kin.kube.daemon import until_signalled
 from kin.memory import trim_periodically
 from kin.proctitle import set_process_title
 
@@ -77,17 +77,8 @@ def config_from(args: argparse.Namespace) -> ManagerConfig:
 
 
 async def run(config: ManagerConfig, kubeconfig_path: str) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     async with Client(kubeconfig.load(kubeconfig_path), "kin-controller-manager") as api:
-        running = asyncio.create_task(run_controllers(api, config))
-        await asyncio.wait([running, asyncio.create_task(stop.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-        if running.done():
-            running.result()
-        running.cancel()
+        await until_signalled(run_controllers(api, config))
     log.info("stopped")
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from kin.errors import KinError
 from kin.kube import kubeconfig
 from kin.kube.client import Client
+from kin.kube.daemon import until_signalled
 from kin.memory import trim_periodically
 from kin.proctitle import set_process_title
 from kin.scheduler.scheduler import Scheduler
@@ -37,17 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     async with Client(kubeconfig.load(args.kubeconfig), "kin-scheduler") as api:
-        scheduling = asyncio.create_task(Scheduler(api).run())
-        await asyncio.wait([scheduling, asyncio.create_task(stop.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-        if scheduling.done():
-            scheduling.result()
-        scheduling.cancel()
+        await until_signalled(Scheduler(api).run())
     log.info("stopped")
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from kin.controller_manager.manager import ManagerConfig, run_controllers
+from kin.errors import APIError
 from kin.kube.client import Client
 from kin.kube.events import now
 from kin.kube.kubeconfig import Connection
@@ -54,6 +55,20 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
             return last
         await asyncio.sleep(0.02)
     raise AssertionError(f"not within {timeout}s; last answer: {last!r}")
+
+
+async def get_or_none(api: Client, path: str) -> Obj | None:
+    """The object at ``path``, or None when it does not exist."""
+    try:
+        return await api.get(path)
+    except APIError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+async def gone(api: Client, path: str) -> bool:
+    return await get_or_none(api, path) is None
 
 
 async def pods(api: Client, selector: str = "") -> list[Obj]:

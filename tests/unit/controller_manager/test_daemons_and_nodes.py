@@ -4,7 +4,6 @@ server, with nodes the test registers and keeps (or stops keeping) alive as kube
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from kin.testing.controllers import (
     client,
     controllers,
     eventually,
+    get_or_none,
     pods,
     run_pods,
     template,
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.unit
 Obj = dict[str, Any]
 NODES = "/api/v1/nodes"
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
-
-
-@pytest.fixture
-def server() -> Iterator[InProcessServer]:
-    with InProcessServer("memory://") as running:
-        yield running
 
 
 async def add_node(api: Client, name: str, ready: str = "True", labels: Obj | None = None,
@@ -225,31 +219,22 @@ def test_every_namespace_gets_a_default_service_account_and_the_root_ca(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
             )
             account = await eventually(
-                lambda: _get(api, "/api/v1/namespaces/team/serviceaccounts/default")
+                lambda: get_or_none(api, "/api/v1/namespaces/team/serviceaccounts/default")
             )
             assert account["metadata"]["namespace"] == "team"
             ca = await eventually(
-                lambda: _get(api, "/api/v1/namespaces/team/configmaps/kube-root-ca.crt")
+                lambda: get_or_none(api, "/api/v1/namespaces/team/configmaps/kube-root-ca.crt")
             )
             assert ca["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
             await eventually(
-                lambda: _get(api, "/api/v1/namespaces/kube-system/serviceaccounts/default")
+                lambda: get_or_none(api, "/api/v1/namespaces/kube-system/serviceaccounts/default")
             )
             await api.delete("/api/v1/namespaces/team/serviceaccounts/default")
-            await eventually(lambda: _get(api, "/api/v1/namespaces/team/serviceaccounts/default"))
+            await eventually(
+                lambda: get_or_none(api, "/api/v1/namespaces/team/serviceaccounts/default")
+            )
 
     asyncio.run(scenario())
-
-
-async def _get(api: Client, path: str) -> Obj | None:
-    from kin.errors import APIError
-
-    try:
-        return await api.get(path)
-    except APIError as exc:
-        if exc.code == 404:
-            return None
-        raise
 
 
 async def _cidrs(api: Client, count: int) -> dict[str, str] | None:
@@ -298,7 +283,7 @@ async def _no_taints(api: Client, node: str) -> bool:
 
 
 async def _pod_gone_or_deleting(api: Client, name: str) -> bool:
-    pod = await _get(api, f"{PODS}/{name}")
+    pod = await get_or_none(api, f"{PODS}/{name}")
     return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
 

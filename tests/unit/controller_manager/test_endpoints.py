@@ -4,7 +4,6 @@ DNS will read for each Service."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,18 +12,12 @@ from kin.errors import APIError
 from kin.kube.client import Client
 from kin.kube.events import now
 from kin.testing.apiserver import InProcessServer
-from kin.testing.controllers import PODS, container, controllers, eventually
+from kin.testing.controllers import PODS, container, controllers, eventually, gone
 
 pytestmark = pytest.mark.unit
 Obj = dict[str, Any]
 NS = "/api/v1/namespaces/default"
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
-
-
-@pytest.fixture
-def server() -> Iterator[InProcessServer]:
-    with InProcessServer("memory://") as running:
-        yield running
 
 
 async def start_pod(api: Client, name: str, ip: str, ready: bool = True, port_name: str = "http",
@@ -95,7 +88,7 @@ def test_a_service_lists_its_ready_and_unready_pods_with_named_ports_resolved(
             again = await eventually(lambda: _slices(api, "web", 1))
             assert again[0]["metadata"]["name"] != only["metadata"]["name"]
             await api.delete(f"{NS}/services/web")
-            await eventually(lambda: _gone(api, f"{NS}/endpoints/web"))
+            await eventually(lambda: gone(api, f"{NS}/endpoints/web"))
 
     asyncio.run(scenario())
 
@@ -129,14 +122,6 @@ async def _endpoints(api: Client, name: str, subsets: int) -> Obj | None:
             return None
         raise
     return found if len(found.get("subsets") or []) == subsets else None
-
-
-async def _gone(api: Client, path: str) -> bool:
-    try:
-        await api.get(path)
-    except APIError as exc:
-        return exc.code == 404
-    return False
 
 
 async def _slices(api: Client, name: str, count: int) -> list[Obj] | None:

@@ -5,15 +5,13 @@ node the scheduler chose, and a Released volume's directory removed by a helper 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kin.errors import APIError
 from kin.kube.client import Client
 from kin.testing.apiserver import InProcessServer
-from kin.testing.controllers import controllers, eventually
+from kin.testing.controllers import controllers, eventually, get_or_none, gone
 
 pytestmark = pytest.mark.unit
 Obj = dict[str, Any]
@@ -21,12 +19,6 @@ CLAIMS = "/api/v1/namespaces/default/persistentvolumeclaims"
 VOLUMES = "/api/v1/persistentvolumes"
 CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
 BINDERS = ["persistentvolume-binder", "localpath"]
-
-
-@pytest.fixture
-def server() -> Iterator[InProcessServer]:
-    with InProcessServer("memory://") as running:
-        yield running
 
 
 def storage_class(name: str, mode: str, default: bool = False, provisioner: str = "") -> Obj:
@@ -102,13 +94,13 @@ def test_local_path_provisions_on_the_chosen_node_and_cleans_up(server: InProces
             await api.delete(f"{CLAIMS}/data")
             helper_path = (f"/api/v1/namespaces/local-path-storage/pods/"
                            f"helper-pod-delete-{pv['metadata']['name']}")  # fmt: skip
-            helper = await eventually(lambda: _get(api, helper_path))
+            helper = await eventually(lambda: get_or_none(api, helper_path))
             assert (
                 helper["spec"]["nodeName"] == "kin-w1"
                 and path in helper["spec"]["containers"][0]["command"]
             )
             await api.patch(f"{helper_path}/status", {"status": {"phase": "Succeeded"}})
-            await eventually(lambda: _gone(api, f"{VOLUMES}/{pv['metadata']['name']}"))
+            await eventually(lambda: gone(api, f"{VOLUMES}/{pv['metadata']['name']}"))
 
     asyncio.run(scenario())
 
@@ -121,16 +113,3 @@ async def _phase(api: Client, name: str, phase: str) -> Obj | None:
 async def _with_class(api: Client, name: str) -> Obj | None:
     pvc = await api.get(f"{CLAIMS}/{name}")
     return pvc if pvc["spec"].get("storageClassName") else None
-
-
-async def _get(api: Client, path: str) -> Obj | None:
-    try:
-        return await api.get(path)
-    except APIError as exc:
-        if exc.code == 404:
-            return None
-        raise
-
-
-async def _gone(api: Client, path: str) -> bool:
-    return await _get(api, path) is None

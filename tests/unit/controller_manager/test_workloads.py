@@ -4,7 +4,6 @@ and rolled out as kube-controller-manager does it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ from kin.testing.controllers import (
 
 pytestmark = pytest.mark.unit
 Obj = dict[str, Any]
-
-
-@pytest.fixture
-def server() -> Iterator[InProcessServer]:
-    with InProcessServer("memory://") as running:
-        yield running
 
 
 def replicaset(name: str, replicas: int, **labels: str) -> Obj:
