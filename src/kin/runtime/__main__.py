@@ -39,6 +39,8 @@ log = logging.getLogger("kin.runtime")
 MAX_MESSAGE = 16 * 1024 * 1024  # the kubelet's and crictl's limit
 WORKERS = 16
 TRIM_INTERVAL = 30.0  # seconds between handing freed memory back (after a burst of pods)
+SIGNAL_POLL = 0.5
+STOP_TIMEOUT = 5.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -107,8 +109,11 @@ def serve(args: argparse.Namespace) -> None:
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
-    server.stop(grace=2).wait()
+    # A timed wait: the kernel may deliver SIGTERM to one of gRPC's threads, and then only
+    # the main thread's next bytecode runs the handler; an untimed wait never gets there.
+    while not stopped.wait(SIGNAL_POLL):
+        pass
+    server.stop(grace=2).wait(STOP_TIMEOUT)
     log.info("stopped")
 
 
