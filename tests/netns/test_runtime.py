@@ -8,6 +8,7 @@ released. Containers are real processes whose logs, exits and execs are read bac
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -46,15 +47,11 @@ def ns_inode(pid: int, kind: str) -> int:
 
 
 def pause_pid(runtime: RuntimeUnderTest, sandbox_id: str) -> int:
-    import json
-
     info = json.loads(runtime.sandbox_status(sandbox_id, verbose=True).info["info"])
     return int(info["pid"])
 
 
 def container_pid(runtime: RuntimeUnderTest, container_id: str) -> int:
-    import json
-
     request = cri.ContainerStatusRequest(container_id=container_id, verbose=True)
     return int(json.loads(runtime.cri.runtime.ContainerStatus(request).info["info"])["pid"])
 
@@ -323,6 +320,34 @@ def test_pods_outlive_a_runtime_killed_with_sigkill(
     assert numbers == list(range(len(numbers))) and len(numbers) > 6  # no line lost meanwhile
 
 
+def test_after_a_reboot_each_pod_gets_its_address_back(
+    runtime: RuntimeUnderTest, tmp_path: Path
+) -> None:
+    """A reboot empties /run (records, pins) but not host-local's store: the runtime frees
+    what the lost sandboxes held and hands each pod its own address again."""
+    configs = [pod_config(tmp_path, name) for name in ("first", "second", "third")]
+    before = {}
+    for config in configs:
+        sandbox_id = runtime.run_pod(config)
+        before[config.metadata.uid] = runtime.sandbox_status(sandbox_id).status.network.ip
+    ipam = tmp_path / "ipam" / "kintest"
+    runtime.reboot()
+    assert runtime.cri.runtime.ListPodSandbox(cri.ListPodSandboxRequest()).items == []
+    assert not any((ipam / ip).exists() for ip in before.values())  # released at load
+    newcomer = runtime.run_pod(pod_config(tmp_path, "newcomer"))
+    assert runtime.sandbox_status(newcomer).status.network.ip not in before.values()
+    for config in reversed(configs):  # in another order than first: no luck involved
+        config.metadata.attempt = 1
+        sandbox_id = runtime.run_pod(config)
+        ip = runtime.sandbox_status(sandbox_id).status.network.ip
+        assert ip == before[config.metadata.uid]
+        assert (ipam / ip).read_text().startswith(sandbox_id)
+    runtime.cri.runtime.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=newcomer))
+    runtime.reboot()  # a removed sandbox's pod is forgotten; the others are kept again
+    remembered = json.loads((tmp_path / "root" / "pod-addresses.json").read_text())
+    assert {uid: entry["ips"][0] for uid, entry in remembered.items()} == before
+
+
 def test_bad_requests_get_clear_errors(runtime: RuntimeUnderTest, tmp_path: Path) -> None:
     rt = runtime.cri.runtime
     empty = cri.RunPodSandboxRequest(config=cri.PodSandboxConfig())
@@ -550,8 +575,6 @@ async def attach_session(url: str, *sent: bytes) -> tuple[bytes, dict[str, objec
 
 
 async def _attach_session(url: str, *sent: bytes) -> tuple[bytes, dict[str, object]]:
-    import json
-
     import aiohttp
 
     output, status = b"", {}

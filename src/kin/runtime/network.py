@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import os
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from kin.cni.executor import Executor, RuntimeConf
@@ -56,15 +57,22 @@ class PodNetwork:
             return False, f"Network plugin returns error: {exc}"
         return True, ""
 
-    def attach(self, sandbox_id: str, config: cri.PodSandboxConfig) -> Attachment:
-        """Pin a new network namespace and run the CNI chain in it; undo it all on failure."""
+    def attach(
+        self, sandbox_id: str, config: cri.PodSandboxConfig, requested: Sequence[str] = ()
+    ) -> Attachment:
+        """Pin a new network namespace and run the CNI chain in it; undo it all on failure.
+        ``requested``: the pod's earlier addresses; IPAM is asked for the first
+        (``CNI_ARGS`` ``IP=``, which names one address)."""
         network = self.config()
         name = f"cni-{uuid.uuid4()}"
         path = ns.create_netns(name, self.netns_dir)
         attachment = Attachment(path, [], {})
         try:
             ns.run_in(path, _loopback_up)
-            result = self.executor.add(network, _runtime_conf(sandbox_id, path, config))
+            rt = _runtime_conf(sandbox_id, path, config)
+            if requested:
+                rt.args.append(("IP", requested[0]))
+            result = self.executor.add(network, rt)
             attachment.result = result
             attachment.ips = pod_ips(result)
         except Exception as exc:  # a plugin's error or a result we cannot read
@@ -98,6 +106,17 @@ class PodNetwork:
                     ) from exc
         if attachment.netns:
             ns.delete_netns(os.path.basename(attachment.netns), os.path.dirname(attachment.netns))
+
+    def release(self, sandbox_id: str, namespace: str, name: str, uid: str) -> None:
+        """CNI DEL for a sandbox whose namespace is gone (lost with a node's reboot): what
+        the plugins keep outside the namespace, such as an IPAM reservation, is freed."""
+        try:
+            network = self.config()
+            rt = RuntimeConf.for_pod(sandbox_id, "", namespace, name, uid)
+            self.executor.delete(network, rt)
+        except CNIError as exc:
+            what = f"failed to destroy network for sandbox {sandbox_id[:13]}"
+            raise CRIError(f"{what}: {exc.msg}") from exc
 
 
 def pod_ips(result: dict[str, Any]) -> list[str]:

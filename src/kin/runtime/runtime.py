@@ -16,6 +16,7 @@ from kin.errors import CRIError
 from kin.linux.cgroups import Group
 from kin.linux.files import write_atomic
 from kin.runtime import DEFAULT_ROOT
+from kin.runtime.addresses import PodAddresses
 from kin.runtime.containers import Containers
 from kin.runtime.images import ImageStore
 from kin.runtime.network import PodNetwork
@@ -64,9 +65,10 @@ class Runtime:
         self.container_records = Records(os.path.join(paths.state, "containers"), ContainerRecord)
         self.images = ImageStore(os.path.join(paths.root, "images.json"))
         self.network = PodNetwork(paths.cni_conf, list(paths.cni_bin), paths.cni_cache, paths.netns)
+        addresses = PodAddresses(os.path.join(paths.root, "pod-addresses.json"))
         self.sandboxes = Sandboxes(
-            self.sandbox_records, self.network, self._pause_binary(), paths.cgroup_root,
-            paths.zygote,
+            self.sandbox_records, self.network, self._pause_binary(), addresses,
+            paths.cgroup_root, paths.zygote,
         )  # fmt: skip
         self.containers = Containers(self.container_records, self.sandboxes, self.images)
         if paths.cgroup_root:
@@ -82,8 +84,11 @@ class Runtime:
         write_atomic(record, json.dumps(sorted(root.dirs.values())))  # those it could make
 
     def load(self) -> list[str]:
-        """Read what a previous run left (its pods kept running); problems, one per line."""
-        return self.sandbox_records.load_all() + self.container_records.load_all()
+        """Read what a previous run left (its pods kept running, unless the node rebooted);
+        problems, one per line."""
+        problems = self.sandbox_records.load_all() + self.container_records.load_all()
+        self.sandboxes.release_orphans()
+        return problems
 
     def _pause_binary(self) -> str:
         """catatonit, reached through a link named ``pause`` so that ps says pause."""

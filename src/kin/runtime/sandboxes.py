@@ -22,6 +22,7 @@ from kin.linux.cgroups import Group
 from kin.linux.files import write_atomic
 from kin.linux.proc import ProcessRecord
 from kin.runtime import shimclient
+from kin.runtime.addresses import PodAddress, PodAddresses
 from kin.runtime.cri import api_pb2 as cri
 from kin.runtime.network import Attachment, PodNetwork
 from kin.runtime.store import Records, SandboxRecord, new_id
@@ -53,11 +54,13 @@ class Sandboxes:
         records: Records[SandboxRecord],
         network: PodNetwork,
         pause: str,
+        addresses: PodAddresses,
         cgroup_root: str = "",
         zygote: str = "",
     ) -> None:
         self.records = records
         self.network = network
+        self.addresses = addresses
         self.pause = pause
         self.cgroup_root = cgroup_root
         self.zygote = zygote
@@ -88,7 +91,7 @@ class Sandboxes:
         config = record.config
         record.save()
         if not is_host_network(config):
-            attachment = self.network.attach(record.id, config)
+            attachment = self._attach(record)
             record.facts.update(netns=attachment.netns, ips=attachment.ips)
             record.facts["cni_result"] = attachment.result
             record.save()
@@ -112,6 +115,32 @@ class Sandboxes:
         record.save()
         self.records.add(record)
 
+    def _attach(self, record: SandboxRecord) -> Attachment:
+        """CNI for a new sandbox; a pod whose sandbox a node reboot took gets its address back."""
+        config, meta = record.config, record.config.metadata
+        wanted = self.addresses.reclaim(meta.uid, self._live(), self._release)
+        try:
+            attachment = self.network.attach(record.id, config, wanted)
+        except CRIError as exc:
+            if not wanted:
+                raise
+            log.warning("pod %s/%s: earlier address %s not given back (%s); a new one",
+                        meta.namespace, meta.name, wanted[0], exc)  # fmt: skip
+            attachment = self.network.attach(record.id, config)
+        entry = PodAddress(record.id, meta.namespace, meta.name, list(attachment.ips))
+        self.addresses.remember(meta.uid, entry)
+        return attachment
+
+    def _live(self) -> set[str]:
+        return {r.id for r in self.records.all()}
+
+    def _release(self, uid: str, entry: PodAddress) -> None:
+        self.network.release(entry.sandbox, entry.namespace, entry.name, uid)
+
+    def release_orphans(self) -> None:
+        """After a load: free what sandboxes lost with a reboot held (see kin.runtime.addresses)."""
+        self.addresses.release_orphans(self._live(), self._release)
+
     def _write_files(self, record: SandboxRecord) -> None:
         """hostname, hosts and resolv.conf, which the containers see at /etc."""
         config = record.config
@@ -129,6 +158,7 @@ class Sandboxes:
         except Exception as exc:  # what could not be undone is logged; the name is freed
             log.warning("sandbox %s: undoing a failed start: %s", record.id[:13], exc)
         finally:
+            self.addresses.forget(record.config.metadata.uid, record.id)
             self.records.remove(record)
 
     # -- stop and remove ------------------------------------------------------------------
@@ -165,6 +195,7 @@ class Sandboxes:
         group = self.group(record)
         if group is not None:
             group.remove()
+        self.addresses.forget(record.config.metadata.uid, record.id)
         self.records.remove(record)
 
     # -- status ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ the test's directory and removed with them.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +122,18 @@ class RuntimeUnderTest:
             groups = self.work / "state" / "cgroups.json"
             for directory in json.loads(groups.read_text()) if groups.exists() else []:
                 remove_tree(directory)
+
+    def reboot(self) -> None:
+        """What a node's reboot does to the runtime: every process gone, ``/run`` (its state
+        and the namespace pins) empty; ``/var/lib`` (its root, CNI's cache and IPAM) kept.
+        Then the runtime starts again."""
+        self.kill(signal.SIGKILL)
+        self._kill_recorded_processes()
+        for pin in (self.work / "netns").iterdir():
+            ns.delete_netns(pin.name, str(self.work / "netns"))
+        shutil.rmtree(self.work / "state")
+        (self.work / "state").mkdir()
+        self.start()
 
     def _kill_recorded_processes(self) -> None:
         for record in (self.work / "state").glob("*/*/record.json"):
