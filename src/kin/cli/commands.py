@@ -18,6 +18,7 @@ from kin.cluster.controlplane import admin_kubeconfig
 from kin.cluster.create import CreateOptions, create_cluster
 from kin.cluster.delete import delete_cluster
 from kin.cluster.kubeconfigs import context_name, export_kubeconfig
+from kin.cluster.lifecycle import start_cluster, stop_cluster
 from kin.cluster.logs import export_logs
 from kin.cluster.provision import CRI_SOCKET, RUNTIME_ROOT
 from kin.cluster.state import node_dir
@@ -37,6 +38,8 @@ __all__ = [
     "get_nodes",
     "get_port_mappings",
     "load_image_archive",
+    "start_cluster_cmd",
+    "stop_cluster_cmd",
     "version",
 ]
 
@@ -102,6 +105,22 @@ def delete_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
     deleted = delete_cluster(name, args.kubeconfig)
     if deleted:
         status.info(f"Deleted nodes: {_quoted_list(deleted)}")
+    return 0
+
+
+def stop_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
+    name = _default_name(args.name)
+    status.info(f'Stopping cluster "{name}" ...')
+    stopped = stop_cluster(name)
+    if stopped:
+        status.info(f"Stopped nodes: {_quoted_list(stopped)}")
+    return 0
+
+
+def start_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
+    notes = start_cluster(_default_name(args.name), status, parse_duration(args.wait))
+    for note in notes:
+        status.info(note)
     return 0
 
 

@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     _add_create(verbs)
     _add_delete(verbs)
+    _add_stop_start(verbs)
     _add_get(verbs)
     _add_exec(verbs)
     _add_export(verbs)
@@ -83,6 +84,22 @@ def _add_delete(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     many.add_argument("-A", "--all", action="store_true", help="delete all clusters")
     many.add_argument("--kubeconfig", default="", help="kubeconfig path to update")
     many.set_defaults(handler=_cmd("delete_clusters"), fails="failed to delete clusters")
+
+
+def _add_stop_start(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    stop = verbs.add_parser("stop", help="stop a cluster, keeping all of it").add_subparsers(
+        dest="what", required=True, metavar="cluster"
+    )
+    halt = stop.add_parser("cluster", help="stop every process and namespace; keep the state")
+    halt.add_argument("-n", "--name", help="the cluster name (default: KIND_CLUSTER_NAME or kind)")
+    halt.set_defaults(handler=_cmd("stop_cluster_cmd"), fails="failed to stop cluster")
+    start = verbs.add_parser("start", help="start a stopped cluster").add_subparsers(
+        dest="what", required=True, metavar="cluster"
+    )
+    boot = start.add_parser("cluster", help="start a stopped cluster with its objects and IPs")
+    boot.add_argument("-n", "--name", help="the cluster name (default: KIND_CLUSTER_NAME or kind)")
+    boot.add_argument("--wait", default="0s", help="wait for every node to be Ready (e.g. 30s)")
+    boot.set_defaults(handler=_cmd("start_cluster_cmd"), fails="failed to start cluster")
 
 
 def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -21,6 +21,7 @@ from kin.cluster.provision import join_worker
 from kin.cluster.reporter import Reporter
 from kin.errors import KinError
 from kin.kube.client import Client
+from kin.kube.events import parse_time
 
 __all__ = [
     "Action",
@@ -132,23 +133,29 @@ class JoinWorkers:
 
 
 class WaitForReady:
-    """``--wait``: the control-plane Node's Ready condition is True."""
+    """``--wait``: the control-plane Node's Ready condition is True (with ``every_node``,
+    every node's: what ``kin start cluster --wait`` waits for)."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, every_node: bool = False) -> None:
         self.wait = wait
+        self.every_node = every_node
 
     @property
     def name(self) -> str:
-        return f"Waiting ≤ {format_duration(self.wait)} for control-plane = Ready ⏳"
+        what = "nodes" if self.every_node else "control-plane"
+        return f"Waiting ≤ {format_duration(self.wait)} for {what} = Ready ⏳"
 
     def execute(self, ctx: ActionContext) -> None:
-        started = time.monotonic()
-        node = ctx.plan.control_plane.name
+        started, since = time.monotonic(), int(time.time())
+        plan = ctx.plan
+        nodes = [n.name for n in plan.nodes] if self.every_node else [plan.control_plane.name]
 
         async def ready(api: Client) -> bool | None:
             async def check() -> bool | None:
-                obj = await api.get(f"/api/v1/nodes/{node}")
-                return True if _is_ready(obj) else None
+                for node in nodes:
+                    if not _is_ready(await api.get(f"/api/v1/nodes/{node}"), since):
+                        return None
+                return True
 
             return await apiclient.wait_for(check, started + self.wait)
 
@@ -158,10 +165,13 @@ class WaitForReady:
             ctx.notes.append(" • WARNING: Timed out waiting for Ready ⚠️")
 
 
-def _is_ready(node: Obj) -> bool:
+def _is_ready(node: Obj, since: int) -> bool:
+    """Ready, as a kubelet said at or after ``since`` (a started cluster's Nodes still say
+    what their kubelets said before the stop)."""
     for condition in (node.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
-            return bool(condition.get("status") == "True")
+            heartbeat = parse_time(str(condition.get("lastHeartbeatTime") or ""))
+            return condition.get("status") == "True" and heartbeat >= since
     return False
 
 

@@ -20,7 +20,15 @@ from kin.cluster.plan import ClusterPlan, plan_cluster
 from kin.cluster.ports import Reservation, port_requests, reserve_ports, start_publisher
 from kin.cluster.provision import boot_nodes, prepare_nodes, write_configuration
 from kin.cluster.reporter import Reporter
-from kin.cluster.state import ClusterState, host_lock, list_cluster_names, load_state
+from kin.cluster.state import (
+    READY,
+    STOPPED,
+    ClusterState,
+    host_lock,
+    list_cluster_names,
+    load_state,
+    running_cluster_names,
+)
 from kin.cluster.zygote import start_zygote
 from kin.config import Cluster, check_supported, name_length_warning, set_defaults, validate
 from kin.errors import ClusterExistsError, ConfigError
@@ -101,19 +109,28 @@ def _register(
     chosen = {r.request.key: r.port for r in reservations}
     with host_lock():
         _refuse_existing(name)  # again: another create may have won the race
-        net = network.ensure_network()
+        net = network.ensure_network(_stopped_clusters_subnet())
         used = _addresses_in_use()
         plan = plan_cluster(config, name, net, used, chosen, options.flannel_backend,
                             options.datastore)  # fmt: skip
         taken = [n.name for n in plan.nodes if ns.netns_exists(n.name)]
         if taken:
-            if not list_cluster_names():
+            if not running_cluster_names():
                 network.delete_network()
             raise ConfigError(
                 [f"a network namespace named {t!r} already exists on this host" for t in taken]
             )
         ClusterState(name, plan.to_json()).save()
     return plan
+
+
+def _stopped_clusters_subnet() -> str:
+    """The kin network is gone while every cluster is stopped; made again, it must be theirs."""
+    for other in list_cluster_names():
+        state = load_state(other)
+        if state is not None and state.status == STOPPED:
+            return ClusterPlan.from_json(state.plan).network.subnet
+    return ""
 
 
 def _addresses_in_use() -> set[str]:
@@ -144,7 +161,7 @@ def _build(
         action.execute(ctx)
     reporter.end(True)
     export_kubeconfig(plan, options.kubeconfig)
-    state = ClusterState(plan.name, plan.to_json(), status="ready")
+    state = ClusterState(plan.name, plan.to_json(), status=READY)
     state.save()
     return ctx.notes
 

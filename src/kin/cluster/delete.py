@@ -13,12 +13,12 @@ from kin.cluster.kubeconfigs import remove_kubeconfig
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.ports import publisher_record
 from kin.cluster.provision import delete_nodes
-from kin.cluster.state import host_lock, list_cluster_names, load_state, remove_cluster_dir
+from kin.cluster.state import host_lock, load_state, remove_cluster_dir, running_cluster_names
 from kin.cluster.zygote import zygote_record
 from kin.errors import KinError, ProvisionError
 from kin.linux.proc import kill_and_wait
 
-__all__ = ["delete_cluster"]
+__all__ = ["delete_cluster", "stop_processes"]
 
 
 def delete_cluster(name: str, kubeconfig: str = "") -> list[str]:
@@ -30,9 +30,9 @@ def delete_cluster(name: str, kubeconfig: str = "") -> list[str]:
         state = load_state(name)
         deleted: list[str] = []
         if state is not None:
-            deleted = _delete_resources(ClusterPlan.from_json(state.plan))
+            deleted = stop_processes(ClusterPlan.from_json(state.plan))
         remove_cluster_dir(name)
-        if not list_cluster_names():
+        if not running_cluster_names():
             network.delete_network()
     try:
         remove_kubeconfig(name, kubeconfig)
@@ -41,7 +41,9 @@ def delete_cluster(name: str, kubeconfig: str = "") -> list[str]:
     return deleted
 
 
-def _delete_resources(plan: ClusterPlan) -> list[str]:
+def stop_processes(plan: ClusterPlan) -> list[str]:
+    """Kill everything of the cluster that runs and unpin its nodes' namespaces (what
+    ``kin stop`` does too); the names of the nodes that existed."""
     for what, record in (
         ("port publisher", publisher_record(plan.name)),
         ("zygote", zygote_record(plan.name)),

@@ -5,8 +5,9 @@ All clusters attach their nodes to one bridge (``kin0``) in the namespace
 IPv4 subnet is the first /16 from 172.18.0.0/16 upwards that overlaps no route
 of the host (the host's routes are only read). The bridge holds the gateway
 address ``.1``; nodes get ``.2``, ``.3``, ... The namespace is made with the
-first cluster and removed with the last, under the host lock; its subnet is
-read back from the bridge, so there is no separate record to go stale.
+first cluster and removed when none runs (the last is deleted or stopped), under the host
+lock; its subnet is read back from the bridge, and stopped clusters' plans say which one
+it must have when it is made again.
 
 The network belongs to one ``KIN_HOME``: the default home's is ``kin-net``,
 another home (tests use throwaway ones) gets ``kin-net-<hash of the path>``, so
@@ -87,13 +88,20 @@ def read_network() -> NetworkPlan | None:
     return NetworkPlan(subnet=str(iface.network), gateway=str(iface.ip), netns=netns, bridge=BRIDGE)
 
 
-def ensure_network() -> NetworkPlan:
-    """The kin network, created if it does not exist yet. Call under the host lock."""
+def ensure_network(subnet: str = "") -> NetworkPlan:
+    """The kin network, created if it does not exist yet. Call under the host lock.
+    ``subnet``: the one it must have (stopped clusters' nodes keep their addresses);
+    otherwise the first free candidate."""
     existing = read_network()
     if existing is not None:
+        if subnet and existing.subnet != subnet:
+            raise NetworkSetupError(
+                f"the kin network has subnet {existing.subnet}, but this cluster's nodes are "
+                f"on {subnet}: delete the clusters on {existing.subnet} first"
+            )
         return existing
-    subnet = first_free_subnet(CANDIDATE_SUBNETS, host_ipv4_routes())
-    if subnet is None:
+    subnet = subnet or first_free_subnet(CANDIDATE_SUBNETS, host_ipv4_routes()) or ""
+    if not subnet:
         raise NetworkSetupError(
             f"no free subnet for the kin network: every one of {CANDIDATE_SUBNETS[0]} .. "
             f"{CANDIDATE_SUBNETS[-1]} overlaps a route of this host"
@@ -119,5 +127,6 @@ def _make_bridge(plan: NetworkPlan) -> None:
 
 
 def delete_network() -> bool:
-    """Remove the kin network; absent is success. Call under the host lock, with no clusters."""
+    """Remove the kin network; absent is success. Call under the host lock, with no
+    running clusters."""
     return ns.delete_netns(network_netns())

@@ -30,6 +30,7 @@ from kin.linux.proc import ProcessRecord, spawn_daemon
 __all__ = [
     "PortRequest",
     "Reservation",
+    "planned_port_requests",
     "port_requests",
     "publisher_record",
     "publisher_specs",
@@ -76,6 +77,12 @@ def port_requests(config: Cluster) -> list[PortRequest]:
                 )
             )
     return requests
+
+
+def planned_port_requests(plan: ClusterPlan) -> list[PortRequest]:
+    """The host ports a created cluster holds (``0`` requests as then chosen), API server first."""
+    ports = [plan.api_server, *(port for node in plan.nodes for port in node.ports)]
+    return [PortRequest(p.source, p.listen_address, p.host_port, p.protocol) for p in ports]
 
 
 @contextmanager

@@ -47,6 +47,7 @@ __all__ = [
     "node_spec",
     "prepare_nodes",
     "provision_nodes",
+    "reconnect_nodes",
     "write_configuration",
 ]
 
@@ -113,6 +114,14 @@ def prepare_nodes(plan: ClusterPlan) -> list[NodeSpec]:
     return [_prepare_node(plan, node) for node in plan.nodes]
 
 
+def reconnect_nodes(plan: ClusterPlan) -> list[NodeSpec]:
+    """A stopped cluster's nodes: their namespaces and links again, files as they are."""
+    _ensure_host_mount_points()
+    for node in plan.nodes:
+        _link_node(plan, node)
+    return [node_spec(plan, node) for node in plan.nodes]
+
+
 def write_configuration(plan: ClusterPlan, specs: list[NodeSpec]) -> None:
     """kubeadm's part: PKI, kubeconfigs, the control plane's static pods."""
     roots = {spec.name: os.path.join(spec.state_dir, "fs") for spec in specs}
@@ -131,9 +140,13 @@ def _prepare_node(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
     """Everything but the PID 1: state directory, network namespace, veth to the bridge."""
     spec = node_spec(plan, node)
     _write_node_files(plan, node, spec)
+    _link_node(plan, node)
+    return spec
+
+
+def _link_node(plan: ClusterPlan, node: NodePlan) -> None:
     _step(node, "create its network namespace", lambda: ns.create_netns(node.name))
     _step(node, "connect it to the kin network", lambda: _connect(plan, node))
-    return spec
 
 
 def _step(node: NodePlan, what: str, action: Callable[[], object]) -> None:

@@ -30,12 +30,14 @@ __all__ = [
     "load_state",
     "node_dir",
     "remove_cluster_dir",
+    "running_cluster_names",
     "state_file",
     "write_json_atomic",
 ]
 
 DEFAULT_HOME = "/var/lib/kin"
 STATE_FILE = "cluster.json"
+CREATING, READY, STOPPED, STARTING = "creating", "ready", "stopped", "starting"
 
 
 def kin_home() -> str:
@@ -52,11 +54,12 @@ def node_dir(cluster: str, node: str) -> str:
 
 @dataclass
 class ClusterState:
-    """What ``cluster.json`` holds: the plan as JSON and the create status."""
+    """What ``cluster.json`` holds: the plan as JSON and where the cluster is in its life:
+    creating, ready, stopped (``kin stop cluster``: nothing runs, only files) or starting."""
 
     name: str
     plan: dict[str, Any]
-    status: str = "creating"
+    status: str = CREATING
 
     @property
     def path(self) -> str:
@@ -73,7 +76,7 @@ def load_state(name: str) -> ClusterState | None:
             raw = json.load(f)
     except FileNotFoundError:
         return None
-    return ClusterState(name=raw["name"], plan=raw["plan"], status=raw.get("status", "creating"))
+    return ClusterState(name=raw["name"], plan=raw["plan"], status=raw.get("status", CREATING))
 
 
 def state_file(name: str) -> str:
@@ -87,6 +90,12 @@ def list_cluster_names() -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(e for e in entries if os.path.isfile(state_file(e)))
+
+
+def running_cluster_names() -> list[str]:
+    """Every cluster but the stopped ones: those that need the kin network."""
+    states = [load_state(name) for name in list_cluster_names()]
+    return [s.name for s in states if s is not None and s.status != STOPPED]
 
 
 def remove_cluster_dir(name: str) -> None:

@@ -19,12 +19,13 @@ import math
 from typing import Any
 
 from kin.controller_manager.controller import Controller, Informers
-from kin.controller_manager.pods import DONE_PHASES, controller_of, owner_reference, parse_time
+from kin.controller_manager.pods import DONE_PHASES, controller_of, owner_reference
 from kin.controller_manager.replicaset import APPS, PODS, SETS
 from kin.controller_manager.templatehash import template_hash, without_hash
 from kin.errors import APIError
 from kin.kube import events
 from kin.kube.client import Client
+from kin.kube.events import parse_time
 from kin.kube.informer import key_of
 
 __all__ = ["DeploymentController", "rolling_limits"]

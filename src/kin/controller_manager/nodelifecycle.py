@@ -20,10 +20,11 @@ import time
 from typing import Any
 
 from kin.controller_manager.controller import Controller, Informers
-from kin.controller_manager.pods import delete_pods, is_active, parse_time
+from kin.controller_manager.pods import delete_pods, is_active
 from kin.errors import APIError
 from kin.kube import events
 from kin.kube.client import STRATEGIC_PATCH, Client
+from kin.kube.events import parse_time
 from kin.kube.matching import toleration_matches
 
 __all__ = ["NodeLifecycleController", "wanted_taints"]
@@ -49,6 +50,10 @@ class NodeLifecycleController(Controller):
     def __init__(self, api: Client, informers: Informers, grace: float = GRACE) -> None:
         super().__init__(api, informers)
         self.grace = grace
+        # As kube-controller-manager's probe timestamps: a node's silence counts from when
+        # this controller could first hear it, so a cluster that was stopped for an hour
+        # gets its full grace when it starts, not an instant NotReady.
+        self.started = time.time()
         self.nodes = self.watch(NODES)
         self.leases = self.watch(LEASES)
         self.pods = self.watch(PODS)
@@ -80,7 +85,7 @@ class NodeLifecycleController(Controller):
         if ready is not None and ready.get("status") == "Unknown":
             return False  # already marked
         lease = self.leases.objects.get(f"kube-node-lease/{node['metadata']['name']}")
-        beats = [parse_time(str(node["metadata"].get("creationTimestamp") or ""))]
+        beats = [self.started, parse_time(str(node["metadata"].get("creationTimestamp") or ""))]
         if lease is not None:
             beats.append(parse_time(str((lease.get("spec") or {}).get("renewTime") or "")))
         if ready is not None:

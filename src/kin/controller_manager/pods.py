@@ -9,14 +9,13 @@ request, not hundreds, and a valid one is created many at a time.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import copy
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kin.errors import APIError
 from kin.kube.client import Client
+from kin.kube.events import parse_time
 from kin.kube.informer import Informer
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "deletion_order",
     "is_active",
     "owner_reference",
-    "parse_time",
     "pod_from_template",
     "ready",
     "ready_since",
@@ -67,17 +65,6 @@ def available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
     if not ready(pod):
         return False
     return min_ready_seconds <= 0 or ready_since(pod) + min_ready_seconds <= now
-
-
-def parse_time(text: str) -> float:
-    """An RFC 3339 time of an object (``Time`` or ``MicroTime``) in seconds since the epoch;
-    0 when missing or unreadable."""
-    whole, _, fraction = text.rstrip("Z").partition(".")
-    try:
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0.0
-    return seconds + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
 
 
 def controller_of(obj: Obj) -> Obj | None:

@@ -7,6 +7,7 @@ Recording is best effort: an event that cannot be written is logged, never raise
 
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from kin.errors import APIError
 from kin.kube.client import Client
 
-__all__ = ["now", "record"]
+__all__ = ["now", "parse_time", "record"]
 
 log = logging.getLogger("kin.kube")
 Obj = dict[str, Any]
@@ -23,6 +24,17 @@ Obj = dict[str, Any]
 def now() -> str:
     """The time as Kubernetes writes it in objects (RFC 3339, seconds, UTC)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def parse_time(text: str) -> float:
+    """An RFC 3339 time of an object (``Time`` or ``MicroTime``) in seconds since the epoch;
+    0 when missing or unreadable."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    try:
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0.0
+    return seconds + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
 
 
 async def record(

@@ -122,7 +122,7 @@ class Sandboxes:
         try:
             attachment = self.network.attach(record.id, config, wanted)
         except CRIError as exc:
-            if not wanted:
+            if not wanted or wanted[0] not in str(exc):  # a failure that is not about it
                 raise
             log.warning("pod %s/%s: earlier address %s not given back (%s); a new one",
                         meta.namespace, meta.name, wanted[0], exc)  # fmt: skip

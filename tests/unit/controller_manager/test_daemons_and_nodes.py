@@ -4,10 +4,12 @@ server, with nodes the test registers and keeps (or stops keeping) alive as kube
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
+from kin.controller_manager import nodelifecycle
 from kin.kube.client import STRATEGIC_PATCH, Client
 from kin.kube.events import now
 from kin.testing.apiserver import InProcessServer
@@ -203,6 +205,48 @@ def test_a_silent_node_becomes_unknown_is_tainted_and_its_intolerant_pods_evicte
             await eventually(lambda: _no_taints(api, "kin-e-1"))
 
     asyncio.run(scenario())
+
+
+def test_a_node_silent_while_the_cluster_was_stopped_gets_a_full_grace_after_a_start(
+    server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kin start`` an hour after ``kin stop``: every heartbeat is an hour old, but the
+    kubelets are starting; the controller counts silence from when it started."""
+
+    real_time, monotonic = time.time, time.monotonic
+
+    class AnHourLater:
+        @staticmethod
+        def time() -> float:
+            return real_time() + 3600
+
+        @staticmethod
+        def monotonic() -> float:
+            return monotonic()
+
+    monkeypatch.setattr(nodelifecycle, "time", AnHourLater)
+
+    async def scenario() -> None:
+        config: dict[str, Any] = {
+            "controllers": ["nodelifecycle"],
+            "node_monitor_grace_period": 2.0,
+        }
+        async with client(server) as api:
+            await add_node(api, "kin-f-1")
+        async with controllers(server, **config) as api:
+            await asyncio.sleep(1.0)
+            assert _ready_status(await api.get(f"{NODES}/kin-f-1")) == "True"
+            await eventually(lambda: _unknown(api, "kin-f-1"), timeout=10)
+
+    asyncio.run(scenario())
+
+
+async def _unknown(api: Client, name: str) -> bool | None:
+    return True if _ready_status(await api.get(f"{NODES}/{name}")) == "Unknown" else None
+
+
+def _ready_status(node: Obj) -> str:
+    return str(next(c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"))
 
 
 def test_every_namespace_gets_a_default_service_account_and_the_root_ca(

@@ -12,9 +12,10 @@ import pytest
 from kin.controller_manager.deployment import rolling_limits
 from kin.controller_manager.nodeipam import next_free
 from kin.controller_manager.nodelifecycle import eviction_time, wanted_taints
-from kin.controller_manager.pods import deletion_order, parse_time
+from kin.controller_manager.pods import deletion_order
 from kin.controller_manager.templatehash import ALPHANUMS, template_hash
 from kin.controller_manager.workqueue import WorkQueue
+from kin.kube.events import parse_time
 
 pytestmark = pytest.mark.unit
 
