@@ -35,9 +35,12 @@ def pod(name: str, node: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with temporary_cluster(TWO_NODES, None, "--wait", "60s") as name:
+@pytest.fixture(scope="module", params=["sqlite", "etcd"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    flags = ("--datastore", request.param, "--wait", "60s")
+    with temporary_cluster(TWO_NODES, None, *flags) as name:
         config = kubeconfig_for(name, str(tmp_path_factory.mktemp("kubeconfig")))
         yield name, config
 
