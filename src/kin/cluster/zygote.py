@@ -31,6 +31,7 @@ PRELOAD = ("kin.runtime", "kin.kubelet")
 # what Python frees there; two heaps hold a threaded daemon near its working set. Read by
 # glibc when the zygote starts, so every process forked from it keeps the setting.
 ENV = {"MALLOC_ARENA_MAX": "2"}
+TITLE_ROOM = 4096  # bytes of argv for the titles of what it forks (the API server's flags)
 
 
 def start_zygote(plan: ClusterPlan) -> None:
@@ -39,7 +40,7 @@ def start_zygote(plan: ClusterPlan) -> None:
     directory = cluster_dir(plan.name)
     argv = [sys.executable, "-m", "kin.linux.zygote", "--preload", ",".join(PRELOAD)]
     argv += ["--pid-file", _pid_file(plan.name), "--owner-file", state_file(plan.name)]
-    argv += ["--lock-file", host_lock_path()]
+    argv += ["--lock-file", host_lock_path(), "--title-room", " " * TITLE_ROOM]
     listeners: list[socket.socket] = []
     try:
         for node in plan.nodes:

@@ -27,6 +27,12 @@ zygote itself stays single-threaded: forking a threaded process would copy held 
 
     python -m kin.linux.zygote (--socket PATH | --fd N)... [--preload MOD,...]
                                [--pid-file F --owner-file F --lock-file F]
+                               [--title-room SPACES]
+
+Every process forked from it has its argv area, where ``ps`` reads a title: a daemon
+that names itself with its flags (the API server runs in place from its shim, see
+``kin.runtime.warmstart``) needs more room than the zygote's own arguments take, so the
+caller pads them with ``--title-room``.
 """
 
 from __future__ import annotations
@@ -316,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid-file", default="", help="record this process here...")
     parser.add_argument("--owner-file", default="", help="...while this file exists...")
     parser.add_argument("--lock-file", default="", help="...checked under this lock")
+    parser.add_argument(
+        "--title-room", default="", help="padding: room in argv for its children's titles"
+    )
     args = parser.parse_args(argv)
     if args.pid_file:  # first: a zygote of a deleted cluster makes nothing
         record_while_owned(ProcessRecord.of(os.getpid()), args.pid_file, args.owner_file,
@@ -324,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     listeners += [listen_unix(path, dir_mode=0o755) for path in args.socket]
     for listener in listeners:
         listener.setblocking(False)  # clients queue while we import
-    set_process_title("kin.zygote " + " ".join(sys.argv[1:]))
+    shown = [a for a in sys.argv[1:] if a.strip() and a != "--title-room"]
+    set_process_title(" ".join(["kin.zygote", *shown]))
     for name in filter(None, args.preload.split(",")):
         try:
             resolve(["python3", "-m", name])

@@ -33,6 +33,7 @@ import socket
 from kin.linux import mounts, syscalls
 from kin.linux.capabilities import limit_bounding_set
 from kin.linux.terminal import make_controlling, open_pty
+from kin.runtime.warmstart import run_in_place, warm_entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ def _exec_container(spec: dict[str, Any], stdio: Callable[[], None]) -> None:
     if "capabilities" in spec:  # last: setting up the container needed them all
         limit_bounding_set(set(spec["capabilities"]))
     become_user(spec.get("user") or {}, env)
+    entry = warm_entry(program, argv, spec)
+    if entry is not None:  # one of kin's daemons: no second Python start-up
+        run_in_place(entry, argv, env)
     os.execve(program, argv, env)
 
 
