@@ -236,7 +236,7 @@ def serving_context(pki_dir: str, node_name: str, node_ip: str, client_ca: str) 
         from kin.apiserver import pki
 
         pki.write_self_signed_server(cert, key, node_name, node_ip)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # no system CAs: only client_ca's
     context.load_cert_chain(cert, key)
     if os.path.exists(client_ca):
         context.load_verify_locations(client_ca)
