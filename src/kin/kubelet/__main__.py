@@ -102,6 +102,16 @@ def node_ip_guess() -> str:
         return ""
 
 
+CHANNEL_OPTIONS = [
+    ("grpc.default_authority", "localhost"),
+    # gRPC waits 1 s before it dials a unix socket again that was not there yet (as when
+    # the kubelet starts a moment before the runtime): a local socket is cheap to retry.
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.min_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 async def wait_for_runtime(runtime: cri_grpc.RuntimeServiceStub, endpoint: str) -> None:
     announced = False
     while True:
@@ -121,9 +131,7 @@ async def wait_for_runtime(runtime: cri_grpc.RuntimeServiceStub, endpoint: str) 
 
 async def run(args: argparse.Namespace) -> None:
     endpoint = endpoint_path(args.container_runtime_endpoint)
-    channel = grpc.aio.insecure_channel(
-        f"unix://{endpoint}", options=[("grpc.default_authority", "localhost")]
-    )
+    channel = grpc.aio.insecure_channel(f"unix://{endpoint}", options=CHANNEL_OPTIONS)
     runtime = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
     images = cri_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
     await wait_for_runtime(runtime, endpoint)

@@ -27,7 +27,8 @@ __all__ = ["NodeAgent"]
 log = logging.getLogger("kin.kubelet")
 STATUS_PERIOD = 10.0
 READINESS_POLL = 0.5
-REGISTER_RETRY, REGISTER_RETRY_MAX = 0.1, 0.5
+NOT_READY_POLL = 0.1  # a NotReady node looks often: its CNI config is about to appear
+REGISTER_RETRY, REGISTER_RETRY_MAX = 0.1, 0.25
 LEASE_DURATION = 40
 LEASE_NAMESPACE = "kube-node-lease"
 FORCE_REPORT = 60.0
@@ -142,10 +143,10 @@ class NodeAgent:
         """Sleep the status period, cut short when the runtime's readiness stops being
         ``ready`` (a CNI config appeared: the node turns Ready in a second, not ten).
         Returns the seconds slept."""
-        slept = 0.0
+        slept, poll = 0.0, READINESS_POLL if ready else NOT_READY_POLL
         while slept < STATUS_PERIOD:
-            await asyncio.sleep(READINESS_POLL)
-            slept += READINESS_POLL
+            await asyncio.sleep(poll)
+            slept += poll
             try:
                 reply = await self.runtime.Status(cri.StatusRequest())
             except Exception:
