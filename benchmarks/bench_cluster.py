@@ -17,7 +17,6 @@ Medians, with min-max, over RUNS runs. Goals (issue 7): 2 nodes ready within 3 s
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import subprocess
@@ -30,7 +29,8 @@ from benchmarks.procmem import node_processes, pss_kib, supervisor_pid
 from kin.cluster import apiclient, query
 from kin.cluster.state import cluster_dir, node_dir
 from kin.cluster.zygote import zygote_record
-from kin.kube.client import Client
+from kin.errors import APIError
+from kin.kube.restclient import RestClient
 from kin.linux.proc import ProcessRecord
 from kin.testing.names import random_name
 
@@ -56,19 +56,19 @@ def _ready(obj: dict[str, object]) -> bool:
     )
 
 
-async def wait_ready(api: Client, nodes: int) -> None:
+def wait_ready(api: RestClient, nodes: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         try:
-            listed_nodes = (await api.get("/api/v1/nodes"))["items"]
-            pods = (await api.get("/api/v1/pods"))["items"]
-        except Exception:
+            listed_nodes = api.get("/api/v1/nodes")["items"]
+            pods = api.get("/api/v1/pods")["items"]
+        except APIError:
             listed_nodes, pods = [], []
         flannel = [p for p in pods if p["metadata"]["namespace"] == "kube-flannel"]
         if (len(listed_nodes) == nodes and all(_ready(n) for n in listed_nodes)
                 and len(flannel) == nodes and all(_ready(p) for p in pods)):  # fmt: skip
             return
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
     raise SystemExit(f"the cluster was not ready within {READY_TIMEOUT:.0f} s")
 
 
@@ -96,7 +96,8 @@ def measure(nodes: int, runs: int) -> dict[str, list[float]]:
             subprocess.run(create, input=config(nodes), text=True, check=True, capture_output=True)
             found["create"].append(time.perf_counter() - started)
             plan = query.cluster_plan(name)
-            apiclient.run(plan, lambda api: wait_ready(api, nodes))
+            with apiclient.admin_client(plan) as api:
+                wait_ready(api, nodes)
             found["ready"].append(time.perf_counter() - started)
             time.sleep(SETTLE)
             found["memory"].append(cluster_pss_mib(name))

@@ -147,7 +147,7 @@ def test_node_daemons_and_shims_fork_from_the_zygote_and_start_without_it(
     log = (Path(cluster_dir(two_nodes)) / "zygote.log").read_text()
     for unit, command in (("kin-runtime", "kin.runtime"), ("kubelet", "kin.kubelet")):
         started = f"started {command} --node {node} "
-        assert re.search(rf"^zygote: {started}.* as pid {unit_pid(state, unit)}$", log, re.M), log
+        assert re.search(rf" zygote: {started}.* as pid {unit_pid(state, unit)}$", log, re.M), log
     assert f"started kin.runtime.shim --in-place /run/kin/runtime/sandboxes/{sandbox_id}" in log
 
     zygote = zygote_record(two_nodes)

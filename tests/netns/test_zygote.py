@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,10 @@ import pytest
 
 from kin.errors import ZygoteError
 from kin.linux import ns
-from kin.linux.zygote import spawn
+from kin.linux.files import listen_unix
+from kin.linux.proc import ProcessRecord
+from kin.linux.zygote import spawn, spawn_early
+from kin.testing.waiting import eventually
 
 pytestmark = pytest.mark.netns
 
@@ -115,3 +119,37 @@ def test_bad_requests_get_an_error_and_the_zygote_keeps_serving(
     assert error in in_node(node, zygote, argv)["error"]
     after = in_node(node, zygote, [sys.executable, "-m", "kin.testing.zygote_probe"])
     assert after["code"] == 0
+
+
+def test_a_zygote_spawned_early_serves_the_sockets_it_is_handed_later(
+    tmp_path: Path, netns_factory: Callable[[], str]
+) -> None:
+    """``kin create`` starts its zygote before the cluster is planned, then hands it the
+    nodes' sockets, its log and its record files."""
+    early = spawn_early(["kin.testing.zygote_probe"], dict(os.environ))
+    try:
+        socket_path = str(tmp_path / "run" / "zygote.sock")
+        owner = tmp_path / "cluster.json"
+        owner.write_text("{}")
+        record = {"pid_file": str(tmp_path / "zygote.pid"), "owner_file": str(owner),
+                  "lock_file": str(tmp_path / ".lock")}  # fmt: skip
+        with listen_unix(socket_path, dir_mode=0o755) as listener:
+            early.hand_over([listener], str(tmp_path / "zygote.log"), record)
+        eventually(lambda: "ready" in (tmp_path / "zygote.log").read_text())
+        assert ProcessRecord.load(record["pid_file"]) == ProcessRecord.of(early.pid)
+        result = in_node(netns_factory(), socket_path, [sys.executable, "-m", "kin.testing.zygote_probe", "3"])  # fmt: skip
+        assert result["code"] == 3
+    finally:
+        os.kill(early.pid, signal.SIGKILL)
+        os.waitpid(early.pid, 0)
+
+
+def test_a_zygote_spawned_early_and_never_handed_its_sockets_exits() -> None:
+    early = spawn_early(["kin.testing.zygote_probe"], dict(os.environ))
+    early.close()  # kin create failed before it knew where the zygote would serve
+
+    def exited() -> tuple[int] | None:
+        pid, status = os.waitpid(early.pid, os.WNOHANG)
+        return (os.waitstatus_to_exitcode(status),) if pid else None
+
+    assert eventually(exited, timeout=20) == (0,)

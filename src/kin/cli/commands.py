@@ -77,8 +77,9 @@ def create_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
     for warning in _flag_warnings(args) + unsupported_warnings(config):
         status.warn(f"WARNING: {warning}")
     options = CreateOptions(
-        config, name, args.retain, wait, args.flannel_backend, args.datastore, args.kubeconfig
-    )
+        config, name, args.retain, wait, args.flannel_backend, args.datastore, args.kubeconfig,
+        getattr(args, "zygote", None),
+    )  # fmt: skip
     _, notes = create_cluster(options, status)
     for note in notes:
         status.info(note)

@@ -68,7 +68,9 @@ def _add_create(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     cluster.add_argument(
         "--datastore", default="sqlite", help="kin: the API server's sqlite (default) or etcd"
     )
-    cluster.set_defaults(handler=_cmd("create_cluster_cmd"), fails="failed to create cluster")
+    cluster.set_defaults(
+        handler=_with_early_zygote(_cmd("create_cluster_cmd")), fails="failed to create cluster"
+    )
 
 
 def _add_delete(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -154,6 +156,19 @@ def _cmd(name: str) -> Handler:
         from kin.cli import commands
 
         handler: Handler = getattr(commands, name)
+        return handler(args, status)
+
+    return run
+
+
+def _with_early_zygote(handler: Handler) -> Handler:
+    """create: the cluster's zygote starts first and imports while this process imports the
+    rest and plans the cluster (``kin.cluster.zygote.early_zygote``)."""
+
+    def run(args: argparse.Namespace, status: Status) -> int:
+        from kin.cluster.zygote import early_zygote
+
+        args.zygote = early_zygote()
         return handler(args, status)
 
     return run

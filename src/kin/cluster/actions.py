@@ -20,8 +20,8 @@ from kin.cluster.plan import ClusterPlan
 from kin.cluster.provision import join_worker
 from kin.cluster.reporter import Reporter
 from kin.errors import KinError
-from kin.kube.client import Client
 from kin.kube.events import parse_time
+from kin.kube.restclient import RestClient
 
 __all__ = [
     "Action",
@@ -61,11 +61,10 @@ class StartControlPlane:
     name = "Starting control-plane 🕹️"
 
     def execute(self, ctx: ActionContext) -> None:
-        async def ready(api: Client) -> bool | None:
-            deadline = time.monotonic() + CONTROL_PLANE_TIMEOUT
-            return await apiclient.wait_for(lambda: _readyz(api), deadline)
-
-        if not apiclient.run(ctx.plan, ready):
+        deadline = time.monotonic() + CONTROL_PLANE_TIMEOUT
+        with apiclient.admin_client(ctx.plan) as api:
+            ready = apiclient.wait_for(lambda: _readyz(api), deadline)
+        if not ready:
             raise KinError(
                 f"the API server of cluster {ctx.plan.name!r} did not become ready within "
                 f"{format_duration(CONTROL_PLANE_TIMEOUT)} (its log: `kin exec "
@@ -73,9 +72,9 @@ class StartControlPlane:
             )
 
 
-async def _readyz(api: Client) -> bool | None:
+def _readyz(api: RestClient) -> bool | None:
     # ``/readyz`` answers text, which the client reads as a message: any 2xx is ready.
-    await api.request("GET", "/readyz")
+    api.request("GET", "/readyz")
     return True
 
 
@@ -83,14 +82,16 @@ class InstallCNI:
     name = "Installing CNI 🔌"
 
     def execute(self, ctx: ActionContext) -> None:
-        apiclient.run(ctx.plan, lambda api: apiclient.apply(api, flannel_objects(ctx.plan)))
+        with apiclient.admin_client(ctx.plan) as api:
+            apiclient.apply(api, flannel_objects(ctx.plan))
 
 
 class InstallStorage:
     name = "Installing StorageClass 💾"
 
     def execute(self, ctx: ActionContext) -> None:
-        apiclient.run(ctx.plan, lambda api: apiclient.apply(api, storage_objects()))
+        with apiclient.admin_client(ctx.plan) as api:
+            apiclient.apply(api, storage_objects())
 
 
 class JoinWorkers:
@@ -102,34 +103,28 @@ class JoinWorkers:
 
     def execute(self, ctx: ActionContext) -> None:
         control_plane = ctx.plan.control_plane.name
-
-        async def has_cidr(api: Client) -> bool | None:
-            async def check() -> bool | None:
-                node = await api.get(f"/api/v1/nodes/{control_plane}")
-                return True if (node.get("spec") or {}).get("podCIDR") else None
-
-            return await apiclient.wait_for(check, time.monotonic() + JOIN_TIMEOUT)
-
-        if not apiclient.run(ctx.plan, has_cidr):
-            raise KinError(f"node {control_plane} got no podCIDR within "
-                           f"{format_duration(JOIN_TIMEOUT)}: is kube-controller-manager "
-                           "running?")  # fmt: skip
         joining = [n for n in ctx.plan.nodes if n.role != "control-plane"]
-        for node in joining:
-            join_worker(ctx.plan, node)
         workers = {n.name for n in joining}
 
-        async def joined(api: Client) -> bool | None:
-            async def check() -> bool | None:
-                listed = await api.get("/api/v1/nodes")
-                names = {n["metadata"]["name"] for n in listed.get("items") or []}
-                return True if workers <= names else None
+        def has_cidr() -> bool | None:
+            node = api.get(f"/api/v1/nodes/{control_plane}")
+            return True if (node.get("spec") or {}).get("podCIDR") else None
 
-            return await apiclient.wait_for(check, time.monotonic() + JOIN_TIMEOUT)
+        def joined() -> bool | None:
+            listed = api.get("/api/v1/nodes")
+            names = {n["metadata"]["name"] for n in listed.get("items") or []}
+            return True if workers <= names else None
 
-        if not apiclient.run(ctx.plan, joined):
-            raise KinError(f"worker nodes {', '.join(sorted(workers))} did not register "
-                           f"within {format_duration(JOIN_TIMEOUT)}")  # fmt: skip
+        with apiclient.admin_client(ctx.plan) as api:
+            if not apiclient.wait_for(has_cidr, time.monotonic() + JOIN_TIMEOUT):
+                raise KinError(f"node {control_plane} got no podCIDR within "
+                               f"{format_duration(JOIN_TIMEOUT)}: is kube-controller-manager "
+                               "running?")  # fmt: skip
+            for node in joining:
+                join_worker(ctx.plan, node)
+            if not apiclient.wait_for(joined, time.monotonic() + JOIN_TIMEOUT):
+                raise KinError(f"worker nodes {', '.join(sorted(workers))} did not register "
+                               f"within {format_duration(JOIN_TIMEOUT)}")  # fmt: skip
 
 
 class WaitForReady:
@@ -150,16 +145,15 @@ class WaitForReady:
         plan = ctx.plan
         nodes = [n.name for n in plan.nodes] if self.every_node else [plan.control_plane.name]
 
-        async def ready(api: Client) -> bool | None:
-            async def check() -> bool | None:
-                for node in nodes:
-                    if not _is_ready(await api.get(f"/api/v1/nodes/{node}"), since):
-                        return None
-                return True
+        def ready() -> bool | None:
+            for node in nodes:
+                if not _is_ready(api.get(f"/api/v1/nodes/{node}"), since):
+                    return None
+            return True
 
-            return await apiclient.wait_for(check, started + self.wait)
-
-        if apiclient.run(ctx.plan, ready):
+        with apiclient.admin_client(plan) as api:
+            done = apiclient.wait_for(ready, started + self.wait)
+        if done:
             ctx.notes.append(f" • Ready after {format_duration(time.monotonic() - started)} 💚")
         else:
             ctx.notes.append(" • WARNING: Timed out waiting for Ready ⚠️")

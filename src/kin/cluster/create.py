@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from kin.cluster import network
+from kin.cluster.actions import ActionContext, default_actions
 from kin.cluster.delete import delete_cluster
 from kin.cluster.kubeconfigs import export_kubeconfig
 from kin.cluster.plan import ClusterPlan, plan_cluster
@@ -33,6 +34,7 @@ from kin.config import Cluster, check_supported, name_length_warning, set_defaul
 from kin.errors import ClusterExistsError, ConfigError
 from kin.flannel.netconf import BACKENDS
 from kin.linux import ns
+from kin.linux.zygote import Handover
 
 __all__ = ["DATASTORES", "CreateOptions", "create_cluster"]
 
@@ -50,6 +52,8 @@ class CreateOptions:
     kubeconfig: str = ""
     """--kubeconfig: the file to merge the cluster's context into (default: KUBECONFIG's
     rules, then ~/.kube/config)."""
+    zygote: Handover | None = None
+    """A zygote already importing (``kin.cluster.zygote.early_zygote``); else one is started."""
 
     def check(self) -> None:
         """kin's own flags, checked before anything is made."""
@@ -66,6 +70,14 @@ class CreateOptions:
 
 def create_cluster(options: CreateOptions, reporter: Reporter) -> tuple[ClusterPlan, list[str]]:
     """Create the cluster; return its plan and the closing notes (``Ready after 1s``)."""
+    try:
+        return _create(options, reporter)
+    finally:
+        if options.zygote is not None:
+            options.zygote.close()  # handed over, or not needed: it exits once it imported
+
+
+def _create(options: CreateOptions, reporter: Reporter) -> tuple[ClusterPlan, list[str]]:
     name, config = options.name, options.config
     options.check()
     _refuse_existing(name)
@@ -148,16 +160,12 @@ def _build(
     reporter: Reporter,
 ) -> list[str]:
     reporter.start("Preparing nodes " + "📦 " * len(plan.nodes))
-    start_zygote(plan)  # first: it imports while the nodes are prepared
+    start_zygote(plan, options.zygote)  # first: it imports while the nodes are prepared
     specs = prepare_nodes(plan)
     reporter.start("Writing configuration 📜")
     write_configuration(plan, specs)
     boot_nodes(specs)  # all at once: the workers start while the control plane does
     start_publisher(plan, reservations)
-    # Imported only now: the API client (aiohttp) costs 0.4 s of imports, which the nodes
-    # now spend booting instead of waiting for this process to start the zygote.
-    from kin.cluster.actions import ActionContext, default_actions
-
     ctx = ActionContext(plan=plan, reporter=reporter, wait=options.wait)
     for action in default_actions(plan, options.wait):
         reporter.start(action.name)

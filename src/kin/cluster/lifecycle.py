@@ -21,6 +21,7 @@ import os
 import shutil
 
 from kin.cluster import network
+from kin.cluster.actions import Action, ActionContext, StartControlPlane, WaitForReady
 from kin.cluster.delete import stop_processes
 from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan
@@ -80,8 +81,6 @@ def start_cluster(name: str, reporter: Reporter, wait: float = 0.0) -> list[str]
             start_zygote(plan)
             boot_nodes(reconnect_nodes(plan))
             start_publisher(plan, reservations)
-            from kin.cluster.actions import Action, ActionContext, StartControlPlane, WaitForReady
-
             ctx = ActionContext(plan=plan, reporter=reporter, wait=wait)
             actions: list[Action] = [StartControlPlane()]
             if wait > 0:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from kin.cluster.controlplane import kubelet_flags, write_control_plane_files
+from kin.cluster.controlplane import KUBELET_CONF, kubelet_flags, write_control_plane_files
 from kin.cluster.nodes import NODE_BIN, Node
 from kin.cluster.plan import ClusterPlan, NodePlan
 from kin.cluster.state import host_lock_path, node_dir, state_file
@@ -26,13 +26,12 @@ from kin.cluster.zygote import ENV as ZYGOTE_ENV
 from kin.cluster.zygote import ZYGOTE_SOCKET
 from kin.cni.entry import DEFAULT_SOCKET
 from kin.cni.install import install_plugins
-from kin.errors import KinError, NodeError, ProvisionError
+from kin.errors import KinError, ProvisionError
 from kin.linux import ns
 from kin.linux.cgroups import remove_tree
 from kin.linux.files import write_atomic
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
-from kin.node.client import request
 from kin.node.spec import Bind, NodeSpec
 from kin.node.units import Unit, write_unit
 from kin.runtime import DEFAULT_ROOT
@@ -127,6 +126,7 @@ def write_configuration(plan: ClusterPlan, specs: list[NodeSpec]) -> None:
     roots = {spec.name: os.path.join(spec.state_dir, "fs") for spec in specs}
     try:
         write_control_plane_files(plan, roots)
+        _stage_joins(plan, specs)
     except (KinError, OSError, ValueError) as exc:
         raise ProvisionError(f"failed to write the cluster's PKI and kubeconfigs: {exc}") from exc
 
@@ -188,8 +188,8 @@ def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) ->
         "--cni-server", DEFAULT_SOCKET.decode(),  # the plugins' executables call in there
     )  # fmt: skip
     write_unit(spec.units_dir, Unit(RUNTIME_UNIT, runtime, DAEMON_ENV, zygote=ZYGOTE_SOCKET))
-    if node.role == "control-plane":  # a worker's kubelet starts when it joins
-        write_unit(spec.units_dir, _kubelet_unit(node, kubelet_args))
+    # Every kubelet starts at boot; a worker's waits for the kubeconfig its join writes.
+    write_unit(spec.units_dir, _kubelet_unit(node, kubelet_args))
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)
@@ -207,13 +207,31 @@ def _kubelet_unit(node: NodePlan, kubelet_args: list[str]) -> Unit:
 
 
 def join_worker(plan: ClusterPlan, node: NodePlan) -> None:
-    """``kubeadm join``: the worker's kubelet unit is written and its PID 1 starts it."""
-    spec = node_spec(plan, node)
-    write_unit(spec.units_dir, _kubelet_unit(node, kubelet_flags(plan, node)))
+    """``kubeadm join``: the worker's kubeconfig goes in place, and its kubelet, waiting for
+    it since the node booted, registers the node. Joined already is success."""
+    staged, target = _join_paths(node_spec(plan, node))
     try:
-        request(os.path.join(spec.state_dir, "supervisor.sock"), "reload")
-    except NodeError as exc:
-        raise ProvisionError(f"failed to start the kubelet of node {node.name!r}: {exc}") from exc
+        os.replace(staged, target)
+    except FileNotFoundError:
+        if not os.path.exists(target):
+            missing = f"node {node.name!r} cannot join: no kubeconfig at {staged}"
+            raise ProvisionError(missing) from None
+    except OSError as exc:
+        raise ProvisionError(f"failed to join node {node.name!r}: {exc}") from exc
+
+
+def _join_paths(spec: NodeSpec) -> tuple[str, str]:
+    """Where a worker's kubeconfig waits for the join (outside the node), and its place."""
+    staged = os.path.join(spec.state_dir, "join", "kubelet.conf")
+    return staged, os.path.join(spec.state_dir, "fs", KUBELET_CONF.lstrip("/"))
+
+
+def _stage_joins(plan: ClusterPlan, specs: list[NodeSpec]) -> None:
+    for node, spec in zip(plan.nodes, specs, strict=True):
+        if node.role != "control-plane":
+            staged, written = _join_paths(spec)
+            os.makedirs(os.path.dirname(staged), exist_ok=True)
+            os.replace(written, staged)
 
 
 def hosts_file(plan: ClusterPlan) -> str:

@@ -18,6 +18,7 @@ import aiohttp
 
 from kin.errors import APIError
 from kin.kube.kubeconfig import Connection
+from kin.kube.responses import api_error, parse_json
 
 __all__ = ["MERGE_PATCH", "STRATEGIC_PATCH", "Client"]
 
@@ -84,9 +85,9 @@ class Client:
                 status = response.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._unreachable(method, path, exc) from exc
-        answer = _json(payload)
+        answer = parse_json(payload)
         if status >= 400:
-            raise _error(status, answer, f"{method} {path}")
+            raise api_error(status, answer, f"{method} {path}")
         return answer
 
     async def watch(
@@ -104,14 +105,15 @@ class Client:
                 path, params=query, timeout=aiohttp.ClientTimeout(total=None)
             ) as response:
                 if response.status >= 400:
-                    raise _error(response.status, _json(await response.read()), f"watch {path}")
+                    answer = parse_json(await response.read())
+                    raise api_error(response.status, answer, f"watch {path}")
                 async for line in response.content:
                     if not line.strip():
                         continue
-                    event = _json(line)
+                    event = parse_json(line)
                     kind, obj = str(event.get("type", "")), event.get("object") or {}
                     if kind == "ERROR":
-                        raise _error(int(obj.get("code") or 500), obj, f"watch {path}")
+                        raise api_error(int(obj.get("code") or 500), obj, f"watch {path}")
                     yield kind, obj
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._unreachable("watch", path, exc) from exc
@@ -121,17 +123,3 @@ class Client:
         return APIError(
             503, "ServiceUnavailable", f"{what} {path} at {self.connection.server}: {why}"
         )
-
-
-def _json(payload: bytes) -> Obj:
-    try:
-        value = json.loads(payload) if payload.strip() else {}
-    except ValueError:
-        return {"message": payload[:200].decode(errors="replace")}
-    return value if isinstance(value, dict) else {"items": value}
-
-
-def _error(status: int, answer: Obj, what: str) -> APIError:
-    message = str(answer.get("message") or f"{what}: HTTP {status}")
-    details = answer.get("details") if isinstance(answer.get("details"), dict) else None
-    return APIError(status, str(answer.get("reason") or ""), message, details)

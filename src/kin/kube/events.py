@@ -13,7 +13,10 @@ import time
 from typing import Any
 
 from kin.errors import APIError
-from kin.kube.client import Client
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # a type only: the CLI reads times here without importing aiohttp
+    from kin.kube.client import Client
 
 __all__ = ["now", "parse_time", "record"]
 

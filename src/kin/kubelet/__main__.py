@@ -43,6 +43,7 @@ from kin.runtime.cri import api_pb2_grpc as cri_grpc
 
 log = logging.getLogger("kin.kubelet")
 RUNTIME_WAIT = 0.2
+KUBECONFIG_POLL = 0.05
 TRIM_INTERVAL = 30.0  # seconds between handing freed memory back (after a burst of pods)
 
 
@@ -129,12 +130,24 @@ async def wait_for_runtime(runtime: cri_grpc.RuntimeServiceStub, endpoint: str) 
         return
 
 
+async def wait_for_kubeconfig(path: str) -> None:
+    """A worker's kubelet starts at boot, before ``kubeadm join`` writes its kubeconfig (as a
+    kind node's does): it waits for the file, with the runtime already at hand."""
+    if os.path.exists(path):
+        return
+    log.info("waiting for %s (kubeadm join writes it)", path)
+    while not os.path.exists(path):
+        await asyncio.sleep(KUBECONFIG_POLL)
+
+
 async def run(args: argparse.Namespace) -> None:
     endpoint = endpoint_path(args.container_runtime_endpoint)
     channel = grpc.aio.insecure_channel(f"unix://{endpoint}", options=CHANNEL_OPTIONS)
     runtime = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
     images = cri_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
     await wait_for_runtime(runtime, endpoint)
+    if args.kubeconfig:
+        await wait_for_kubeconfig(args.kubeconfig)
     node = NodeContext(
         args.node, pod_logs_dir=args.pod_logs_dir, root_dir=args.root_dir,
         cluster_dns=tuple(args.cluster_dns), cluster_domain=args.cluster_domain,

@@ -33,6 +33,7 @@ Pod = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 RELIST_PERIOD = 1.0
 RESYNC_PERIOD = 10.0
+INIT_POLL = 0.02
 MANIFEST_POLL = 0.5
 StatusListener = Callable[[Pod, dict[str, Any]], None]
 TerminatedListener = Callable[[Pod], Awaitable[None]]
@@ -58,6 +59,7 @@ class Kubelet:
         self.api_ready = not api_source
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.wakes: dict[str, asyncio.Event] = {}
+        self.init_polls: dict[str, float] = {}  # pods with a running init container
         self.statuses: dict[str, dict[str, Any]] = {}
         self.known: dict[str, Pod] = {}
         """The last version of every pod a source gave, kept to stop it properly once gone."""
@@ -186,7 +188,7 @@ class Kubelet:
             except Exception as exc:  # one pod's trouble never ends its worker
                 log.warning("pod %s: worker step failed: %s", uid, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), RESYNC_PERIOD)
+                await asyncio.wait_for(wake.wait(), self._next_look(uid))
 
     async def _work(self, uid: str) -> bool:
         """One step for the pod; True when there is nothing left to do for it."""
@@ -204,6 +206,16 @@ class Kubelet:
             return True
         return False
 
+    def _next_look(self, uid: str) -> float:
+        """When the worker looks again unasked: soon while an init container runs (the pod
+        goes on the moment it exits, not at the next relist), backing off towards the
+        relist period; else at the resync period."""
+        delay = self.init_polls.get(uid)
+        if delay is None:
+            return RESYNC_PERIOD
+        self.init_polls[uid] = min(delay * 1.5, RELIST_PERIOD)
+        return delay
+
     async def _sync_once(self, pod: Pod) -> None:
         uid = pods.uid(pod)
         phase = (pod.get("status") or {}).get("phase")
@@ -219,6 +231,11 @@ class Kubelet:
                 state = await self.sync.state(uid)
         await self.sync.prune_dead_containers(state)
         running = {c.name: c.id for c in state.in_current_sandbox() if c.running}
+        if any(c.get("restartPolicy") != "Always" and c["name"] in running
+               for c in pods.containers(pod, "initContainers")):  # fmt: skip
+            self.init_polls.setdefault(uid, INIT_POLL)
+        else:
+            self.init_polls.pop(uid, None)
         host = self.node.node_ip if pod["spec"].get("hostNetwork") else state.ip
         self.prober.update(pod, running, host)
         ready = {name: ok for (u, name), ok in self.ready.items() if u == uid}
@@ -262,6 +279,7 @@ class Kubelet:
 
     def _forget(self, uid: str) -> None:
         self.statuses.pop(uid, None)
+        self.init_polls.pop(uid, None)
         self.prober.forget(uid)
         for key in [k for k in self.ready if k[0] == uid]:
             del self.ready[key]

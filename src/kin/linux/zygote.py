@@ -48,25 +48,28 @@ import selectors
 import socket
 import struct
 import sys
+import time
 
 from kin.errors import ZygoteError
 from kin.linux import syscalls
 from kin.linux.files import listen_unix
-from kin.linux.proc import ProcessRecord, record_while_owned
+from kin.linux.proc import ProcessRecord, record_while_owned, spawn_daemon
 from kin.proctitle import set_process_title
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    import argparse
+    from collections.abc import Callable, Iterator, Sequence
 
     Entry = Callable[[list[str]], int | None]
 
-__all__ = ["encode_request", "main", "parse_reply", "spawn"]
+__all__ = ["Handover", "encode_request", "main", "parse_reply", "spawn", "spawn_early"]
 
 MAX_FDS = 8
 MAX_MESSAGE = 1 << 20
 REQUEST_TIMEOUT = 5.0  # for reading a request; answering one takes milliseconds
 SPAWN_TIMEOUT = 30.0  # a client's wait: past it the zygote is broken, not busy
+CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")  # where OpenSSL looks for the system's CAs
 HIGH_FD = 64  # received fds are moved above the targets before dup2 puts them in place
 NAMESPACES = syscalls.JOINABLE_NAMESPACES
 
@@ -308,7 +311,9 @@ def become(request: _Become) -> int:
 
 
 def _log(message: str) -> None:
-    sys.stderr.write(f"zygote: {message}\n")
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+    sys.stderr.write(f"{stamp} zygote: {message}\n")
     sys.stderr.flush()
 
 
@@ -325,29 +330,129 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--title-room", default="", help="padding: room in argv for its children's titles"
     )
+    parser.add_argument(
+        "--handover-fd", type=int, default=-1, help="the rest comes here after the preload"
+    )
     args = parser.parse_args(argv)
-    if args.pid_file:  # first: a zygote of a deleted cluster makes nothing
-        record_while_owned(ProcessRecord.of(os.getpid()), args.pid_file, args.owner_file,
-                           args.lock_file)  # fmt: skip
+    shown = [a for a in sys.argv[1:] if a.strip() and a != "--title-room"]
+    set_process_title(" ".join(["kin.zygote", *shown]))
+    if args.handover_fd < 0:
+        _record(args)
     listeners = [socket.socket(fileno=fd) for fd in args.fd]
     listeners += [listen_unix(path, dir_mode=0o755) for path in args.socket]
     for listener in listeners:
         listener.setblocking(False)  # clients queue while we import
-    shown = [a for a in sys.argv[1:] if a.strip() and a != "--title-room"]
-    set_process_title(" ".join(["kin.zygote", *shown]))
-    for name in filter(None, args.preload.split(",")):
-        try:
-            resolve(["python3", "-m", name])
-        except ValueError as exc:
-            _log(f"not preloaded: {exc}")
-    gc.collect()
-    gc.freeze()  # the heap imported so far stays shared: collections never write to it
+    _preload(args.preload)
+    if args.handover_fd >= 0:
+        handed = _take_handover(args)
+        if handed is None:
+            return 0  # the caller gave up before it knew where we would serve
+        listeners += handed
     _log(f"ready, {len(sys.modules)} modules imported, serving {len(listeners)} sockets")
     try:
         serve(listeners)
     except _Become as request:
         return become(request)
     return 0
+
+
+def _record(args: argparse.Namespace) -> None:
+    if args.pid_file:  # first: a zygote of a deleted cluster makes nothing
+        record_while_owned(ProcessRecord.of(os.getpid()), args.pid_file, args.owner_file,
+                           args.lock_file)  # fmt: skip
+
+
+def _preload(modules: str) -> None:
+    with _system_cas_hidden():
+        for name in filter(None, modules.split(",")):
+            try:
+                resolve(["python3", "-m", name])
+            except ValueError as exc:
+                _log(f"not preloaded: {exc}")
+    gc.collect()
+    gc.freeze()  # the heap imported so far stays shared: collections never write to it
+
+
+@contextlib.contextmanager
+def _system_cas_hidden() -> Iterator[None]:
+    """aiohttp builds two TLS client contexts from the system's CA bundle as it is imported
+    (0.1 s of CPU, on the path of every node's boot). No kin connection uses them: each
+    carries its cluster CA's own context. So OpenSSL finds an empty bundle meanwhile."""
+    saved = {name: os.environ.get(name) for name in CA_VARIABLES}
+    os.environ.update(dict.fromkeys(CA_VARIABLES, os.devnull))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _take_handover(args: argparse.Namespace) -> list[socket.socket] | None:
+    """What a zygote spawned early (``spawn_early``) waits for once it has imported: its
+    log as fd 0 of the message's fds, then its listening sockets; its record files in
+    the message. None when the caller closed the channel without sending them."""
+    with socket.socket(fileno=args.handover_fd) as channel:
+        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, MAX_FDS + 1)
+    if not message or not fds:
+        for fd in fds:
+            os.close(fd)
+        return None
+    log_fd, *listening = fds
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    record = json.loads(message)
+    args.pid_file, args.owner_file = record["pid_file"], record["owner_file"]
+    args.lock_file = record["lock_file"]
+    _record(args)
+    listeners = [socket.socket(fileno=fd) for fd in listening]
+    for listener in listeners:
+        listener.setblocking(False)
+    return listeners
+
+
+class Handover:
+    """A zygote spawned before its caller knows where it will serve (``spawn_early``)."""
+
+    def __init__(self, channel: socket.socket, pid: int) -> None:
+        self.channel = channel
+        self.pid = pid
+
+    def hand_over(
+        self, listeners: Sequence[socket.socket], log_path: str, record: dict[str, str]
+    ) -> None:
+        """Give the zygote its listening sockets, its log and its record files (``pid_file``,
+        ``owner_file``, ``lock_file``); OSError when it is not there to take them."""
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            fds = [log_fd, *(listener.fileno() for listener in listeners)]
+            socket.send_fds(self.channel, [json.dumps(record).encode()], fds)
+        finally:
+            os.close(log_fd)
+            self.channel.close()
+
+    def close(self) -> None:
+        """Let it go without work: it exits once it has imported."""
+        self.channel.close()
+
+
+def spawn_early(preload: Sequence[str], env: dict[str, str], title_room: int = 0) -> Handover:
+    """Start a zygote that imports ``preload`` at once, while its caller is still working
+    out the sockets it will serve; ``Handover.hand_over`` gives them to it later."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    argv = [sys.executable, "-m", "kin.linux.zygote", "--handover-fd", str(theirs.fileno())]
+    argv += ["--preload", ",".join(preload), "--title-room", " " * title_room]
+    try:
+        pid = spawn_daemon(argv, os.devnull, env, (theirs.fileno(),))
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return Handover(ours, pid)
 
 
 if __name__ == "__main__":
