@@ -9,18 +9,21 @@ ReplicaSet carries its ``deployment.kubernetes.io/revision``; a template that co
 (``kubectl rollout undo``) takes the next revision; old ReplicaSets scaled to zero
 beyond ``revisionHistoryLimit`` are deleted. The status is what ``kubectl rollout
 status`` reads (observedGeneration, updated/ready/available replicas, the Available and
-Progressing conditions).
+Progressing conditions, with ``ProgressDeadlineExceeded`` when a rollout stops moving for
+``progressDeadlineSeconds``). ReplicaSets are claimed as pods are by theirs: an orphan the
+selector matches is adopted, an owned one it no longer matches released.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from kin.controller_manager.controller import Controller, Informers
 from kin.controller_manager.pods import DONE_PHASES, controller_of, owner_reference
-from kin.controller_manager.replicaset import APPS, PODS, SETS
+from kin.controller_manager.replicaset import APPS, PODS, SETS, claim, selects
 from kin.controller_manager.templatehash import template_hash, without_hash
 from kin.errors import APIError
 from kin.kube import events
@@ -38,6 +41,8 @@ DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 HASH = "pod-template-hash"
 COMPONENT = "deployment-controller"
+UPDATED, TIMED_OUT = "ReplicaSetUpdated", "ProgressDeadlineExceeded"
+PROGRESS_FIELDS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
 
 
 class DeploymentController(Controller):
@@ -58,8 +63,14 @@ class DeploymentController(Controller):
 
     def _owned_changed(self, kind: str, rs: Obj) -> None:
         ref = controller_of(rs)
-        if ref is not None and ref.get("kind") == "Deployment":
-            self.enqueue(f"{rs['metadata']['namespace']}/{ref.get('name')}")
+        namespace = rs["metadata"]["namespace"]
+        if ref is not None:
+            if ref.get("kind") == "Deployment":
+                self.enqueue(f"{namespace}/{ref.get('name')}")
+            return
+        for key, deployment in self.deployments.objects.items():  # an orphan: who adopts it?
+            if deployment["metadata"].get("namespace") == namespace and selects(deployment, rs):
+                self.enqueue(key)
 
     def _pod_changed(self, kind: str, pod: Obj) -> None:
         """Recreate waits for old pods to be gone: a pod's deletion may unblock it."""
@@ -74,7 +85,7 @@ class DeploymentController(Controller):
         if deployment is None or deployment["metadata"].get("deletionTimestamp"):
             return
         spec = deployment.get("spec") or {}
-        sets = self._owned_sets(deployment)
+        sets = await claim(self, deployment, "Deployment", SETS, _adoptable)
         new = _matching(sets, spec.get("template") or {})
         if spec.get("paused"):
             await self._write_status(deployment, new, sets)
@@ -92,6 +103,25 @@ class DeploymentController(Controller):
             await self._roll(deployment, new, old)
         await self._clean_up(deployment, old)
         await self._write_status(deployment, new, self._owned_sets(deployment))
+        self._check_progress_later(key)
+
+    def _check_progress_later(self, key: str) -> None:
+        """A rollout that stops moving times out without an event: look again once its
+        ``progressDeadlineSeconds`` since the last progress have passed."""
+        deployment = self.deployments.objects.get(key)
+        if deployment is None:
+            return
+        spec = deployment.get("spec") or {}
+        deadline, progressing = (
+            spec.get("progressDeadlineSeconds"),
+            _find(deployment, "Progressing"),
+        )
+        if deadline is None or spec.get("paused") or progressing is None:
+            return
+        if progressing.get("reason") != UPDATED:
+            return
+        since = parse_time(str(progressing.get("lastUpdateTime") or ""))
+        self.queue.add_after(key, max(since + int(deadline) - time.time(), 0.0) + 1.0)
 
     def _owned_sets(self, deployment: Obj) -> list[Obj]:
         uid = deployment["metadata"]["uid"]
@@ -296,7 +326,8 @@ class DeploymentController(Controller):
         old = deployment.get("status") or {}
         if old.get("collisionCount"):
             status["collisionCount"] = old["collisionCount"]
-        status["conditions"] = _conditions(old, status, wanted, unavailable, new)
+        deadline = None if spec.get("paused") else spec.get("progressDeadlineSeconds")
+        status["conditions"] = _conditions(old, status, wanted, unavailable, new, deadline)
         if all(old.get(k) == v for k, v in status.items()) and _revision_current(deployment, new):
             return
         path = f"{APPS}/namespaces/{meta['namespace']}/deployments/{meta['name']}"
@@ -336,7 +367,9 @@ def _resolve(value: int | str, replicas: int, rounding: Any) -> int:
     return int(value)
 
 
-def _conditions(old: Obj, status: Obj, wanted: int, unavailable: int, new: Obj | None) -> list[Obj]:
+def _conditions(
+    old: Obj, status: Obj, wanted: int, unavailable: int, new: Obj | None, deadline: int | None
+) -> list[Obj]:
     name = new["metadata"]["name"] if new else ""
     ok = status["availableReplicas"] >= wanted - unavailable
     done = (
@@ -348,28 +381,59 @@ def _conditions(old: Obj, status: Obj, wanted: int, unavailable: int, new: Obj |
         else ("False", "MinimumReplicasUnavailable",
               "Deployment does not have minimum availability.")
     )  # fmt: skip
-    progressing = (
-        ("True", "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.')
-        if done else ("True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.')
-    )  # fmt: skip
     before = {c.get("type"): c for c in old.get("conditions") or []}
+    progressing, moved = _progressing(before.get("Progressing"), old, status, name, done, deadline)
     return [
-        _condition(before.get(kind), kind, *values)
-        for kind, values in (("Available", available), ("Progressing", progressing))
+        _condition(before.get("Available"), "Available", *available),
+        _condition(before.get("Progressing"), "Progressing", *progressing, touched=moved),
     ]
 
 
-def _condition(before: Obj | None, kind: str, status: str, reason: str, message: str) -> Obj:
+def _progressing(
+    last: Obj | None, old: Obj, status: Obj, name: str, done: bool, deadline: int | None
+) -> tuple[tuple[str, str, str], bool]:
+    """The Progressing condition's (status, reason, message), and whether the rollout moved
+    (its lastUpdateTime then starts the deadline again). No movement for
+    ``progressDeadlineSeconds`` is ProgressDeadlineExceeded, which ``kubectl rollout
+    status`` reports as an error; it holds until the rollout moves again."""
+    if done:
+        return ("True", "NewReplicaSetAvailable",
+                f'ReplicaSet "{name}" has successfully progressed.'), False  # fmt: skip
+    updating = ("True", UPDATED, f'ReplicaSet "{name}" is progressing.')
+    timed_out = ("False", TIMED_OUT, f'ReplicaSet "{name}" has timed out progressing.')
+    moved = any(old.get(field) != status.get(field) for field in PROGRESS_FIELDS)
+    if last is None or moved or last.get("message") not in (updating[2], timed_out[2]):
+        return updating, True
+    if last.get("reason") == TIMED_OUT:
+        return timed_out, False
+    since = parse_time(str(last.get("lastUpdateTime") or ""))
+    if deadline is not None and since and time.time() - since > int(deadline):
+        return timed_out, False
+    return updating, False
+
+
+def _condition(
+    before: Obj | None, kind: str, status: str, reason: str, message: str, touched: bool = False
+) -> Obj:
     now = events.now()
     if before is None or before.get("status") != status:
         return {"type": kind, "status": status, "reason": reason, "message": message,
                 "lastUpdateTime": now, "lastTransitionTime": now}  # fmt: skip
-    same = before.get("reason") == reason and before.get("message") == message
+    same = not touched and before.get("reason") == reason and before.get("message") == message
     return {
         "type": kind, "status": status, "reason": reason, "message": message,
         "lastUpdateTime": before.get("lastUpdateTime", now) if same else now,
         "lastTransitionTime": before.get("lastTransitionTime", now),
     }  # fmt: skip
+
+
+def _find(deployment: Obj, kind: str) -> Obj | None:
+    conditions = (deployment.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == kind), None)
+
+
+def _adoptable(rs: Obj) -> bool:
+    return not rs["metadata"].get("deletionTimestamp")
 
 
 def _matching(sets: list[Obj], template: Obj) -> Obj | None:

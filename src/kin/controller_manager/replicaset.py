@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kin.controller_manager.controller import Controller, Informers
@@ -32,7 +33,7 @@ from kin.kube.client import Client
 from kin.kube.informer import key_of
 from kin.kube.matching import selector_matches
 
-__all__ = ["ReplicaSetController", "owned_pods"]
+__all__ = ["ReplicaSetController", "claim", "owned_pods", "selects"]
 
 log = logging.getLogger("kin.controller_manager")
 Obj = dict[str, Any]
@@ -66,7 +67,7 @@ class ReplicaSetController(Controller):
                 self.enqueue(f"{namespace}/{ref.get('name')}")
             return
         for key, owner in self.sets.objects.items():  # an orphan: who may adopt it?
-            if owner["metadata"].get("namespace") == namespace and _selects(owner, pod):
+            if owner["metadata"].get("namespace") == namespace and selects(owner, pod):
                 self.enqueue(key)
 
     async def sync(self, key: str) -> None:
@@ -129,29 +130,38 @@ class ReplicaSetController(Controller):
 
 
 async def owned_pods(controller: Controller, owner: Obj, kind: str) -> list[Obj]:
-    """The pods ``owner`` controls, after adopting orphans its selector matches and
-    releasing owned pods it no longer matches (both written to the API)."""
-    pods = controller.informers.get(PODS)
+    """The pods ``owner`` controls (see ``claim``)."""
+    return await claim(controller, owner, kind, PODS, is_active)
+
+
+async def claim(
+    controller: Controller, owner: Obj, kind: str, path: str, adoptable: Callable[[Obj], bool]
+) -> list[Obj]:
+    """The objects of the informer at ``path`` that ``owner`` controls, after adopting the
+    orphans its selector matches (``adoptable`` ones) and releasing the owned ones it no
+    longer matches, both written to the API: client-go's ControllerRefManager."""
+    informer = controller.informers.get(path)
     meta = owner["metadata"]
     found = []
-    for pod in list(pods.objects.values()):
-        if pod["metadata"].get("namespace") != meta["namespace"]:
+    for obj in list(informer.objects.values()):
+        if obj["metadata"].get("namespace") != meta["namespace"]:
             continue
-        ref = controller_of(pod)
-        matches = _selects(owner, pod)
+        ref = controller_of(obj)
+        matches = selects(owner, obj)
         if ref is not None and ref.get("uid") == meta["uid"]:
             if matches:
-                found.append(pod)
+                found.append(obj)
             else:
-                await _set_owner(controller, pod, None)
-        elif ref is None and matches and is_active(pod) and not meta.get("deletionTimestamp"):
-            found.append(await _set_owner(controller, pod, owner_reference(owner, kind)))
+                await _set_owner(controller, path, obj, None)
+        elif ref is None and matches and adoptable(obj) and not meta.get("deletionTimestamp"):
+            found.append(await _set_owner(controller, path, obj, owner_reference(owner, kind)))
     return found
 
 
-def _selects(owner: Obj, pod: Obj) -> bool:
+def selects(owner: Obj, obj: Obj) -> bool:
+    """Whether ``owner``'s selector matches ``obj``'s labels (an empty one matches none)."""
     selector = (owner.get("spec") or {}).get("selector")
-    return bool(selector) and selector_matches(selector, pod["metadata"].get("labels"))
+    return bool(selector) and selector_matches(selector, obj["metadata"].get("labels"))
 
 
 def _has_labels(pod: Obj, labels: dict[str, str]) -> bool:
@@ -159,13 +169,17 @@ def _has_labels(pod: Obj, labels: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in labels.items())
 
 
-async def _set_owner(controller: Controller, pod: Obj, ref: Obj | None) -> Obj:
-    meta = pod["metadata"]
+async def _set_owner(controller: Controller, path: str, obj: Obj, ref: Obj | None) -> Obj:
+    """Adopt ``obj`` (``ref``) or release it (None), keeping its other owners."""
+    meta = obj["metadata"]
     others = [r for r in meta.get("ownerReferences") or [] if not r.get("controller")]
     refs = others + ([ref] if ref else [])
     body = {"metadata": {"ownerReferences": refs, "resourceVersion": meta.get("resourceVersion")}}
-    path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
-    updated = await controller.api.patch(path, body)
-    controller.informers.get(PODS).remember(updated)
-    log.info("%s: pod %s %s", controller.name, key_of(pod), "adopted" if ref else "released")
+    prefix, plural = path.rsplit("/", 1)
+    updated = await controller.api.patch(
+        f"{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}", body
+    )
+    controller.informers.get(path).remember(updated)
+    what = "adopted" if ref else "released"
+    log.info("%s: %s %s %s", controller.name, plural[:-1], key_of(obj), what)
     return updated

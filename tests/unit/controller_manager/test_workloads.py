@@ -249,3 +249,52 @@ async def _events(api: Client, reason: str) -> list[Obj] | None:
     items = (await api.get("/api/v1/namespaces/default/events"))["items"]
     found = [e for e in items if e.get("reason") == reason]
     return found or None
+
+
+def test_a_deployment_adopts_an_orphan_replicaset_of_its_template(
+    server: InProcessServer,
+) -> None:
+    async def scenario() -> None:
+        async with controllers(server, controllers=["deployment", "replicaset"]) as api:
+            spec = deployment("web", 2)
+            orphan = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                      "metadata": {"name": "web-orphan", "labels": {"app": "web"}},
+                      "spec": {**spec["spec"]}}  # fmt: skip
+            await api.create(f"{APPS}/replicasets", orphan)
+            await api.create(f"{APPS}/deployments", spec)
+            await _settle(api, 2)
+            [only] = await _sets(api, 1) or []
+            assert only["metadata"]["name"] == "web-orphan"
+            [owner] = only["metadata"]["ownerReferences"]
+            assert (owner["kind"], owner["name"], owner["controller"]) == (
+                "Deployment",
+                "web",
+                True,
+            )
+
+    asyncio.run(scenario())
+
+
+def test_a_rollout_that_stops_moving_exceeds_its_progress_deadline_until_it_moves(
+    server: InProcessServer,
+) -> None:
+    async def scenario() -> None:
+        async with controllers(server, controllers=["deployment", "replicaset"]) as api:
+            body = deployment("stuck", 1)
+            body["spec"]["progressDeadlineSeconds"] = 1
+            await api.create(f"{APPS}/deployments", body)
+            # Nobody plays kubelet yet: its pod never becomes available.
+            timed_out = await eventually(lambda: _progressing(api, "ProgressDeadlineExceeded"))
+            assert timed_out["status"] == "False"
+            assert timed_out["message"].endswith("has timed out progressing.")
+            await _settle(api, 1)  # the kubelet comes: the rollout moves and completes
+            done = await eventually(lambda: _progressing(api, "NewReplicaSetAvailable"))
+            assert done["status"] == "True"
+
+    asyncio.run(scenario())
+
+
+async def _progressing(api: Client, reason: str) -> Obj | None:
+    status = (await api.get(f"{APPS}/deployments/stuck")).get("status") or {}
+    found = [c for c in status.get("conditions") or [] if c["type"] == "Progressing"]
+    return found[0] if found and found[0]["reason"] == reason else None
