@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from kin.cluster.state import cluster_dir
 from kin.testing.clusters import kin, kubeconfig_for, kubectl, temporary_cluster
 from kin.testing.waiting import eventually
 
@@ -32,6 +33,9 @@ def test_twenty_workers_fit_and_every_pod_reaches_every_other(tmp_path: Path) ->
         config = kubeconfig_for(name, str(tmp_path))
         kubectl(config, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s")
         assert len(kin("get", "nodes", "--name", name).stdout.split()) == WORKERS + 1
+        # Every node's daemons come from the cluster's one zygote, none from a fallback exec.
+        log = Path(cluster_dir(name), "zygote.log").read_text()
+        assert f"serving {WORKERS + 1} sockets" in log
         kubectl(config, "apply", "-f", "-", stdin=json.dumps(EVERYWHERE))
         kubectl(config, "rollout", "status", "daemonset/everywhere", "--timeout=90s", timeout=100)
 

@@ -125,20 +125,26 @@ def test_a_zygote_spawned_early_serves_the_sockets_it_is_handed_later(
     tmp_path: Path, netns_factory: Callable[[], str]
 ) -> None:
     """``kin create`` starts its zygote before the cluster is planned, then hands it the
-    nodes' sockets, its log and its record files."""
+    nodes' sockets (one per node: more than one message carries), its log and its record
+    files."""
     early = spawn_early(["kin.testing.zygote_probe"], dict(os.environ))
     try:
-        socket_path = str(tmp_path / "run" / "zygote.sock")
+        paths = [str(tmp_path / "run" / f"node{i}" / "zygote.sock") for i in range(300)]
         owner = tmp_path / "cluster.json"
         owner.write_text("{}")
         record = {"pid_file": str(tmp_path / "zygote.pid"), "owner_file": str(owner),
                   "lock_file": str(tmp_path / ".lock")}  # fmt: skip
-        with listen_unix(socket_path, dir_mode=0o755) as listener:
-            early.hand_over([listener], str(tmp_path / "zygote.log"), record)
+        listeners = [listen_unix(path, dir_mode=0o755) for path in paths]
+        try:
+            early.hand_over(listeners, str(tmp_path / "zygote.log"), record)
+        finally:
+            for listener in listeners:
+                listener.close()
         eventually(lambda: "ready" in (tmp_path / "zygote.log").read_text())
+        assert "serving 300 sockets" in (tmp_path / "zygote.log").read_text()
         assert ProcessRecord.load(record["pid_file"]) == ProcessRecord.of(early.pid)
-        result = in_node(netns_factory(), socket_path, [sys.executable, "-m", "kin.testing.zygote_probe", "3"])  # fmt: skip
-        assert result["code"] == 3
+        probe = [sys.executable, "-m", "kin.testing.zygote_probe", "3"]
+        assert in_node(netns_factory(), paths[-1], probe)["code"] == 3
     finally:
         os.kill(early.pid, signal.SIGKILL)
         os.waitpid(early.pid, 0)

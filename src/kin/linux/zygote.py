@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["Handover", "encode_request", "main", "parse_reply", "spawn", "spawn_early"]
 
 MAX_FDS = 8
+HANDOVER_FDS = 250  # SCM_MAX_FD is 253: more listeners (nodes) go in further messages
 MAX_MESSAGE = 1 << 20
 REQUEST_TIMEOUT = 5.0  # for reading a request; answering one takes milliseconds
 SPAWN_TIMEOUT = 30.0  # a client's wait: past it the zygote is broken, not busy
@@ -395,8 +396,12 @@ def _take_handover(args: argparse.Namespace) -> list[socket.socket] | None:
     log as fd 0 of the message's fds, then its listening sockets; its record files in
     the message. None when the caller closed the channel without sending them."""
     with socket.socket(fileno=args.handover_fd) as channel:
-        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, MAX_FDS + 1)
-    if not message or not fds:
+        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, HANDOVER_FDS)
+        record = json.loads(message) if message else {}
+        while message and len(fds) < int(record.get("fds", 0)):  # one node per listener
+            message, more, _, _ = socket.recv_fds(channel, 1, HANDOVER_FDS)
+            fds += more
+    if not record or len(fds) != record.get("fds"):
         for fd in fds:
             os.close(fd)
         return None
@@ -404,7 +409,6 @@ def _take_handover(args: argparse.Namespace) -> list[socket.socket] | None:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    record = json.loads(message)
     args.pid_file, args.owner_file = record["pid_file"], record["owner_file"]
     args.lock_file = record["lock_file"]
     _record(args)
@@ -429,7 +433,10 @@ class Handover:
         log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:
             fds = [log_fd, *(listener.fileno() for listener in listeners)]
-            socket.send_fds(self.channel, [json.dumps(record).encode()], fds)
+            message = json.dumps({**record, "fds": len(fds)}).encode()
+            for start in range(0, len(fds), HANDOVER_FDS):  # the kernel's limit per message
+                socket.send_fds(self.channel, [message], fds[start : start + HANDOVER_FDS])
+                message = b"+"
         finally:
             os.close(log_fd)
             self.channel.close()
@@ -442,7 +449,7 @@ class Handover:
 def spawn_early(preload: Sequence[str], env: dict[str, str], title_room: int = 0) -> Handover:
     """Start a zygote that imports ``preload`` at once, while its caller is still working
     out the sockets it will serve; ``Handover.hand_over`` gives them to it later."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     argv = [sys.executable, "-m", "kin.linux.zygote", "--handover-fd", str(theirs.fileno())]
     argv += ["--preload", ",".join(preload), "--title-room", " " * title_room]
     try:
