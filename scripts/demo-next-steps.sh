@@ -15,6 +15,7 @@ kubectl's context is kin-$name. Try:
   kin exec $name-worker -- crictl pods            # the sandboxes (pause) on the worker
   kin exec $name-worker -- ip -br addr            # eth0, cni0, flannel.1 and the pods' veths
   kin get port-mappings --name $name              # host 31000/31001 -> $name-worker, as in the seed
+  kin stop cluster --name $name && kin start cluster --name $name --wait 60s   # pods keep their IPs
 
 The README's walkthrough goes through the seed note step by step. When you are done:
 
