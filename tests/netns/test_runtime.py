@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +28,6 @@ from kin.testing.waiting import eventually
 
 NAMESPACES = ("ipc", "mnt", "net", "pid", "uts")
 CAP_BOUNDING = re.compile(r"^CapBnd:\s+([0-9a-f]+)$", re.M)
-
-
-@pytest.fixture
-def runtime(netns: str, tmp_path: Path) -> Iterator[RuntimeUnderTest]:
-    under_test = RuntimeUnderTest(netns, tmp_path)
-    under_test.write_network()
-    under_test.start()
-    try:
-        yield under_test
-    finally:
-        under_test.clean()
 
 
 def ns_inode(pid: int, kind: str) -> int:

@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kin.runtime.cri import api_pb2 as cri
 from kin.testing.runtime import RuntimeUnderTest, container_config, pod_config
-
-
-@pytest.fixture
-def runtime(netns: str, tmp_path: Path) -> Iterator[RuntimeUnderTest]:
-    under_test = RuntimeUnderTest(netns, tmp_path)
-    under_test.write_network()
-    under_test.start()
-    try:
-        yield under_test
-    finally:
-        under_test.clean()
 
 
 def run(runtime: RuntimeUnderTest, tmp_path: Path, *command: str) -> tuple[int, list[str]]:
