@@ -7,11 +7,13 @@ resolved per pod (a name looks up the pod's container ports), so pods with diffe
 ports land in different subsets and slices. Both views are written: ``v1/Endpoints``
 named after the Service (terminating pods left out) and ``discovery.k8s.io/v1``
 EndpointSlices labelled ``kubernetes.io/service-name`` (terminating pods in with
-``terminating: true``), one per port set, as kube-proxy and CoreDNS read them.
+``terminating: true``), one per port set and at most 100 endpoints each, as kube-proxy
+and CoreDNS read them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -33,6 +35,7 @@ SLICES = "/apis/discovery.k8s.io/v1/endpointslices"
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER = "endpointslice-controller.k8s.io"
+MAX_ENDPOINTS = 100  # per slice: kube-controller-manager's --max-endpoints-per-slice
 ENDPOINTS_MANAGED_BY = "endpoints.kubernetes.io/managed-by"
 ENDPOINTS_CONTROLLER = "endpoint-controller"
 
@@ -169,17 +172,19 @@ class EndpointsController(Controller):
         path = f"/apis/discovery.k8s.io/v1/namespaces/{meta['namespace']}/endpointslices"
         stale: list[Obj] = []
         for ports, pods in groups.items() or {(): []}.items():
-            body = _slice(service, ports, pods)
-            found = existing.pop(ports, [])
-            current = found[0] if found else None
-            stale += found[1:]  # a retried create may have made two: one is enough
-            if current is None:
-                self.slices.remember(await self.api.create(path, body))
-            elif _slice_view(current) != _slice_view(body):
-                body["metadata"]["name"] = current["metadata"]["name"]
-                body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-                name = current["metadata"]["name"]
-                self.slices.remember(await self.api.update(f"{path}/{name}", body))
+            chunks = [pods[i : i + MAX_ENDPOINTS] for i in range(0, len(pods), MAX_ENDPOINTS)]
+            found = sorted(existing.pop(ports, []), key=_first_address)  # as the chunks go
+            for index, chunk in enumerate(chunks or [[]]):
+                body = _slice(service, ports, chunk)
+                current = found[index] if index < len(found) else None
+                if current is None:
+                    self.slices.remember(await self.api.create(path, body))
+                elif _slice_view(current) != _slice_view(body):
+                    name = current["metadata"]["name"]
+                    body["metadata"]["name"] = name
+                    body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+                    self.slices.remember(await self.api.update(f"{path}/{name}", body))
+            stale += found[max(len(chunks), 1) :]  # fewer pods now, or a retried create's twin
         stale += [s for slices in existing.values() for s in slices]
         for old in stale:
             try:
@@ -193,7 +198,7 @@ class EndpointsController(Controller):
 def endpoint_groups(service: Obj, pods: list[Obj]) -> dict[Ports, list[Obj]]:
     """Pods grouped by the ports the Service's ports resolve to on them."""
     groups: dict[Ports, list[Obj]] = {}
-    for pod in sorted(pods, key=lambda p: str((p.get("status") or {}).get("podIP"))):
+    for pod in sorted(pods, key=lambda p: _ip_order((p.get("status") or {}).get("podIP"))):
         ports = tuple(
             resolved for port in (service.get("spec") or {}).get("ports") or []
             if (resolved := _resolve(port, pod)) is not None
@@ -274,6 +279,21 @@ def _slice(service: Obj, ports: Ports, pods: list[Obj]) -> Obj:
         "endpoints": endpoints,
         "ports": [_port(p) for p in ports],
     }  # fmt: skip
+
+
+def _first_address(endpoint_slice: Obj) -> tuple[int, int]:
+    """Slices in the order of the addresses they hold (chunk i stays in the slice that held
+    chunk i, so a change rewrites one slice, not all); empty ones last."""
+    addresses = [a for e in endpoint_slice.get("endpoints") or [] for a in e.get("addresses") or []]
+    return min((_ip_order(a) for a in addresses), default=(1, 0))
+
+
+def _ip_order(address: object) -> tuple[int, int]:
+    """Addresses in numeric order (10.0.0.9 before 10.0.0.10); none or a bad one last."""
+    try:
+        return (0, int(ipaddress.ip_address(str(address))))
+    except ValueError:
+        return (1, 0)
 
 
 def _slice_view(endpoint_slice: Obj) -> tuple[Any, ...]:

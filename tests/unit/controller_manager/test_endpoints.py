@@ -114,6 +114,36 @@ def test_a_service_without_pods_has_empty_endpoints_and_one_without_selector_is_
     asyncio.run(scenario())
 
 
+def test_a_service_of_more_than_a_hundred_pods_gets_a_slice_per_hundred(
+    server: InProcessServer,
+) -> None:
+    async def scenario() -> None:
+        async with controllers(server, controllers=["endpoints"]) as api:
+            await asyncio.gather(*(start_pod(api, f"p{i}", f"10.244.2.{i + 2}", app="many")
+                                   for i in range(120)))  # fmt: skip
+            body = service("many")
+            body["spec"]["selector"] = {"app": "many"}
+            await api.create(f"{NS}/services", body)
+            slices = await eventually(lambda: _sized(api, "many", [100, 20]), timeout=20)
+            addresses = [e["addresses"][0] for s in slices for e in s["endpoints"]]
+            assert addresses == [f"10.244.2.{i + 2}" for i in range(120)]  # in address order
+            now_gone = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
+            for i in range(30):  # fewer pods: one slice again
+                await api.request("DELETE", f"{PODS}/p{i}", now_gone)
+            await eventually(lambda: _sized(api, "many", [90]), timeout=20)
+
+    asyncio.run(scenario())
+
+
+async def _sized(api: Client, name: str, sizes: list[int]) -> list[Obj] | None:
+    """The Service's slices once they hold ``sizes`` endpoints, in address order."""
+    slices = await _slices(api, name, len(sizes))
+    if slices is None:
+        return None
+    slices.sort(key=lambda s: [int(p) for p in s["endpoints"][0]["addresses"][0].split(".")])
+    return slices if [len(s["endpoints"]) for s in slices] == sizes else None
+
+
 async def _endpoints(api: Client, name: str, subsets: int) -> Obj | None:
     try:
         found = await api.get(f"{NS}/endpoints/{name}")
