@@ -119,7 +119,8 @@ def stop_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
 
 
 def start_cluster_cmd(args: argparse.Namespace, status: Status) -> int:
-    notes = start_cluster(_default_name(args.name), status, parse_duration(args.wait))
+    name, wait = _default_name(args.name), parse_duration(args.wait)
+    notes = start_cluster(name, status, wait, getattr(args, "zygote", None))
     for note in notes:
         status.info(note)
     return 0

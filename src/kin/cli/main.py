@@ -101,7 +101,9 @@ def _add_stop_start(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
     boot = start.add_parser("cluster", help="start a stopped cluster with its objects and IPs")
     boot.add_argument("-n", "--name", help="the cluster name (default: KIND_CLUSTER_NAME or kind)")
     boot.add_argument("--wait", default="0s", help="wait for every node to be Ready (e.g. 30s)")
-    boot.set_defaults(handler=_cmd("start_cluster_cmd"), fails="failed to start cluster")
+    boot.set_defaults(
+        handler=_with_early_zygote(_cmd("start_cluster_cmd")), fails="failed to start cluster"
+    )
 
 
 def _add_get(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -162,8 +164,8 @@ def _cmd(name: str) -> Handler:
 
 
 def _with_early_zygote(handler: Handler) -> Handler:
-    """create: the cluster's zygote starts first and imports while this process imports the
-    rest and plans the cluster (``kin.cluster.zygote.early_zygote``)."""
+    """create and start: the cluster's zygote starts first and imports while this process
+    imports the rest and works out the nodes (``kin.cluster.zygote.early_zygote``)."""
 
     def run(args: argparse.Namespace, status: Status) -> int:
         from kin.cluster.zygote import early_zygote

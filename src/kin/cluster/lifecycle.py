@@ -42,6 +42,7 @@ from kin.cluster.state import (
 from kin.cluster.zygote import start_zygote
 from kin.errors import ClusterNotFoundError, KinError, ProvisionError
 from kin.linux import mounts
+from kin.linux.zygote import Handover
 
 __all__ = ["start_cluster", "stop_cluster"]
 
@@ -59,9 +60,19 @@ def stop_cluster(name: str) -> list[str]:
     return nodes
 
 
-def start_cluster(name: str, reporter: Reporter, wait: float = 0.0) -> list[str]:
+def start_cluster(
+    name: str, reporter: Reporter, wait: float = 0.0, zygote: Handover | None = None
+) -> list[str]:
     """Start stopped cluster ``name`` (or one whose processes died); the closing notes.
-    A cluster that runs is left alone."""
+    A cluster that runs is left alone. ``zygote``: one already importing (as for create)."""
+    try:
+        return _start(name, reporter, wait, zygote)
+    finally:
+        if zygote is not None:
+            zygote.close()  # handed over, or not needed: it exits once it imported
+
+
+def _start(name: str, reporter: Reporter, wait: float, zygote: Handover | None) -> list[str]:
     state = _state(name)
     if state.status == CREATING:
         raise KinError(f'cluster "{name}" was never completely created: delete it and create '
@@ -78,7 +89,7 @@ def start_cluster(name: str, reporter: Reporter, wait: float = 0.0) -> list[str]
         try:
             reporter.start("Starting nodes " + "📦 " * len(plan.nodes))
             _empty_run_directories(plan)
-            start_zygote(plan)
+            start_zygote(plan, zygote)
             boot_nodes(reconnect_nodes(plan))
             start_publisher(plan, reservations)
             ctx = ActionContext(plan=plan, reporter=reporter, wait=wait)
