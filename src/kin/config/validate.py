@@ -268,11 +268,27 @@ def _unsupported(cluster: Cluster) -> Iterator[str]:
             "networking.apiServerPort: -1 (a port picked by the container runtime) is not "
             "supported by kin; use 0 for a random free port"
         )
+    if _overlap(net.pod_subnet, net.service_subnet):
+        yield (
+            f"networking.podSubnet {net.pod_subnet} and networking.serviceSubnet "
+            f"{net.service_subnet} overlap: pods and Services need addresses of their own"
+        )
     control_planes = sum(node.role == CONTROL_PLANE for node in cluster.nodes)
     if control_planes > 1:
         yield f"nodes: {control_planes} control-plane nodes; kin supports exactly one"
     for index, node in enumerate(cluster.nodes):
         yield from _unsupported_ports(f"nodes[{index}]", node)
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether any subnet of one comma-separated list overlaps one of the other (kind does
+    not check; kube-proxy would send a pod's traffic to a Service, or the reverse)."""
+    try:
+        ours = [ipaddress.ip_network(s.strip(), strict=False) for s in first.split(",") if s]
+        theirs = [ipaddress.ip_network(s.strip(), strict=False) for s in second.split(",") if s]
+    except ValueError:
+        return False  # kind's validation reported it
+    return any(a.version == b.version and a.overlaps(b) for a in ours for b in theirs)
 
 
 def _unsupported_ports(where: str, node: Node) -> Iterator[str]:

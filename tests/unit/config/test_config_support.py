@@ -94,6 +94,14 @@ HEAD = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
             ],
         ),
         ("networking: {kubeProxyMode: ipvs}", []),
+        (
+            "networking: {podSubnet: 10.96.0.0/12, serviceSubnet: 10.96.0.0/16}",
+            [
+                "networking.podSubnet 10.96.0.0/12 and networking.serviceSubnet 10.96.0.0/16 "
+                "overlap: pods and Services need addresses of their own"
+            ],
+        ),
+        ("networking: {podSubnet: 10.100.0.0/16, serviceSubnet: 10.101.0.0/16}", []),
         ("networking: {kubeProxyMode: nftables, apiServerPort: 6443}", []),
         (
             "nodes: [{role: control-plane}, {role: control-plane}, {role: worker}]",
