@@ -45,7 +45,6 @@ __all__ = [
     "join_worker",
     "node_spec",
     "prepare_nodes",
-    "provision_nodes",
     "reconnect_nodes",
     "write_configuration",
 ]
@@ -98,13 +97,6 @@ def node_spec(plan: ClusterPlan, node: NodePlan) -> NodeSpec:
         lock_file=host_lock_path(),
         etc_layer=os.path.join(state, ETC_LAYER),
     )
-
-
-def provision_nodes(plan: ClusterPlan) -> None:
-    """Create every node of ``plan``: network first (a few ms each), then all PID 1s at once."""
-    specs = prepare_nodes(plan)
-    write_configuration(plan, specs)
-    boot_nodes(specs)
 
 
 def prepare_nodes(plan: ClusterPlan) -> list[NodeSpec]:
