@@ -11,7 +11,6 @@ import sys
 import tempfile
 
 from kin import __version__
-from kin.cli.duration import parse_duration
 from kin.cli.status import Status
 from kin.cluster import query
 from kin.cluster.controlplane import admin_kubeconfig
@@ -24,6 +23,7 @@ from kin.cluster.provision import CRI_SOCKET, RUNTIME_ROOT
 from kin.cluster.state import node_dir
 from kin.config import load_config, resolve_cluster_name, unsupported_warnings
 from kin.errors import ConfigError, KinError, NodeError
+from kin.kube.duration import parse_duration
 
 __all__ = [
     "create_cluster_cmd",

@@ -74,9 +74,11 @@ def ip_json(netns: str, *args: str, tool: str = "ip") -> list[Any]:
     return list(json.loads(out.stdout or "[]"))
 
 
-def in_ns(netns: str, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+def in_ns(
+    netns: str, *argv: str, timeout: float = 10, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+                          timeout=timeout, input=stdin)  # fmt: skip
 
 
 @contextmanager

@@ -1,11 +1,11 @@
-"""--wait takes Go durations, with Go's error wording."""
+"""Go durations (kind's --wait, kube-proxy's sync periods), with Go's error wording."""
 
 from __future__ import annotations
 
 import pytest
 
-from kin.cli.duration import parse_duration
 from kin.errors import ConfigError
+from kin.kube.duration import parse_duration
 
 
 @pytest.mark.parametrize(
