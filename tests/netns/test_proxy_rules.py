@@ -211,3 +211,19 @@ def test_a_resync_follows_endpoint_changes_and_removal(lab: Lab, mode: str) -> N
     assert set(lab.connect(lab.client, CLUSTER_IP, 80, times=4)) == {f"{SERVER_B} {CLIENT}"}
     lab.apply(mode, [], [])
     assert lab.connect(lab.client, CLUSTER_IP, 80) == ["TimeoutError"]  # nothing answers there
+
+
+def test_restarts_add_no_second_jump_and_a_mode_switch_leaves_nothing_behind(lab: Lab) -> None:
+    for _ in range(2):  # each run is a fresh kube-proxy: its first sync asks the kernel
+        lab.apply("iptables", [service()], [endpoint_slice()])
+    saved = in_ns(lab.node, "iptables-legacy-save").stdout
+    jumps = [line for line in saved.splitlines() if line.startswith("-A ") and
+             line.split()[1] in ("INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING")]  # fmt: skip
+    assert len(jumps) == len(set(jumps)) == 8, jumps
+    lab.apply("nftables", [service()], [endpoint_slice()])
+    assert "KUBE-" not in in_ns(lab.node, "iptables-legacy-save").stdout
+    assert set(lab.connect(lab.client, CLUSTER_IP, 80, times=8)) == {
+        f"{SERVER_A} {CLIENT}", f"{SERVER_B} {CLIENT}"}  # fmt: skip
+    lab.apply("iptables", [service()], [endpoint_slice()])
+    tables = in_ns(lab.node, "nft", "list", "tables").stdout
+    assert "kube-proxy" not in tables

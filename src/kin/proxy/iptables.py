@@ -31,24 +31,25 @@ __all__ = ["JUMPS", "IptablesBackend", "Tables", "cleanup", "render", "restore_t
 NAT_FIXED = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ")
 FILTER_FIXED = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS",
                 "KUBE-PROXY-FIREWALL")  # fmt: skip
-PORTALS = "kubernetes service portals"
-EXTERNAL = "kubernetes externally visible service portals"
-NEW = ["-m", "conntrack", "--ctstate", "NEW"]
-# (table, built-in chain, rule): the jumps into kube-proxy's chains, as upstream makes them.
-JUMPS: tuple[tuple[str, str, list[str]], ...] = (
-    ("filter", "INPUT", [*NEW, "-m", "comment", "--comment", EXTERNAL, "-j",
-                         "KUBE-EXTERNAL-SERVICES"]),
-    ("filter", "FORWARD", ["-m", "comment", "--comment", "kubernetes forwarding rules", "-j",
-                           "KUBE-FORWARD"]),
-    ("filter", "FORWARD", [*NEW, "-m", "comment", "--comment", PORTALS, "-j", "KUBE-SERVICES"]),
-    ("filter", "FORWARD", [*NEW, "-m", "comment", "--comment", EXTERNAL, "-j",
-                           "KUBE-EXTERNAL-SERVICES"]),
-    ("filter", "OUTPUT", [*NEW, "-m", "comment", "--comment", PORTALS, "-j", "KUBE-SERVICES"]),
-    ("nat", "OUTPUT", ["-m", "comment", "--comment", PORTALS, "-j", "KUBE-SERVICES"]),
-    ("nat", "PREROUTING", ["-m", "comment", "--comment", PORTALS, "-j", "KUBE-SERVICES"]),
-    ("nat", "POSTROUTING", ["-m", "comment", "--comment", "kubernetes postrouting rules", "-j",
-                            "KUBE-POSTROUTING"]),
-)  # fmt: skip
+PORTALS = '-m comment --comment "kubernetes service portals"'
+EXTERNAL = '-m comment --comment "kubernetes externally visible service portals"'
+NEW = "-m conntrack --ctstate NEW"
+# (table, built-in chain, rule as iptables-save prints it): the jumps into kube-proxy's
+# chains, as upstream makes them.
+JUMPS: tuple[tuple[str, str, str], ...] = (
+    ("filter", "INPUT", f"{NEW} {EXTERNAL} -j KUBE-EXTERNAL-SERVICES"),
+    ("filter", "FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
+    ("filter", "FORWARD", f"{NEW} {PORTALS} -j KUBE-SERVICES"),
+    ("filter", "FORWARD", f"{NEW} {EXTERNAL} -j KUBE-EXTERNAL-SERVICES"),
+    ("filter", "OUTPUT", f"{NEW} {PORTALS} -j KUBE-SERVICES"),
+    ("nat", "OUTPUT", f"{PORTALS} -j KUBE-SERVICES"),
+    ("nat", "PREROUTING", f"{PORTALS} -j KUBE-SERVICES"),
+    (
+        "nat",
+        "POSTROUTING",
+        '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    ),
+)
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Tables:
 
     nat: dict[str, list[str]] = field(default_factory=dict)
     filter: dict[str, list[str]] = field(default_factory=dict)
+    inserts: dict[str, list[str]] = field(default_factory=dict)
+    """table -> ``-I`` lines for the built-in chains (the jumps a first sync adds)."""
 
 
 def render(ports: Iterable[ServicePort], settings: Settings) -> Tables:
@@ -184,24 +187,31 @@ def _endpoint_rules(sp: ServicePort, endpoint: Endpoint) -> list[str]:
     ]
 
 
-def restore_text(tables: Tables, stale: Tables) -> str:
-    """The ``iptables-restore --noflush`` input that sets every chain of ``tables`` and
-    deletes the chains of ``stale`` (flushed first, so nothing refers to them)."""
+def restore_text(tables: Tables, previous: Tables, changed_only: bool = False) -> str:
+    """The ``iptables-restore --noflush`` input that sets every chain of ``tables`` (with
+    ``changed_only``, those whose rules differ from ``previous``: upstream's minimal
+    restore), inserts ``tables.inserts`` and deletes the chains of ``previous`` no longer
+    wanted (flushed first, so nothing refers to them)."""
     lines: list[str] = []
     for table in ("filter", "nat"):
         wanted: dict[str, list[str]] = getattr(tables, table)
-        gone = [c for c in getattr(stale, table) if c not in wanted]
+        had: dict[str, list[str]] = getattr(previous, table)
+        if changed_only:
+            wanted = {c: r for c, r in wanted.items() if had.get(c) != r}
+        gone = [c for c in had if c not in getattr(tables, table)]
         lines.append(f"*{table}")
         lines += [f":{chain} - [0:0]" for chain in [*wanted, *gone]]
         for chain, rules in wanted.items():
             lines += [f"-A {chain} {rule}" for rule in rules]
+        lines += tables.inserts.get(table, [])
         lines += [f"-X {chain}" for chain in gone]
         lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
 
 class IptablesBackend:
-    """Applies each sync's chains; remembers them, so the next sync deletes the stale."""
+    """Applies each sync's chains; remembers them, so the next sync writes only what
+    changed and deletes the stale."""
 
     mode = "iptables"
 
@@ -209,22 +219,31 @@ class IptablesBackend:
         self.settings = settings
         self.previous: Tables | None = None
 
-    def sync(self, ports: list[ServicePort]) -> None:
+    def sync(self, ports: list[ServicePort], full: bool = False) -> None:
+        """Write the chains that changed since the last sync (``full``: every chain, which
+        mends what was changed by hand)."""
         tables = render(ports, self.settings)
-        first = self.previous is None
-        previous = self.previous or _kernel_chains()
+        previous, first = self.previous, self.previous is None
+        if previous is None:  # the first sync, or one after a failure: ask the kernel
+            previous = _kernel_state(tables)
         self.previous = None  # unknown until this sync lands
-        iptables.restore(restore_text(tables, previous))
-        if first:
-            for table, chain, rule in JUMPS:
-                iptables.ensure_rule(table, chain, rule)
+        iptables.restore(restore_text(tables, previous, changed_only=not (first or full)))
+        tables.inserts.clear()
         self.previous = tables
 
 
-def _kernel_chains() -> Tables:
-    """kube-proxy's chains as the kernel has them (left by an earlier run, perhaps)."""
-    return Tables({c: [] for c in iptables.chains("nat") if _ours(c)},
-                  {c: [] for c in iptables.chains("filter") if _ours(c)})  # fmt: skip
+def _kernel_state(tables: Tables) -> Tables:
+    """kube-proxy's chains as the kernel has them (left by an earlier run, perhaps), and
+    in ``tables.inserts`` the jumps into them that are missing. One ``iptables-save`` per
+    table: ``iptables -C`` reads the whole table for each rule it checks."""
+    found = Tables()
+    for table in ("filter", "nat"):
+        saved = iptables.save(table)
+        setattr(found, table, {c: [] for c in saved.chains if _ours(c)})
+        missing = [(chain, rule) for t, chain, rule in reversed(JUMPS)
+                   if t == table and f"-A {chain} {rule}" not in saved.rules]  # fmt: skip
+        tables.inserts[table] = [f"-I {chain} 1 {rule}" for chain, rule in missing]
+    return found
 
 
 def _ours(chain: str) -> bool:
@@ -235,6 +254,6 @@ def cleanup() -> None:
     """Remove kube-proxy's iptables rules (another mode takes over): jumps, then chains."""
     for table, chain, rule in JUMPS:
         iptables.delete_rule(table, chain, rule)
-    left = _kernel_chains()
+    left = _kernel_state(Tables())
     if left.nat or left.filter:
         iptables.restore(restore_text(Tables(), left))

@@ -16,6 +16,7 @@ the same decisions. The choices follow kube-proxy's own (``pkg/proxy``):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def _ports_of(
 
 def _usable(endpoints: Iterable[Endpoint]) -> tuple[Endpoint, ...]:
     """Ready endpoints, or (when none is) the serving ones that are terminating."""
-    pool = sorted(endpoints, key=lambda e: (ipaddress.IPv4Address(e.ip), e.port))
+    pool = sorted(endpoints, key=lambda e: (_ipv4_number(e.ip), e.port))
     ready = tuple(e for e in pool if e.ready)
     return ready or tuple(e for e in pool if e.serving and e.terminating)
 
@@ -159,8 +160,13 @@ def _endpoints(items: Iterable[Obj], port: int) -> Iterable[Endpoint]:
 
 
 def _is_ipv4(text: str) -> bool:
+    return _ipv4_number(text) >= 0
+
+
+@functools.lru_cache(maxsize=1 << 16)  # every sync sees the same addresses again
+def _ipv4_number(text: str) -> int:
+    """The address as a number, -1 if ``text`` is not an IPv4 address."""
     try:
-        ipaddress.IPv4Address(text)
+        return int(ipaddress.IPv4Address(text))
     except ValueError:
-        return False
-    return True
+        return -1

@@ -10,6 +10,7 @@ first 16 characters of base32(sha256(...)) of the service port (and endpoint), a
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 from kin.proxy.model import Endpoint, ServicePort
@@ -19,9 +20,12 @@ __all__ = ["iptables_chain", "nft_endpoint_base", "nft_service_base"]
 NFT_BASE_MAX = 230  # chain names are at most 256 bytes, with a prefix before the base
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a sync names the same chains as the last one
 def _hash(text: str, length: int) -> str:
+    """The first ``length`` characters of base32(sha256(text)): ``length`` * 5 bits, so
+    only the digest's first bytes are encoded (base32 in Python is slow)."""
     digest = hashlib.sha256(text.encode()).digest()
-    return base64.b32encode(digest).decode()[:length]
+    return base64.b32encode(digest[: length * 5 // 8]).decode()
 
 
 def iptables_chain(prefix: str, sp: ServicePort, endpoint: Endpoint | None = None) -> str:

@@ -36,7 +36,7 @@ RETRY = (0.5, 1.0, 2.0, 5.0)
 class Backend(Protocol):
     mode: str
 
-    def sync(self, ports: list[ServicePort]) -> None: ...
+    def sync(self, ports: list[ServicePort], full: bool = False) -> None: ...
 
 
 class Proxier:
@@ -91,7 +91,7 @@ class Proxier:
             return False
         started = time.monotonic()
         self.applied = None
-        await asyncio.to_thread(self.backend.sync, ports)
+        await asyncio.to_thread(self.backend.sync, ports, force)
         self.applied = ports
         self.syncs += 1
         endpoints = sum(len({*p.cluster_endpoints, *p.external_endpoints}) for p in ports)

@@ -66,10 +66,13 @@ def test_nft_affinity_goes_before_the_random_choice_and_updates_in_the_endpoint(
     assert (
         service[1] == f"ip saddr @{affinity} goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
     )
-    assert service[-1].startswith("numgen random mod 2 vmap { 0 : goto endpoint-5OJB2KTY")
+    assert service[-2] == (
+        "numgen random mod 2 == 0 goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+    )
+    assert service[-1].startswith("goto endpoint-")
     assert "timeout 60s" in rs.declarations[affinity]
     endpoint = rs.chains["endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"]
-    assert endpoint == ("ip saddr 10.180.0.1 jump mark-for-masquerade",
+    assert endpoint == ("ip saddr 10.180.0.1 mark set mark or 0x4000",
                         f"update @{affinity} {{ ip saddr }}",
                         "meta l4proto tcp dnat to 10.180.0.1:80")  # fmt: skip
     assert rs.elements["service-ips"] == {
