@@ -96,13 +96,14 @@ def seed(
 def test_nodes_are_ready_and_the_system_pods_run(seed: Seed) -> None:
     listed = json.loads(kubectl(seed.config, "get", "pod", "-A", "-o", "json").stdout)
     system = {
-        (p["metadata"]["namespace"], re.sub(r"^kube-flannel-ds-[a-z0-9]{5}$", "kube-flannel-ds-xxxxx", p["metadata"]["name"]))
+        (p["metadata"]["namespace"], re.sub(r"^(kube-flannel-ds|kube-proxy)-[a-z0-9]{5}$", r"\1-xxxxx", p["metadata"]["name"]))
         for p in listed["items"] if p["metadata"]["namespace"] != "default"
     }  # fmt: skip
     cp = seed.control_plane
     wanted = {
         ("kube-system", f"kube-apiserver-{cp}"), ("kube-system", f"kube-controller-manager-{cp}"),
         ("kube-system", f"kube-scheduler-{cp}"), ("kube-flannel", "kube-flannel-ds-xxxxx"),
+        ("kube-system", "kube-proxy-xxxxx"),
     }  # fmt: skip
     if seed.datastore == "etcd":
         wanted.add(("kube-system", f"etcd-{cp}"))

@@ -1,6 +1,7 @@
 """What exists on every cluster before anyone asks: the four system namespaces, and the
-``kubernetes`` Service (the first address of the service CIDR) with Endpoints pointing
-at this API server, as kube-apiserver's bootstrap controllers create them.
+``kubernetes`` Service (the first address of the service CIDR) with an Endpoints and an
+EndpointSlice pointing at this API server, as kube-apiserver's bootstrap controllers
+create them (kube-proxy reads the slice).
 
 Idempotent: a restart over existing storage finds them and leaves them alone (but
 repoints the endpoints, in case the advertised address changed).
@@ -55,13 +56,27 @@ async def bootstrap(registry: Registry, service_cidr: str, address: str, port: i
             }
         ],
     }
-    await _ensure(registry, _resource("endpoints"), "default", endpoints, replace=True)
+    await _ensure(registry, _resource("endpoints"), "default", endpoints, ("subsets",))
+    slices = find("discovery.k8s.io", "v1", "endpointslices")
+    assert slices is not None
+    endpoint_slice = {
+        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    }
+    await _ensure(registry, slices, "default", endpoint_slice, ("endpoints", "ports"))
 
 
 async def _ensure(
-    registry: Registry, res: Resource, namespace: str, body: dict[str, Any], replace: bool = False
+    registry: Registry,
+    res: Resource,
+    namespace: str,
+    body: dict[str, Any],
+    replace: tuple[str, ...] = (),
 ) -> None:
-    """Create ``body`` unless it exists; with ``replace``, repoint an existing Endpoints.
+    """Create ``body`` unless it exists; else set the fields ``replace`` names (repoint an
+    Endpoints or EndpointSlice).
 
     Looked up first, as kube's bootstrap controller does: creating the ``kubernetes``
     Service again would fail on its taken cluster IP (422), not its taken name."""
@@ -74,7 +89,7 @@ async def _ensure(
         return
 
     def repoint(current: dict[str, Any]) -> dict[str, Any]:
-        current["subsets"] = body["subsets"]
+        current.update({key: body[key] for key in replace})
         return current
 
     await registry.replace_with(res, namespace, name, repoint, opts)

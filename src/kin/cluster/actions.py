@@ -2,10 +2,10 @@
 
 ``create`` runs them in order with one status line each and deletes the cluster if one
 fails (unless ``--retain``): Starting control-plane 🕹️ (the API server answers
-``/readyz`` through the published port), Installing CNI 🔌 (flannel's objects, unless
-``networking.disableDefaultCNI``), Installing StorageClass 💾 (``standard``, the default,
-with local-path volumes), Joining worker nodes 🚜 (every worker's Node is
-registered) and, with ``--wait``, Waiting ≤ ... for control-plane = Ready ⏳.
+``/readyz`` through the published port; kubeadm's addons go in), Installing CNI 🔌
+(flannel's objects, unless ``networking.disableDefaultCNI``), Installing StorageClass 💾
+(``standard``, the default, with local-path volumes), Joining worker nodes 🚜 (every
+worker's Node is registered) and, with ``--wait``, Waiting ≤ ... for control-plane = Ready ⏳.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kin.cluster import apiclient
+from kin.cluster.addons import addon_objects
 from kin.cluster.manifests import flannel_objects, storage_objects
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.provision import join_worker
@@ -63,13 +64,13 @@ class StartControlPlane:
     def execute(self, ctx: ActionContext) -> None:
         deadline = time.monotonic() + CONTROL_PLANE_TIMEOUT
         with apiclient.admin_client(ctx.plan) as api:
-            ready = apiclient.wait_for(lambda: _readyz(api), deadline)
-        if not ready:
-            raise KinError(
-                f"the API server of cluster {ctx.plan.name!r} did not become ready within "
-                f"{format_duration(CONTROL_PLANE_TIMEOUT)} (its log: `kin exec "
-                f"{ctx.plan.control_plane.name} -- crictl logs` of kube-apiserver)"
-            )
+            if not apiclient.wait_for(lambda: _readyz(api), deadline):
+                raise KinError(
+                    f"the API server of cluster {ctx.plan.name!r} did not become ready within "
+                    f"{format_duration(CONTROL_PLANE_TIMEOUT)} (its log: `kin exec "
+                    f"{ctx.plan.control_plane.name} -- crictl logs` of kube-apiserver)"
+                )
+            apiclient.apply(api, addon_objects(ctx.plan))  # kubeadm init's addon phase
 
 
 def _readyz(api: RestClient) -> bool | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from kin.errors import KinError, ProvisionError
 from kin.linux import ns
 from kin.linux.cgroups import remove_tree
 from kin.linux.files import write_atomic
+from kin.linux.iptables import PROGRAMS as IPTABLES_PROGRAMS
+from kin.linux.iptables import SBIN
 from kin.linux.netlink import Netlink
 from kin.linux.proc import kill_and_wait
 from kin.node.spec import Bind, NodeSpec
@@ -185,6 +188,9 @@ def _install_runtime(spec: NodeSpec, node: NodePlan, kubelet_args: list[str]) ->
     bin_dir = os.path.join(spec.state_dir, "fs", NODE_BIN.lstrip("/"))
     crictl = os.path.join(bin_dir, "crictl")
     write_atomic(crictl, f'#!/bin/sh\nexec {sys.executable} -m kin.cli.crictl "$@"\n', mode=0o755)
+    for name, program in IPTABLES_PROGRAMS.items():  # kube-proxy's variant, as kind's wrapper
+        path = shutil.which(program, path=SBIN) or program
+        write_atomic(os.path.join(bin_dir, name), f'#!/bin/sh\nexec {path} "$@"\n', mode=0o755)
     etc = os.path.join(spec.etc_layer, "upper")
     os.makedirs(etc, exist_ok=True)
     write_atomic(os.path.join(etc, "crictl.yaml"), CRICTL_CONFIG)  # the node's /etc/crictl.yaml

@@ -13,6 +13,7 @@ SYSTEM = [
     "/api/v1/namespaces/kube-public",
     "/api/v1/namespaces/kube-node-lease",
     "/api/v1/namespaces/default/services/kubernetes",
+    "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
 ]
 
 
@@ -37,4 +38,9 @@ def test_a_restart_on_sqlite_keeps_the_cluster(tmp_path: Path) -> None:
         assert int(cm.json()["metadata"]["resourceVersion"]) > last
         endpoints = client.get("/api/v1/namespaces/default/endpoints/kubernetes").json()
         assert endpoints["subsets"][0]["ports"][0]["port"] == second.server.port
+        path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
+        endpoint_slice = client.get(path).json()  # what kube-proxy reads, repointed too
+        assert endpoint_slice["ports"] == [{"name": "https", "port": second.server.port,
+                                           "protocol": "TCP"}]  # fmt: skip
+        assert endpoint_slice["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
         client.close()

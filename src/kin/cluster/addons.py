@@ -1,0 +1,95 @@
+"""kubeadm's addons, as ``kubeadm init`` installs them on a kind cluster: kube-proxy.
+
+kube-proxy is laid out as kubeadm lays it out: ServiceAccount ``kube-proxy``, ConfigMap
+``kube-proxy`` whose ``config.conf`` is the KubeProxyConfiguration (the cluster's
+``kubeProxyMode`` and podSubnet as ``clusterCIDR``), and DaemonSet ``kube-proxy`` (host
+network, privileged, every taint tolerated, ``--hostname-override=$(NODE_NAME)``) whose
+container is kin's kube-proxy. As with flanneld (see ``kin.cluster.manifests``), it
+authenticates with its node's ``kubelet.conf`` until kin has service-account tokens.
+``kubeProxyMode: none`` installs no kube-proxy, as in kind.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import yaml
+
+from kin import KUBERNETES_VERSION
+from kin.cluster.plan import ClusterPlan
+
+__all__ = ["KUBE_PROXY_CONFIG", "addon_objects", "kube_proxy_objects"]
+
+Obj = dict[str, Any]
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+KUBE_PROXY_CONFIG = "/var/lib/kube-proxy/config.conf"
+NAMESPACE = "kube-system"
+
+
+def addon_objects(plan: ClusterPlan) -> list[Obj]:
+    """What kubeadm's addon phase creates, in order."""
+    return kube_proxy_objects(plan) if plan.kube_proxy_mode != "none" else []
+
+
+def kube_proxy_config(plan: ClusterPlan) -> str:
+    config = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": plan.kube_proxy_mode,
+        "clusterCIDR": plan.pod_subnet,
+        "clientConnection": {"kubeconfig": KUBELET_CONF},
+        "iptables": {"minSyncPeriod": "1s", "syncPeriod": "30s", "masqueradeBit": 14},
+        "nftables": {"minSyncPeriod": "1s", "syncPeriod": "30s", "masqueradeBit": 14},
+        "conntrack": {"maxPerCore": 0},  # kind's: leave the (shared) conntrack table alone
+    }
+    return str(yaml.safe_dump(config, sort_keys=False))
+
+
+def kube_proxy_objects(plan: ClusterPlan) -> list[Obj]:
+    labels = {"k8s-app": "kube-proxy"}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "kube-proxy", "namespace": NAMESPACE}}  # fmt: skip
+    meta = {"name": "kube-proxy", "namespace": NAMESPACE, "labels": {"app": "kube-proxy"}}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+              "data": {"config.conf": kube_proxy_config(plan)}}  # fmt: skip
+    container = {
+        "name": "kube-proxy", "image": f"registry.k8s.io/kube-proxy:{KUBERNETES_VERSION}",
+        "command": [sys.executable, "-m", "kin.proxy", f"--config={KUBE_PROXY_CONFIG}",
+                    "--hostname-override=$(NODE_NAME)"],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        "securityContext": {"privileged": True},
+        "volumeMounts": [
+            {"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"},
+            {"name": "xtables-lock", "mountPath": "/run/xtables.lock"},
+            {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True},
+            {"name": "kubeconfig", "mountPath": KUBELET_CONF, "readOnly": True},
+        ],
+    }  # fmt: skip
+    daemonset = {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "kube-proxy", "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "hostNetwork": True,
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "priorityClassName": "system-node-critical",
+                    "serviceAccountName": "kube-proxy",
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "kube-proxy", "configMap": {"name": "kube-proxy"}},
+                        {"name": "xtables-lock",
+                         "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
+                        {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}},
+                        {"name": "kubeconfig", "hostPath": {"path": KUBELET_CONF, "type": "File"}},
+                    ],
+                },
+            },
+        },
+    }  # fmt: skip
+    return [account, config, daemonset]
