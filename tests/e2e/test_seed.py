@@ -96,7 +96,7 @@ def seed(
 def test_nodes_are_ready_and_the_system_pods_run(seed: Seed) -> None:
     listed = json.loads(kubectl(seed.config, "get", "pod", "-A", "-o", "json").stdout)
     system = {
-        (p["metadata"]["namespace"], re.sub(r"^(kube-flannel-ds|kube-proxy)-[a-z0-9]{5}$", r"\1-xxxxx", p["metadata"]["name"]))
+        (p["metadata"]["namespace"], re.sub(r"^(kube-flannel-ds|kube-proxy|coredns-[a-z0-9]+)-[a-z0-9]{5}$", r"\1-xxxxx", p["metadata"]["name"]))
         for p in listed["items"] if p["metadata"]["namespace"] != "default"
     }  # fmt: skip
     cp = seed.control_plane
@@ -105,6 +105,9 @@ def test_nodes_are_ready_and_the_system_pods_run(seed: Seed) -> None:
         ("kube-system", f"kube-scheduler-{cp}"), ("kube-flannel", "kube-flannel-ds-xxxxx"),
         ("kube-system", "kube-proxy-xxxxx"),
     }  # fmt: skip
+    coredns = {name for namespace, name in system if name.startswith("coredns-")}
+    assert len(coredns) == 1, coredns  # both replicas of one ReplicaSet
+    wanted |= coredns
     if seed.datastore == "etcd":
         wanted.add(("kube-system", f"etcd-{cp}"))
     assert system == wanted

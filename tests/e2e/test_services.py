@@ -269,3 +269,54 @@ def test_the_rules_are_in_each_nodes_own_kernel(cluster: Cluster) -> None:
             rules = kin("exec", node, "--", "nft", "list", "table", "ip", "kube-proxy").stdout
             assert "chain service-" in rules and "default/who/tcp/" in rules
             assert "tcp . 31000 : goto external-" in rules
+
+
+DIG = (
+    "import sys, dns.resolver, dns.reversename\n"
+    "r = dns.resolver.Resolver()\n"
+    "name, kind = sys.argv[1], sys.argv[2]\n"
+    "if kind == 'PTR': name = dns.reversename.from_address(name)\n"
+    "try:\n"
+    "    print(' '.join(sorted(x.to_text() for x in r.resolve(name, kind, search=False))))\n"
+    "except dns.resolver.NXDOMAIN:\n"
+    "    print('NXDOMAIN')\n"
+)
+
+
+def dig(cluster: Cluster, name: str, kind: str = "A") -> str:
+    """dnspython in a pod, asking the pod's resolver (the cluster DNS) for ``name``."""
+    done = kubectl(cluster.config, "exec", "client-w", "--", sys.executable, "-c", DIG, name, kind)
+    return done.stdout.strip()
+
+
+def test_pods_resolve_services_through_the_cluster_dns(cluster: Cluster) -> None:
+    resolv = kubectl(cluster.config, "exec", "client-w", "--", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.96.0.10" in resolv and "options ndots:5" in resolv
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in resolv
+    for name, address in (("kubernetes.default", "10.96.0.1"), ("who", cluster.cluster_ip),
+                          ("kube-dns.kube-system.svc.cluster.local", "10.96.0.10")):  # fmt: skip
+        hosts = kubectl(cluster.config, "exec", "client-w", "--", "getent", "hosts", name).stdout
+        assert hosts.split()[0] == address, (name, hosts)
+
+
+def test_srv_ptr_and_headless_records_follow_the_spec(cluster: Cluster) -> None:
+    full = "who.default.svc.cluster.local"
+    assert dig(cluster, f"_http._tcp.{full}", "SRV") == "NXDOMAIN"  # the port has no name
+    assert dig(cluster, full, "SRV") == f"0 100 80 {full}."
+    assert dig(cluster, cluster.cluster_ip, "PTR") == f"{full}."
+    headless = _service("who-headless", clusterIP="None")
+    kubectl(cluster.config, "apply", "-f", "-", stdin=json.dumps(headless))
+    pods = sorted(ip for name, ip in _pods(cluster).items() if name.startswith("who-"))
+
+    def resolved() -> str | None:
+        answer = dig(cluster, "who-headless.default.svc.cluster.local")
+        return answer if answer.split() == pods else None
+
+    assert eventually(resolved, timeout=10)
+
+
+def test_outside_names_get_nxdomain_at_once(cluster: Cluster) -> None:
+    done = kubectl(cluster.config, "exec", "client-w", "--", "getent", "hosts", "example.com",
+                   check=False)  # fmt: skip
+    assert done.returncode == 2  # not found, and no resolver outside was asked
+    assert dig(cluster, "example.com") == "NXDOMAIN"

@@ -1,4 +1,4 @@
-"""kubeadm's addons, as ``kubeadm init`` installs them on a kind cluster: kube-proxy.
+"""kubeadm's addons, as ``kubeadm init`` installs them on a kind cluster: kube-proxy, CoreDNS.
 
 kube-proxy is laid out as kubeadm lays it out: ServiceAccount ``kube-proxy``, ConfigMap
 ``kube-proxy`` whose ``config.conf`` is the KubeProxyConfiguration (the cluster's
@@ -7,6 +7,12 @@ network, privileged, every taint tolerated, ``--hostname-override=$(NODE_NAME)``
 container is kin's kube-proxy. As with flanneld (see ``kin.cluster.manifests``), it
 authenticates with its node's ``kubelet.conf`` until kin has service-account tokens.
 ``kubeProxyMode: none`` installs no kube-proxy, as in kind.
+
+Cluster DNS is kubeadm's CoreDNS layout: ServiceAccount ``coredns``, Deployment ``coredns``
+(two replicas, labelled ``k8s-app: kube-dns``, tolerating the control-plane taint, with
+CoreDNS's ``/health`` and ``/ready`` probes and ``dnsPolicy: Default``) running kin's DNS
+server, behind Service ``kube-dns`` at the tenth address of the service subnet
+(10.96.0.10), which every kubelet gives its pods as ``--cluster-dns``.
 """
 
 from __future__ import annotations
@@ -17,19 +23,80 @@ from typing import Any
 import yaml
 
 from kin import KUBERNETES_VERSION
-from kin.cluster.plan import ClusterPlan
+from kin.cluster.plan import CLUSTER_DOMAIN, ClusterPlan
 
-__all__ = ["KUBE_PROXY_CONFIG", "addon_objects", "kube_proxy_objects"]
+__all__ = ["KUBE_PROXY_CONFIG", "addon_objects", "coredns_objects", "kube_proxy_objects"]
 
 Obj = dict[str, Any]
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 KUBE_PROXY_CONFIG = "/var/lib/kube-proxy/config.conf"
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.3"
 NAMESPACE = "kube-system"
 
 
 def addon_objects(plan: ClusterPlan) -> list[Obj]:
     """What kubeadm's addon phase creates, in order."""
-    return kube_proxy_objects(plan) if plan.kube_proxy_mode != "none" else []
+    proxy = kube_proxy_objects(plan) if plan.kube_proxy_mode != "none" else []
+    return [*proxy, *coredns_objects(plan)]
+
+
+def coredns_objects(plan: ClusterPlan) -> list[Obj]:
+    labels = {"k8s-app": "kube-dns"}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "coredns", "namespace": NAMESPACE}}  # fmt: skip
+
+    def probe(path: str, port: int) -> Obj:
+        return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"},
+                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 5}  # fmt: skip
+
+    container = {
+        "name": "coredns", "image": COREDNS_IMAGE,
+        "command": [sys.executable, "-m", "kin.dns", f"--kubeconfig={KUBELET_CONF}",
+                    f"--zone={CLUSTER_DOMAIN}"],
+        "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                  {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "70Mi"},
+                      "limits": {"memory": "170Mi"}},
+        "livenessProbe": probe("/health", 8080),
+        "readinessProbe": probe("/ready", 8181),
+        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}},
+        "volumeMounts": [{"name": "kubeconfig", "mountPath": KUBELET_CONF, "readOnly": True}],
+    }  # fmt: skip
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "priorityClassName": "system-cluster-critical",
+                    "serviceAccountName": "coredns",
+                    "dnsPolicy": "Default",
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "tolerations": [
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                    ],
+                    "containers": [container],
+                    "volumes": [{"name": "kubeconfig",
+                                 "hostPath": {"path": KUBELET_CONF, "type": "File"}}],
+                },
+            },
+        },
+    }  # fmt: skip
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": NAMESPACE,
+                     "labels": {**labels, "kubernetes.io/cluster-service": "true",
+                                "kubernetes.io/name": "CoreDNS"}},
+        "spec": {"selector": labels, "clusterIP": plan.dns_ip,
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+    }  # fmt: skip
+    return [account, deployment, service]
 
 
 def kube_proxy_config(plan: ClusterPlan) -> str:

@@ -22,7 +22,7 @@ import yaml
 
 from kin import KUBERNETES_VERSION
 from kin.apiserver import kubeconfig, pki
-from kin.cluster.plan import API_SERVER_NODE_PORT, ClusterPlan, NodePlan
+from kin.cluster.plan import API_SERVER_NODE_PORT, CLUSTER_DOMAIN, ClusterPlan, NodePlan
 from kin.linux.files import write_atomic
 
 __all__ = [
@@ -258,13 +258,14 @@ def _component_pod(
 
 
 def kubelet_flags(plan: ClusterPlan, node: NodePlan) -> list[str]:
-    """The kubelet's registration: kubeconfig, labels from the kind config and the
-    control plane's role, and its taint when the cluster has workers (the seed's tip)."""
+    """The kubelet's registration: kubeconfig, cluster DNS, labels from the kind config and
+    the control plane's role, and its taint when the cluster has workers (the seed's tip)."""
     labels = dict(node.labels)
     if node.role == "control-plane":
         labels[CONTROL_PLANE_ROLE] = ""
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-    flags = [f"--kubeconfig={KUBELET_CONF}"]
+    flags = [f"--kubeconfig={KUBELET_CONF}", f"--cluster-dns={plan.dns_ip}",
+             f"--cluster-domain={CLUSTER_DOMAIN}"]  # fmt: skip
     if labels:
         flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in labels.items()))
     has_workers = any(n.role != "control-plane" for n in plan.nodes)

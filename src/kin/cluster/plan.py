@@ -21,6 +21,7 @@ from kin.errors import ConfigError
 
 __all__ = [
     "API_SERVER_NODE_PORT",
+    "CLUSTER_DOMAIN",
     "ClusterPlan",
     "MountPlan",
     "NetworkPlan",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 API_SERVER_NODE_PORT = 6443
+CLUSTER_DOMAIN = "cluster.local"
 NODE_CIDR_PREFIX = 24
 
 
@@ -105,6 +107,11 @@ class ClusterPlan:
     datastore: str = "sqlite"
     """kin-only (``--datastore``): sqlite (embedded in the API server) or etcd."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dns_ip(self) -> str:
+        """Cluster DNS: the tenth address of the service subnet, as kubeadm picks it."""
+        return str(ipaddress.ip_network(self.service_subnet)[10])
 
     @property
     def control_plane(self) -> NodePlan:

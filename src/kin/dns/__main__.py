@@ -1,0 +1,143 @@
+"""``python -m kin.dns``: the cluster's DNS server, run by the ``coredns`` Deployment.
+
+It watches Services and EndpointSlices and answers for the cluster zone on UDP and TCP
+port 53 (``kin.dns.server``); the zone is rebuilt from the watched objects at the first
+query after a change. ``/health`` on ``--health-port`` (8080) and ``/ready`` on
+``--ready-port`` (8181, 200 once both watches have listed) are CoreDNS's ``health`` and
+``ready`` plugins, which the Deployment's probes ask. Outside names get NXDOMAIN unless
+``--upstream HOST[:PORT]`` names a resolver to relay them to (off by default: a kin
+cluster sends nothing outside the namespaces kin made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from kin.dns.records import Zone, build
+from kin.dns.server import DnsServer
+from kin.errors import ConfigError, KinError
+from kin.kube import kubeconfig
+from kin.kube.client import Client
+from kin.kube.daemon import until_signalled
+from kin.kube.informer import Informer
+from kin.proctitle import set_process_title
+
+__all__ = ["main"]
+
+log = logging.getLogger("kin.dns")
+
+
+class ClusterZone:
+    """The zone from two informers, rebuilt lazily after a change."""
+
+    def __init__(self, api: Client, domain: str, ttl: int) -> None:
+        self.domain, self.ttl = domain, ttl
+        self.services = Informer(api, "/api/v1/services", self._changed)
+        self.slices = Informer(api, "/apis/discovery.k8s.io/v1/endpointslices", self._changed)
+        self.current = build([], [], domain, ttl)
+        self.stale = True
+
+    def _changed(self, kind: str, obj: object) -> None:
+        self.stale = True
+
+    def __call__(self) -> Zone:
+        if self.stale:
+            self.stale = False
+            self.current = build(self.services.objects.values(), self.slices.objects.values(),
+                                 self.domain, self.ttl)  # fmt: skip
+        return self.current
+
+    @property
+    def ready(self) -> bool:
+        return self.services.synced.is_set() and self.slices.synced.is_set()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m kin.dns", description="kin's cluster DNS")
+    parser.add_argument("--kubeconfig", default="")
+    parser.add_argument("--zone", default="cluster.local")
+    parser.add_argument("--ttl", type=int, default=30)
+    parser.add_argument("--bind", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=53)
+    parser.add_argument("--upstream", default="", help="HOST[:PORT] for outside names (none)")
+    parser.add_argument("--health-port", type=int, default=8080)
+    parser.add_argument("--ready-port", type=int, default=8181)
+    return parser.parse_args(argv)
+
+
+def upstream_of(text: str) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--upstream {text!r}: give HOST or HOST:PORT")
+    return host, int(port)
+
+
+async def run(args: argparse.Namespace) -> None:
+    upstream = upstream_of(args.upstream)
+    connection = (
+        kubeconfig.load(args.kubeconfig)
+        if args.kubeconfig
+        else kubeconfig.in_cluster(dict(os.environ))
+    )
+    async with Client(connection, "kin-dns") as api:
+        zone = ClusterZone(api, args.zone.strip(".").lower(), args.ttl)
+        await until_signalled(_serve(zone, DnsServer(zone, upstream), args))
+    log.info("stopped")
+
+
+async def _serve(zone: ClusterZone, server: DnsServer, args: argparse.Namespace) -> None:
+    watches = [asyncio.create_task(i.run()) for i in (zone.services, zone.slices)]
+    try:
+        listeners = await server.serve(args.bind, args.port)
+    except OSError as exc:
+        raise KinError(f"cannot listen on {args.bind}:{args.port}: {exc.strerror}") from exc
+    runners = [await _http(args.bind, args.health_port, "/health", lambda: True),
+               await _http(args.bind, args.ready_port, "/ready", lambda: zone.ready)]  # fmt: skip
+    log.info("serving %s on %s:%d (udp, tcp)", zone.domain, args.bind, args.port)
+    try:
+        await asyncio.gather(*watches)
+    finally:
+        for listener in listeners:
+            listener.close()
+        for runner in runners:
+            await runner.cleanup()
+        for task in watches:
+            task.cancel()
+
+
+async def _http(host: str, port: int, path: str, ok: Callable[[], bool]) -> web.AppRunner:
+    async def answer(request: web.Request) -> web.Response:
+        good = ok()
+        return web.Response(text="OK" if good else "not ready", status=200 if good else 503)
+
+    app = web.Application()
+    app.router.add_get(path, answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = sys.argv[1:] if argv is None else argv
+    set_process_title(" ".join(["kin.dns", *args]))
+    try:
+        asyncio.run(run(parse_args(args)))
+    except KinError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
