@@ -105,7 +105,7 @@ def test_nodes_are_ready_and_the_system_pods_run(seed: Seed) -> None:
         ("kube-system", f"kube-scheduler-{cp}"), ("kube-flannel", "kube-flannel-ds-xxxxx"),
         ("kube-system", "kube-proxy-xxxxx"),
     }  # fmt: skip
-    coredns = {name for namespace, name in system if name.startswith("coredns-")}
+    coredns = {(ns, name) for ns, name in system if ns == "kube-system" and "coredns-" in name}
     assert len(coredns) == 1, coredns  # both replicas of one ReplicaSet
     wanted |= coredns
     if seed.datastore == "etcd":
