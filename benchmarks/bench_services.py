@@ -5,9 +5,11 @@ Deployment of 2 echo pods on the worker behind a NodePort Service, and a client 
 the control plane. In the same run, interleaved round by round:
 
 - **connections per second** from the client pod, each a full TCP connect, one-line
-  answer and close, sequentially for T seconds: straight to a pod's IP, to the Service's
-  cluster IP (kube-proxy's DNAT), and to the NodePort on the worker's address; the goal
-  is a cluster IP and a NodePort at >= 90 % of the direct rate;
+  answer and close: straight to a pod's IP, to the Service's cluster IP (kube-proxy's
+  DNAT), and to the NodePort on the worker's address, taking turns connection by
+  connection for T seconds so that the machine's noise falls on all three alike; each
+  rate is connections over the time spent in them. The goal is a cluster IP and a
+  NodePort at >= 90 % of the direct rate;
 - **DNS**: UDP queries for the Service's name to the cluster DNS (10.96.0.10) from the
   client pod, 16 in flight, for T seconds: queries per second and p50/p99 latency.
 
@@ -37,14 +39,20 @@ ECHO = (
     "    c, _ = s.accept(); c.sendall(b'ok\\n'); c.close()\n"
 )
 CONNECT = (
-    "import socket, sys, time\n"
-    "host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])\n"
-    "done, end = 0, time.monotonic() + seconds\n"
+    "import json, socket, sys, time\n"
+    "seconds, targets = float(sys.argv[1]), sys.argv[2:]\n"
+    "spent = {t: 0.0 for t in targets}; count = {t: 0 for t in targets}\n"
+    "linger = bytes([1, 0, 0, 0, 0, 0, 0, 0])\n"
+    "end = time.monotonic() + seconds\n"
     "while time.monotonic() < end:\n"
-    "    c = socket.create_connection((host, port), timeout=5)\n"
-    "    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, bytes([1, 0, 0, 0, 0, 0, 0, 0]))\n"
-    "    c.recv(8); c.close(); done += 1\n"
-    "print(done / seconds)\n"
+    "    for target in targets:\n"
+    "        host, port = target.rsplit(':', 1)\n"
+    "        started = time.perf_counter()\n"
+    "        c = socket.create_connection((host, int(port)), timeout=5)\n"
+    "        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)\n"
+    "        c.recv(8); c.close()\n"
+    "        spent[target] += time.perf_counter() - started; count[target] += 1\n"
+    "print(json.dumps({t: count[t] / spent[t] for t in targets}))\n"
 )
 DNS = (
     "import json, os, selectors, socket, struct, sys, time\n"
@@ -121,10 +129,11 @@ def measure(mode: str, rounds: int, seconds: float) -> dict[str, Any]:
                    "NodePort": (node_ip, "31000")}  # fmt: skip
         rates: dict[str, list[float]] = {k: [] for k in targets}
         dns: list[dict[str, float]] = []
+        addresses = [f"{host}:{port}" for host, port in targets.values()]
         for _ in range(rounds):
-            for label, (host, port) in targets.items():
-                rates[label].append(float(run_in_client(config, CONNECT, host, port,
-                                                        str(seconds))))  # fmt: skip
+            measured = json.loads(run_in_client(config, CONNECT, str(seconds), *addresses))
+            for label, address in zip(targets, addresses, strict=True):
+                rates[label].append(measured[address])
             dns.append(json.loads(run_in_client(config, DNS, "echo.default.svc.cluster.local",
                                                 str(seconds))))  # fmt: skip
         return {
