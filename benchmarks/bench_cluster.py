@@ -121,7 +121,10 @@ def main() -> int:
     print(
         f"{'nodes':>5}  {'create returns':<22}{'all Ready':<22}{'memory (PSS)':<26}{'delete':<22}"
     )
-    for nodes, times in [*((n, runs) for n in SIZES), (LARGE, 1)]:
+    plan = [*((n, runs) for n in SIZES), (LARGE, 1)]
+    if len(sys.argv) > 2:  # e.g. "1,2": only these sizes, each ``runs`` times
+        plan = [(int(n), runs) for n in sys.argv[2].split(",")]
+    for nodes, times in plan:
         found = measure(nodes, times)
         columns = [summary(found["create"]), summary(found["ready"]),
                    summary(found["memory"], "MiB"), summary(found["delete"])]  # fmt: skip

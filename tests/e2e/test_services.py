@@ -320,3 +320,25 @@ def test_outside_names_get_nxdomain_at_once(cluster: Cluster) -> None:
                    check=False)  # fmt: skip
     assert done.returncode == 2  # not found, and no resolver outside was asked
     assert dig(cluster, "example.com") == "NXDOMAIN"
+
+
+def test_a_host_port_reaches_its_pod_through_the_portmap_plugin(cluster: Cluster) -> None:
+    container = {"name": "who", "image": "busybox", "command": [sys.executable, "-c", WHO],
+                 "ports": [{"containerPort": 8080, "hostPort": 30555}]}  # fmt: skip
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostport"},
+           "spec": {"nodeName": cluster.worker, "containers": [container],
+                    "terminationGracePeriodSeconds": 0}}  # fmt: skip
+    kubectl(cluster.config, "apply", "-f", "-", stdin=json.dumps(pod))
+    kubectl(cluster.config, "wait", "--for=condition=Ready", "pod/hostport", "--timeout=60s")
+    worker_ip = next(
+        n.ip for n in query.cluster_plan(cluster.name).nodes if n.name == cluster.worker
+    )
+
+    def answer() -> str | None:
+        done = cluster.curl(cluster.control_plane, f"http://{worker_ip}:30555/", pod=False)
+        return done.stdout.strip() or None
+
+    seen = eventually(answer, timeout=10)
+    assert seen.split()[0] == "hostport"  # DNAT by portmap's rules in the worker
+    from_pod = cluster.curl("client-cp", f"http://{worker_ip}:30555/")
+    assert from_pod.stdout.startswith("hostport"), from_pod.stderr
