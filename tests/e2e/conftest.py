@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kin.testing.clusters import BARE_TWO_NODES, temporary_cluster
+from kin.testing.clusters import BARE_TWO_NODES, temporary_cluster, without_cluster_dns
 
 
 @pytest.fixture
@@ -15,4 +15,5 @@ def two_nodes() -> Iterator[str]:
     the tests that use it look at the nodes and their runtimes, with CNI configs of their
     own."""
     with temporary_cluster(BARE_TWO_NODES) as name:
+        without_cluster_dns(name)
         yield name

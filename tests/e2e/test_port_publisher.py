@@ -127,3 +127,34 @@ def test_host_ports_are_released_on_delete() -> None:
             except OSError:
                 assert time.monotonic() < deadline, f"port {port} still held after delete"
         time.sleep(0.05)
+
+
+def test_port_mappings_are_added_and_removed_on_a_running_cluster() -> None:
+    with temporary_cluster(CONFIG) as name:
+        worker = f"{name}-worker"
+        made = kin("create", "port-mapping", "--name", name, "--node", worker,
+                   "--listen-address", "127.0.0.1", "0:31500").stdout  # fmt: skip
+        node, mapping = made.split()
+        assert node == worker and mapping.endswith("->31500/tcp"), made
+        port = int(mapping.split("->")[0].rsplit(":", 1)[1])
+        assert f"127.0.0.1:{port}->31500/tcp" in kin("get", "port-mappings", "--name", name).stdout
+        with (
+            server_in(worker, TCP_SERVER, 31500),
+            socket.create_connection(("127.0.0.1", port)) as c,
+        ):
+            c.sendall(b"hi")
+            assert c.recv(1024).endswith(b": hi")  # through the publisher to the worker
+        taken = kin("create", "port-mapping", "--name", name, "--listen-address", "127.0.0.1",
+                    f"{port}:80", check=False)  # fmt: skip
+        assert taken.returncode == 1 and "already published" in taken.stderr
+        missing = kin("create", "port-mapping", "--name", name, "--node", "nope", "0:80",
+                      check=False)  # fmt: skip
+        assert missing.returncode == 1 and "has no node 'nope'" in missing.stderr
+        kin("delete", "port-mapping", "--name", name, str(port))
+        assert f":{port}->" not in kin("get", "port-mappings", "--name", name).stdout
+        with socket.socket() as probe:  # released: the host may listen there again
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+        gone = kin("delete", "port-mapping", "--name", name, str(port), check=False)
+        assert gone.returncode == 1 and "publishes no host port" in gone.stderr

@@ -19,7 +19,7 @@ from kin.cluster.state import node_dir
 from kin.node.client import request
 from kin.runtime.client import CRIClient
 from kin.runtime.cri import api_pb2 as cri
-from kin.testing.clusters import BARE_TWO_NODES, kin, temporary_cluster
+from kin.testing.clusters import BARE_TWO_NODES, kin, temporary_cluster, without_cluster_dns
 from kin.testing.runtime import bridge_conflist
 from kin.testing.waiting import eventually
 
@@ -51,6 +51,7 @@ spec:
 @pytest.fixture(scope="module")
 def worker() -> object:
     with temporary_cluster(BARE_TWO_NODES) as name:
+        without_cluster_dns(name)
         node = f"{name}-worker"
         state = Path(node_dir(name, node))
         (state / "fs/etc/cni/net.d/10-bridge.conflist").write_text(json.dumps(BRIDGE))

@@ -27,9 +27,11 @@ from kin.kube.duration import parse_duration
 
 __all__ = [
     "create_cluster_cmd",
+    "create_port_mapping",
     "crictl_in_node",
     "delete_cluster_cmd",
     "delete_clusters",
+    "delete_port_mapping",
     "exec_in_node",
     "export_kubeconfig_cmd",
     "export_logs_cmd",
@@ -176,6 +178,38 @@ def get_port_mappings(args: argparse.Namespace, status: Status) -> int:
     for node_name, ports_text in rows:
         print(f"{node_name:<{width}}{ports_text}".rstrip())
     return 0
+
+
+def create_port_mapping(args: argparse.Namespace, status: Status) -> int:
+    from kin.cluster.portmappings import add_port_mapping
+
+    name = _default_name(args.name)
+    host, container, protocol = _parse_mapping(args.mapping)
+    node = args.node or query.cluster_plan(name).control_plane.name
+    mapping = add_port_mapping(name, node, host, container, protocol, args.listen_address)
+    print(f"{node}   {mapping.docker_style()}")
+    return 0
+
+
+def delete_port_mapping(args: argparse.Namespace, status: Status) -> int:
+    from kin.cluster.portmappings import delete_port_mapping as delete
+
+    port, _, protocol = args.port.partition("/")
+    if not port.isdigit():
+        raise ConfigError(f"port {args.port!r}: give HOSTPORT or HOSTPORT/PROTOCOL")
+    mapping = delete(_default_name(args.name), int(port), protocol.lower() or "tcp",
+                     args.listen_address)  # fmt: skip
+    status.info(f"Deleted port mapping {mapping.docker_style()}")
+    return 0
+
+
+def _parse_mapping(text: str) -> tuple[int, int, str]:
+    """``HOSTPORT:CONTAINERPORT[/PROTOCOL]``, docker's ``-p`` form."""
+    ports, _, protocol = text.partition("/")
+    host, colon, container = ports.partition(":")
+    if not colon or not host.isdigit() or not container.isdigit():
+        raise ConfigError(f"port mapping {text!r}: give HOSTPORT:CONTAINERPORT[/tcp|udp]")
+    return int(host), int(container), protocol.lower() or "tcp"
 
 
 def load_image_archive(args: argparse.Namespace, status: Status) -> int:

@@ -52,9 +52,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_create(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    create = verbs.add_parser("create", help="create a cluster").add_subparsers(
-        dest="what", required=True, metavar="cluster"
+    create = verbs.add_parser("create", help="create a cluster or a port mapping").add_subparsers(
+        dest="what", required=True, metavar="cluster|port-mapping"
     )
+    mapping = create.add_parser(
+        "port-mapping", help="kin: publish one more host port on a cluster (kind cannot)"
+    )
+    mapping.add_argument("mapping", help="HOSTPORT:CONTAINERPORT[/tcp|udp] (host port 0: any free)")
+    mapping.add_argument("-n", "--name", help="the cluster name")
+    mapping.add_argument("--node", default="", help="the node it reaches (default: control plane)")
+    mapping.add_argument("--listen-address", default="0.0.0.0", help="host address to listen on")
+    mapping.set_defaults(handler=_cmd("create_port_mapping"), fails="failed to create port mapping")
     cluster = create.add_parser("cluster", help="create a local cluster")
     cluster.add_argument("-n", "--name", help="cluster name, overrides KIND_CLUSTER_NAME, config")
     cluster.add_argument("--config", default="", help="path to a kind config file ('-' = stdin)")
@@ -74,9 +82,14 @@ def _add_create(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _add_delete(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    delete = verbs.add_parser("delete", help="delete clusters").add_subparsers(
-        dest="what", required=True, metavar="cluster|clusters"
+    delete = verbs.add_parser("delete", help="delete clusters or a port mapping").add_subparsers(
+        dest="what", required=True, metavar="cluster|clusters|port-mapping"
     )
+    mapping = delete.add_parser("port-mapping", help="kin: stop publishing a host port")
+    mapping.add_argument("port", help="HOSTPORT[/tcp|udp]")
+    mapping.add_argument("-n", "--name", help="the cluster name")
+    mapping.add_argument("--listen-address", default="", help="when published at several")
+    mapping.set_defaults(handler=_cmd("delete_port_mapping"), fails="failed to delete port mapping")
     one = delete.add_parser("cluster", help="delete a cluster")
     one.add_argument("-n", "--name", help="the cluster name (default: KIND_CLUSTER_NAME or kind)")
     one.add_argument("--kubeconfig", default="", help="kubeconfig path to update")

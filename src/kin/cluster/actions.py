@@ -59,7 +59,13 @@ class Action(Protocol):
 
 
 class StartControlPlane:
+    """The API server answers; with ``addons`` (a create, not a start), kubeadm's addons
+    go in."""
+
     name = "Starting control-plane 🕹️"
+
+    def __init__(self, addons: bool = True) -> None:
+        self.addons = addons
 
     def execute(self, ctx: ActionContext) -> None:
         deadline = time.monotonic() + CONTROL_PLANE_TIMEOUT
@@ -70,7 +76,8 @@ class StartControlPlane:
                     f"{format_duration(CONTROL_PLANE_TIMEOUT)} (its log: `kin exec "
                     f"{ctx.plan.control_plane.name} -- crictl logs` of kube-apiserver)"
                 )
-            apiclient.apply(api, addon_objects(ctx.plan))  # kubeadm init's addon phase
+            if self.addons:  # kubeadm init's addon phase
+                apiclient.apply(api, addon_objects(ctx.plan))
 
 
 def _readyz(api: RestClient) -> bool | None:

@@ -93,7 +93,7 @@ def _start(name: str, reporter: Reporter, wait: float, zygote: Handover | None) 
             boot_nodes(reconnect_nodes(plan))
             start_publisher(plan, reservations)
             ctx = ActionContext(plan=plan, reporter=reporter, wait=wait)
-            actions: list[Action] = [StartControlPlane()]
+            actions: list[Action] = [StartControlPlane(addons=False)]  # kept in the store
             if wait > 0:
                 actions.append(WaitForReady(wait, every_node=True))
             for action in actions:

@@ -28,6 +28,7 @@ from kin.linux import ns
 from kin.linux.proc import ProcessRecord, spawn_daemon
 
 __all__ = [
+    "CONTROL_SOCKET",
     "PortRequest",
     "Reservation",
     "planned_port_requests",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 LISTEN_BACKLOG = 128
+CONTROL_SOCKET = "publisher.sock"  # where the running publisher takes new ports
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def start_publisher(plan: ClusterPlan, reservations: list[Reservation]) -> None:
             "pid_file": os.path.join(directory, "publisher.pid"),
             "owner_file": state_file(plan.name),
             "lock_file": host_lock_path(),
+            "control": os.path.join(directory, CONTROL_SOCKET),
             "ports": specs,
         },
     )

@@ -13,8 +13,15 @@ with the sockets' fds inherited; ``publisher.json`` lists them::
 
     {"netns": "/run/netns/kin-net", "pid_file": ".../publisher.pid",
      "owner_file": ".../cluster.json", "lock_file": "/var/lib/kin/.lock",
+     "control": ".../publisher.sock",
      "ports": [{"fd": 5, "protocol": "tcp", "listen": "0.0.0.0:31000",
                 "node": "myk8s-worker", "target": ["172.18.0.3", 31000]}]}
+
+On ``control`` (a unix SOCK_SEQPACKET socket) it takes requests while it runs, one JSON
+message each, answered with ``{"ok": true}`` or ``{"ok": false, "error": ...}``:
+``{"op": "add", "protocol", "listen", "node", "target"}`` with the listening socket
+attached (SCM_RIGHTS) publishes one more port; ``{"op": "remove", "listen":
+"0.0.0.0:31000/tcp"}`` closes one (``kin create|delete port-mapping``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kin.linux import syscalls
@@ -48,18 +55,27 @@ BUFFER = 65536
 @dataclass(frozen=True)
 class PublishedPort:
     listener: socket.socket
-    listen: str
+    listen: str  # "0.0.0.0:31000/tcp"
     node: str
     target: tuple[str, int]
+    stopped: threading.Event = field(default_factory=threading.Event)
+    """Set when the port is removed: its serving thread then ends."""
 
     def describe(self) -> str:
         return f"{self.listen} -> {self.node} {self.target[0]}:{self.target[1]}"
 
 
 def serve_tcp(port: PublishedPort) -> None:
-    """Accept forever; each connection is relayed by its own pair of threads."""
+    """Accept until removed; each connection is relayed by its own pair of threads."""
     while True:
-        client, _ = port.listener.accept()
+        try:
+            client, _ = port.listener.accept()
+        except OSError as exc:
+            if port.stopped.is_set():
+                return
+            log.info("%s: accept failed: %s", port.describe(), exc)
+            time.sleep(0.1)  # out of descriptors, say: wait rather than spin
+            continue
         threading.Thread(target=_relay_tcp, args=(port, client), daemon=True).start()
 
 
@@ -102,7 +118,12 @@ def serve_udp(port: PublishedPort) -> None:
     sessions: dict[Address, socket.socket] = {}
     lock = threading.Lock()
     while True:
-        data, client = port.listener.recvfrom(BUFFER)
+        try:
+            data, client = port.listener.recvfrom(BUFFER)
+        except OSError:
+            if port.stopped.is_set():
+                return
+            continue
         with lock:
             upstream = sessions.get(client)
             if upstream is None:
@@ -144,6 +165,56 @@ def _udp_replies(
         with lock:
             sessions.pop(client, None)
         upstream.close()
+
+
+def serve_control(path: str, cluster: str, ports: dict[str, PublishedPort]) -> None:
+    """Answer ``kin create|delete port-mapping`` on the control socket, one at a time."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # left by a stopped cluster's publisher
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    control.bind(path)
+    os.chmod(path, 0o600)
+    control.listen(8)
+    while True:
+        conn, _ = control.accept()
+        with conn:
+            try:
+                message, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+                reply = _control(json.loads(message), fds, cluster, ports)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                reply = {"ok": False, "error": f"bad request: {exc}"}
+            with contextlib.suppress(OSError):
+                conn.send(json.dumps(reply).encode())
+
+
+def _control(
+    request: dict[str, Any], fds: list[int], cluster: str, ports: dict[str, PublishedPort]
+) -> dict[str, Any]:
+    if request.get("op") == "add" and len(fds) == 1:
+        listen = f"{request['listen']}/{request['protocol']}"
+        target = (str(request["target"][0]), int(request["target"][1]))
+        port = PublishedPort(socket.socket(fileno=fds[0]), listen, request["node"], target)
+        ports[port.listen] = port
+        _start(port, cluster)
+        return {"ok": True}
+    for fd in fds:  # not ours to keep
+        os.close(fd)
+    if request.get("op") == "remove":
+        removed = ports.pop(str(request.get("listen")), None)
+        if removed is None:
+            return {"ok": False, "error": f"not publishing {request.get('listen')}"}
+        removed.stopped.set()
+        _shutdown_quietly(removed.listener)
+        removed.listener.close()
+        log.info("cluster %s: no longer publishing %s", cluster, removed.describe())
+        return {"ok": True}
+    return {"ok": False, "error": f"unknown request {request!r}"}
+
+
+def _start(port: PublishedPort, cluster: str) -> None:
+    serve = serve_tcp if port.listener.type == socket.SOCK_STREAM else serve_udp
+    threading.Thread(target=serve, args=(port,), daemon=True).start()
+    log.info("cluster %s: publishing %s", cluster, port.describe())
 
 
 def _register(spec: dict[str, str]) -> bool:
@@ -192,10 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("cluster %s: deleted before its publisher started; exiting", args.cluster)
         return 0
     _enter_netns(spec["netns"])
+    published = {port.listen: port for port in ports}
     for port in ports:
-        serve = serve_tcp if port.listener.type == socket.SOCK_STREAM else serve_udp
-        threading.Thread(target=serve, args=(port,), daemon=True).start()
-        log.info("cluster %s: publishing %s", args.cluster, port.describe())
+        _start(port, args.cluster)
+    if spec.get("control"):
+        control = (spec["control"], args.cluster, published)
+        threading.Thread(target=serve_control, args=control, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         time.sleep(3600)

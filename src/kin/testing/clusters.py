@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kin.testing.names import random_name
 
-__all__ = ["KIN", "TWO_NODES", "kin", "kubeconfig_for", "kubectl", "temporary_cluster"]
+__all__ = [
+    "KIN",
+    "TWO_NODES",
+    "kin",
+    "kubeconfig_for",
+    "kubectl",
+    "temporary_cluster",
+    "without_cluster_dns",
+]
 
 KIN = [sys.executable, "-m", "kin"]
 TWO_NODES = """\
@@ -22,9 +31,9 @@ nodes:
 """
 """The seed's two nodes, without its host ports (so a running demo does not collide)."""
 
-BARE_TWO_NODES = TWO_NODES + "networking:\n  disableDefaultCNI: true\n"
-"""Two nodes without flannel: the runtime and kubelet tests bring their own CNI config,
-and a node's pods are only theirs."""
+BARE_TWO_NODES = TWO_NODES + "networking:\n  disableDefaultCNI: true\n  kubeProxyMode: none\n"
+"""Two nodes without flannel or kube-proxy: the runtime and kubelet tests bring their own
+CNI config, and a node's pods are only theirs (with ``without_cluster_dns``)."""
 
 
 def kin(
@@ -49,6 +58,15 @@ def temporary_cluster(config: str, name: str | None = None, *args: str) -> Itera
         yield name
     finally:
         kin("delete", "cluster", "--name", name)
+
+
+def without_cluster_dns(cluster: str) -> None:
+    """Delete the ``coredns`` Deployment and its pods, which would otherwise be scheduled
+    onto a bare node as soon as a test gives it a CNI config."""
+    with tempfile.TemporaryDirectory() as directory:
+        config = kubeconfig_for(cluster, directory)
+        kubectl(config, "-n", "kube-system", "delete", "deployment", "coredns",
+                "--cascade=foreground", "--wait", "--timeout=30s")  # fmt: skip
 
 
 def kubeconfig_for(cluster: str, directory: str) -> str:
