@@ -57,6 +57,8 @@ bench: setup
 	$(PY) -m benchmarks.bench_apiserver --quick
 	$(PY) -m benchmarks.bench_flannel 3 3
 	$(PY) -m benchmarks.bench_pods 100 10
+	$(PY) -m benchmarks.bench_proxy 3
+	$(PY) -m benchmarks.bench_services 3 3
 
 # The CRI messages and stubs, generated from src/kin/runtime/cri/api.proto and committed
 # (a unit test checks they are current).

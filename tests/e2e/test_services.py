@@ -13,6 +13,7 @@ node's own kernel, as ``iptables-save`` or ``nft`` inside the node shows them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -124,7 +125,18 @@ def cluster(
         kubectl(config, "wait", "--for=condition=Ready", "pod", "client-cp", "client-w",
                 "hostnet-cp", "--timeout=60s")  # fmt: skip
         ip = kubectl(config, "get", "service", "who", "-o", "jsonpath={.spec.clusterIP}").stdout
+        for node in (f"{name}-control-plane", f"{name}-worker"):  # kube-proxy has synced them
+            eventually(functools.partial(_synced, node, mode), timeout=15)
         yield Cluster(name, mode, config, ip)
+
+
+def _synced(node: str, mode: str) -> bool:
+    """The node's kube-proxy rules DNAT to all 3 endpoints of default/who."""
+    if mode == "iptables":
+        rules = kin("exec", node, "--", "iptables-save", "-t", "nat").stdout
+        return len(re.findall(r'--comment "?default/who"? .*-j DNAT', rules)) == 3
+    rules = kin("exec", node, "--", "nft", "list", "table", "ip", "kube-proxy").stdout
+    return len(re.findall(r"chain endpoint-\w+-default/who/tcp/__", rules)) == 3
 
 
 def _pods(cluster: Cluster) -> dict[str, str]:

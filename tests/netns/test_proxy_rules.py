@@ -30,16 +30,32 @@ CLIENT, SERVER_A, SERVER_B = "10.244.1.2", "10.244.1.3", "10.244.1.4"
 NODE_ETH, NODE_CNI, OUTSIDE = "172.31.0.1", "10.244.1.1", "172.31.0.100"
 CLUSTER_IP = "10.96.0.20"
 SERVER = """
-import socket, socketserver, sys
+import socket, socketserver, sys, threading
 class Echo(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.sendall(f"{sys.argv[1]} {self.client_address[0]}\\n".encode())
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8080))
+    while True:
+        _, peer = u.recvfrom(64); u.sendto(f"{sys.argv[1]} {peer[0]}".encode(), peer)
+threading.Thread(target=udp, daemon=True).start()
 with Server(("0.0.0.0", 8080), Echo) as server:
     print("ready", flush=True)
     server.serve_forever()
+"""
+UDP_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))  # one source port for the whole flow
+for line in sys.stdin:
+    s.send(b"x")
+    try:
+        print(s.recv(64).decode(), flush=True)
+    except OSError as exc:
+        print(type(exc).__name__, flush=True)
 """
 CLIENT_SCRIPT = """
 import json, socket, sys
@@ -61,8 +77,12 @@ class Lab:
     outside: str
     servers: dict[str, str]  # address -> namespace
 
-    def apply(self, mode: str, services: list[Any], slices: list[Any]) -> None:
-        request = {"mode": mode, "node": "node-a", "cluster_cidr": CIDR,
+    def apply(
+        self, mode: str, services: list[Any], slices: list[Any], previous: Any = None
+    ) -> None:
+        """kube-proxy's rules for these objects (after ``previous``, whose stale UDP
+        flows are then cleared, as the daemon clears them after a sync)."""
+        request = {"mode": mode, "node": "node-a", "cluster_cidr": CIDR, "previous": previous,
                    "syncs": [{"services": services, "slices": slices}]}  # fmt: skip
         done = in_ns(self.node, sys.executable, "-m", "kin.testing.proxyrules",
                      timeout=60, stdin=json.dumps(request))  # fmt: skip
@@ -222,8 +242,34 @@ def test_restarts_add_no_second_jump_and_a_mode_switch_leaves_nothing_behind(lab
     assert len(jumps) == len(set(jumps)) == 8, jumps
     lab.apply("nftables", [service()], [endpoint_slice()])
     assert "KUBE-" not in in_ns(lab.node, "iptables-legacy-save").stdout
-    assert set(lab.connect(lab.client, CLUSTER_IP, 80, times=8)) == {
+    assert set(lab.connect(lab.client, CLUSTER_IP, 80, times=24)) == {
         f"{SERVER_A} {CLIENT}", f"{SERVER_B} {CLIENT}"}  # fmt: skip
     lab.apply("iptables", [service()], [endpoint_slice()])
     tables = in_ns(lab.node, "nft", "list", "tables").stdout
     assert "kube-proxy" not in tables
+
+
+@MODES
+def test_a_udp_flow_moves_on_when_its_endpoint_goes(lab: Lab, mode: str) -> None:
+    dns = service("dns", ports=[{"name": "http", "protocol": "UDP", "port": 53}])
+    only_a = endpoint_slice("dns", ((SERVER_A, "node-a"),))
+    only_b = endpoint_slice("dns", ((SERVER_B, "node-b"),))
+    for slice_ in (only_a, only_b):
+        slice_["ports"][0]["protocol"] = "UDP"
+    lab.apply(mode, [dns], [only_a])
+    argv = ["ip", "netns", "exec", lab.client, sys.executable, "-c", UDP_CLIENT, CLUSTER_IP, "53"]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as flow:
+        assert flow.stdin is not None and flow.stdout is not None
+
+        def ask() -> str:
+            flow.stdin.write("\n")  # type: ignore[union-attr]
+            flow.stdin.flush()  # type: ignore[union-attr]
+            return flow.stdout.readline().strip()  # type: ignore[union-attr]
+
+        try:
+            assert ask() == f"{SERVER_A} {CLIENT}"
+            lab.apply(mode, [dns], [only_b], previous={"services": [dns], "slices": [only_a]})
+            assert ask() == f"{SERVER_B} {CLIENT}"  # same source port, the new endpoint
+        finally:
+            flow.stdin.close()
+            flow.wait(timeout=5)

@@ -5,8 +5,9 @@ service ports (``kin.proxy.model``) and, if they differ from what the last sync 
 hands them to the mode's backend, which applies them in one transaction. Syncs are at
 least ``min_sync_period`` apart, so a burst of changes (a Deployment scaling up) costs
 one sync, not one per endpoint; every ``sync_period`` the rules are applied again even
-without a change, mending what someone changed by hand. A failed sync is logged and
-retried after a back-off; the daemon keeps going.
+without a change, mending what someone changed by hand. After a sync, UDP flows to
+endpoints that went are deleted from conntrack (``kin.proxy.conntrack``). A failed sync
+is logged and retried after a back-off; the daemon keeps going.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from kin.errors import KinError
 from kin.kube.client import Client
 from kin.kube.informer import Informer
+from kin.proxy.conntrack import clear_stale_udp
 from kin.proxy.model import ServicePort, service_ports
 from kin.proxy.options import Settings
 
@@ -90,8 +92,10 @@ class Proxier:
         if ports == self.applied and not force:
             return False
         started = time.monotonic()
-        self.applied = None
+        previous, self.applied = self.applied, None
         await asyncio.to_thread(self.backend.sync, ports, force)
+        if previous:  # UDP flows to endpoints gone would otherwise keep going there
+            await asyncio.to_thread(clear_stale_udp, previous, ports)
         self.applied = ports
         self.syncs += 1
         endpoints = sum(len({*p.cluster_endpoints, *p.external_endpoints}) for p in ports)

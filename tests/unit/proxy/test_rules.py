@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kin.proxy import iptables, names, nftables
+from kin.proxy.conntrack import Flow, stale_udp_flows
 from kin.proxy.model import Endpoint, ServicePort
 from kin.proxy.options import Settings
 from kin.proxy.ruleset import Ruleset, transaction
@@ -129,3 +130,17 @@ def test_a_first_or_redeclaring_transaction_rebuilds_the_table() -> None:
                     declarations={"m": "map { type ipv4_addr : verdict ; timeout 1s ; }"},
                     elements=rs.elements)  # fmt: skip
     assert transaction(rs, other).splitlines()[1] == "delete table ip t"
+
+
+def test_udp_flows_to_endpoints_that_went_are_found_for_each_way_in() -> None:
+    before = port(protocol="udp", node_port=31053, external_ips=("192.0.2.9",))
+    after = port(protocol="udp", node_port=31053, external_ips=("192.0.2.9",),
+                 cluster_endpoints=(B,), external_endpoints=(B,))  # fmt: skip
+    assert stale_udp_flows([before], [after]) == [
+        Flow("", 31053, A.ip),
+        Flow("172.30.0.41", 80, A.ip),
+        Flow("192.0.2.9", 80, A.ip),
+    ]
+    assert stale_udp_flows([before], [before]) == []
+    assert stale_udp_flows([port()], []) == []  # TCP ends its own connections
+    assert {f.reply_src for f in stale_udp_flows([before], [])} == {A.ip, B.ip}
