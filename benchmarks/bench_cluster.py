@@ -1,18 +1,19 @@
 """Create, ready and delete times of 1-, 2- and 10-node clusters (and, once, of one with 20
 workers) through the real ``kin`` CLI, and the memory a running cluster takes.
 
-* create: ``kin create cluster`` returns (kind's steps: the API server answers, flannel is
-  applied, the workers have joined).
+* create: ``kin create cluster`` returns (kind's steps: the API server answers and
+  kubeadm's addons are applied, flannel is applied, the workers have joined).
 * ready: from the start of the create until every node is Ready and every pod in the
-  cluster (kube-apiserver, kube-controller-manager, kube-scheduler, one kube-flannel-ds per
-  node) is Running and Ready, polled through the API every 50 ms.
+  cluster (kube-apiserver, kube-controller-manager, kube-scheduler, one kube-flannel-ds and
+  one kube-proxy per node, two coredns) is Running and Ready, polled through the API every
+  50 ms.
 * memory: five seconds after ready, the PSS of every process of the cluster (each node's
   PID 1 and everything below it, the zygote, the port publisher), so shared pages count once.
 
 Medians, with min-max, over RUNS runs. Goals (issue 7): 2 nodes ready within 3 s and in
 400 MiB, 10 nodes within 10 s, 20 workers fit.
 
-    make bench                     # or: .venv/bin/python -m benchmarks.bench_cluster [RUNS]
+    make bench                     # or: .venv/bin/python -m benchmarks.bench_cluster [RUNS [SIZES]]
 """
 
 from __future__ import annotations

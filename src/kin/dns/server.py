@@ -43,7 +43,6 @@ class DnsServer:
     def __init__(self, zone: Callable[[], Zone], upstream: tuple[str, int] | None = None) -> None:
         self.zone = zone
         self.upstream = upstream
-        self.served = 0
 
     async def answer(self, packet: bytes, limit: int) -> bytes | None:
         """The reply to ``packet`` (None: drop it); ``limit`` 0 means TCP."""
@@ -56,7 +55,6 @@ class DnsServer:
             query = parse_query(packet)
         except FormatError as exc:
             return _format_error(packet, str(exc))
-        self.served += 1
         size = 0 if limit == 0 else max(UDP_MINIMUM, query.edns_size)
         if query.qclass != CLASS_IN or query.flags & 0x7800:  # not IN, or not a plain QUERY
             return encode_response(query, NOTIMP, limit=size)

@@ -49,7 +49,6 @@ class Proxier:
         self.slices = Informer(api, SLICES, self._changed, labelSelector=NOT_OURS)
         self.dirty = asyncio.Event()
         self.applied: list[ServicePort] | None = None
-        self.syncs = 0
 
     def _changed(self, kind: str, obj: Any) -> None:
         self.dirty.set()
@@ -97,7 +96,6 @@ class Proxier:
         if previous:  # UDP flows to endpoints gone would otherwise keep going there
             await asyncio.to_thread(clear_stale_udp, previous, ports)
         self.applied = ports
-        self.syncs += 1
         endpoints = sum(len({*p.cluster_endpoints, *p.external_endpoints}) for p in ports)
         log.info("synced %s rules: %d service ports, %d endpoints in %.0f ms",
                  self.backend.mode, len(ports), endpoints,
