@@ -4,8 +4,10 @@ Two informers keep the objects; any change marks the rules dirty. A sync compute
 service ports (``kin.proxy.model``) and, if they differ from what the last sync applied,
 hands them to the mode's backend, which applies them in one transaction. Syncs are at
 least ``min_sync_period`` apart, so a burst of changes (a Deployment scaling up) costs
-one sync, not one per endpoint; every ``sync_period`` the rules are applied again even
-without a change, mending what someone changed by hand. After a sync, UDP flows to
+one sync, not one per endpoint; after ``sync_period`` without a change the rules are
+applied again in full (the iptables mode rewrites every chain, mending what was changed by
+hand; the nftables mode's transactions carry only differences from what it applied, so
+its periodic sync is empty). After a sync, UDP flows to
 endpoints that went are deleted from conntrack (``kin.proxy.conntrack``). A failed sync
 is logged and retried after a back-off; the daemon keeps going.
 """
@@ -13,7 +15,6 @@ is logged and retried after a back-off; the daemon keeps going.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any, Protocol
@@ -64,7 +65,7 @@ class Proxier:
             await asyncio.gather(*watches, return_exceptions=True)
 
     async def _sync_forever(self) -> None:
-        failures, last = 0, float("-inf")
+        failures, last, periodic = 0, float("-inf"), False
         while True:
             since = time.monotonic() - last
             if since < self.settings.min_sync_period:
@@ -72,15 +73,18 @@ class Proxier:
             self.dirty.clear()
             last = time.monotonic()
             try:
-                await self.sync(force=failures > 0 or self.applied is None)
+                await self.sync(force=periodic or failures > 0 or self.applied is None)
                 failures = 0
             except KinError as exc:
                 failures += 1
                 log.error("sync failed: %s", exc)
                 await asyncio.sleep(RETRY[min(failures, len(RETRY)) - 1])
                 continue
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self.dirty.wait(), self.settings.sync_period)
+                periodic = False
+            except TimeoutError:
+                periodic = True
 
     async def sync(self, force: bool = False) -> bool:
         """Apply the current service ports unless they are what was applied; True if it
