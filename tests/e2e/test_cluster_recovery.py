@@ -111,6 +111,7 @@ def test_export_logs_has_each_nodes_logs_and_network_state(
     assert "FLANNEL_SUBNET=10.244.1.1/24" in (worker / "flannel/subnet.env").read_text()
     assert (worker / "cni/10-flannel.conflist").exists()
     assert "table" in (worker / "nft-ruleset.txt").read_text()  # flannel's masquerade rules
+    assert "-j KUBE-SERVICES" in (worker / "iptables-save.txt").read_text()  # kube-proxy's
     unknown = kin("export", "logs", "--name", "no-such-cluster", check=False)
     assert unknown.returncode == 1
     assert 'ERROR: failed to export logs: unknown cluster "no-such-cluster"' in unknown.stderr

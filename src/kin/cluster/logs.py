@@ -4,7 +4,8 @@ As kind's layout: ``kin-version.txt`` and per node a directory with a copy of th
 ``/var/log`` (kubelet, runtime and supervisor logs under ``kin/``, every container's log
 under ``pods/``), ``kubernetes-version.txt``, ``images.log`` and ``inspect.json`` (the
 node's plan). kin adds what its networking is about, from inside each node: ``ip -d
-addr``, ``ip route``, ``ip neigh``, ``bridge fdb``, ``nft list ruleset``, the CNI
+addr``, ``ip route``, ``ip neigh``, ``bridge fdb``, ``nft list ruleset``, ``iptables-save``
+(kube-proxy's iptables mode), the CNI
 configuration, flannel's ``subnet.env``, and ``crictl pods`` / ``crictl ps -a``; and the
 cluster's own records (plan, publisher and zygote logs). A command that fails (or takes
 more than 30 s) and a file that cannot be copied leave their error in a file; the export
@@ -24,6 +25,7 @@ from kin.cluster.nodes import Node
 from kin.cluster.plan import ClusterPlan
 from kin.cluster.state import cluster_dir, node_dir
 from kin.errors import KinError
+from kin.linux.iptables import PROGRAMS as IPTABLES_PROGRAMS
 
 __all__ = ["NODE_COMMANDS", "export_logs"]
 
@@ -33,6 +35,7 @@ NODE_COMMANDS = {
     "ip-neigh.txt": ["ip", "neigh"],
     "bridge-fdb.txt": ["bridge", "fdb", "show"],
     "nft-ruleset.txt": ["nft", "list", "ruleset"],
+    "iptables-save.txt": [IPTABLES_PROGRAMS["iptables-save"]],  # kube-proxy's (legacy) rules
     "images.log": ["crictl", "images"],
     "crictl-pods.txt": ["crictl", "pods"],
     "crictl-ps.txt": ["crictl", "ps", "-a"],
