@@ -8,7 +8,8 @@ container is kin's kube-proxy. As with flanneld (see ``kin.cluster.manifests``),
 authenticates with its node's ``kubelet.conf`` until kin has service-account tokens.
 ``kubeProxyMode: none`` installs no kube-proxy, as in kind.
 
-Cluster DNS is kubeadm's CoreDNS layout: ServiceAccount ``coredns``, Deployment ``coredns``
+Cluster DNS is kubeadm's CoreDNS layout: ServiceAccount ``coredns``, ConfigMap ``coredns``
+(kubeadm's Corefile without ``forward``), Deployment ``coredns``
 (two replicas, labelled ``k8s-app: kube-dns``, tolerating the control-plane taint, with
 CoreDNS's ``/health`` and ``/ready`` probes and ``dnsPolicy: Default``) running kin's DNS
 server, behind Service ``kube-dns`` at the tenth address of the service subnet
@@ -31,6 +32,26 @@ Obj = dict[str, Any]
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 KUBE_PROXY_CONFIG = "/var/lib/kube-proxy/config.conf"
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.3"
+# kubeadm's Corefile without its forward plugin: outside names are NXDOMAIN at once.
+COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes ZONE in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    # kin: add "forward . /etc/resolv.conf" to resolve names outside the cluster
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
 NAMESPACE = "kube-system"
 
 
@@ -49,10 +70,13 @@ def coredns_objects(plan: ClusterPlan) -> list[Obj]:
         return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"},
                 "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 5}  # fmt: skip
 
+    corefile = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "coredns", "namespace": NAMESPACE},
+                "data": {"Corefile": COREFILE.replace("ZONE", CLUSTER_DOMAIN)}}  # fmt: skip
     container = {
         "name": "coredns", "image": COREDNS_IMAGE,
-        "command": [sys.executable, "-m", "kin.dns", f"--kubeconfig={KUBELET_CONF}",
-                    f"--zone={CLUSTER_DOMAIN}"],
+        "command": [sys.executable, "-m", "kin.dns", f"--kubeconfig={KUBELET_CONF}"],
+        "args": ["-conf", "/etc/coredns/Corefile"],
         "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
                   {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "100m", "memory": "70Mi"},
@@ -60,7 +84,8 @@ def coredns_objects(plan: ClusterPlan) -> list[Obj]:
         "livenessProbe": probe("/health", 8080),
         "readinessProbe": probe("/ready", 8181),
         "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}},
-        "volumeMounts": [{"name": "kubeconfig", "mountPath": KUBELET_CONF, "readOnly": True}],
+        "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": True},
+                         {"name": "kubeconfig", "mountPath": KUBELET_CONF, "readOnly": True}],
     }  # fmt: skip
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -81,8 +106,11 @@ def coredns_objects(plan: ClusterPlan) -> list[Obj]:
                         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
                     ],
                     "containers": [container],
-                    "volumes": [{"name": "kubeconfig",
-                                 "hostPath": {"path": KUBELET_CONF, "type": "File"}}],
+                    "volumes": [
+                        {"name": "config-volume", "configMap": {
+                            "name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]}},
+                        {"name": "kubeconfig", "hostPath": {"path": KUBELET_CONF, "type": "File"}},
+                    ],
                 },
             },
         },
@@ -96,7 +124,7 @@ def coredns_objects(plan: ClusterPlan) -> list[Obj]:
                  "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
     }  # fmt: skip
-    return [account, deployment, service]
+    return [account, corefile, deployment, service]
 
 
 def kube_proxy_config(plan: ClusterPlan) -> str:

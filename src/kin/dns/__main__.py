@@ -1,12 +1,13 @@
 """``python -m kin.dns``: the cluster's DNS server, run by the ``coredns`` Deployment.
 
-It watches Services and EndpointSlices and answers for the cluster zone on UDP and TCP
-port 53 (``kin.dns.server``); the zone is rebuilt from the watched objects at the first
+It reads CoreDNS's ``-conf Corefile`` (ConfigMap ``coredns``; ``kin.dns.corefile``), watches
+Services and EndpointSlices and answers for the cluster zone on UDP and TCP port 53
+(``kin.dns.server``); the zone is rebuilt from the watched objects at the first
 query after a change. ``/health`` on ``--health-port`` (8080) and ``/ready`` on
 ``--ready-port`` (8181, 200 once both watches have listed) are CoreDNS's ``health`` and
 ``ready`` plugins, which the Deployment's probes ask. Outside names get NXDOMAIN unless
-``--upstream HOST[:PORT]`` names a resolver to relay them to (off by default: a kin
-cluster sends nothing outside the namespaces kin made).
+the Corefile's ``forward`` (or ``--upstream HOST[:PORT]``) names a resolver to relay them
+to (off by default: a kin cluster sends nothing outside the namespaces kin made).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from kin.dns.corefile import read_corefile
 from kin.dns.records import Zone, build
 from kin.dns.server import DnsServer
 from kin.errors import ConfigError, KinError
@@ -37,8 +39,8 @@ log = logging.getLogger("kin.dns")
 class ClusterZone:
     """The zone from two informers, rebuilt lazily after a change."""
 
-    def __init__(self, api: Client, domain: str, ttl: int) -> None:
-        self.domain, self.ttl = domain, ttl
+    def __init__(self, api: Client, domain: str, ttl: int, pods: bool = True) -> None:
+        self.domain, self.ttl, self.pods = domain, ttl, pods
         self.services = Informer(api, "/api/v1/services", self._changed)
         self.slices = Informer(api, "/apis/discovery.k8s.io/v1/endpointslices", self._changed)
         self.current = build([], [], domain, ttl)
@@ -51,7 +53,7 @@ class ClusterZone:
         if self.stale:
             self.stale = False
             self.current = build(self.services.objects.values(), self.slices.objects.values(),
-                                 self.domain, self.ttl)  # fmt: skip
+                                 self.domain, self.ttl, self.pods)  # fmt: skip
         return self.current
 
     @property
@@ -60,7 +62,9 @@ class ClusterZone:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """CoreDNS's ``-conf Corefile`` (what the Deployment gives), or flags of kin's own."""
     parser = argparse.ArgumentParser(prog="python -m kin.dns", description="kin's cluster DNS")
+    parser.add_argument("-conf", "--conf", default="", help="a Corefile (kin.dns.corefile)")
     parser.add_argument("--kubeconfig", default="")
     parser.add_argument("--zone", default="cluster.local")
     parser.add_argument("--ttl", type=int, default=30)
@@ -69,16 +73,40 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--upstream", default="", help="HOST[:PORT] for outside names (none)")
     parser.add_argument("--health-port", type=int, default=8080)
     parser.add_argument("--ready-port", type=int, default=8181)
-    return parser.parse_args(argv)
+    parser.add_argument("--no-pods", dest="pods", action="store_false", help="no pod records")
+    args = parser.parse_args(argv)
+    if args.conf:
+        config = read_corefile(args.conf)
+        args.zone, args.ttl, args.port, args.upstream = (config.zone, config.ttl, config.port,
+                                                         config.upstream)  # fmt: skip
+        args.health_port, args.ready_port, args.pods = (config.health_port, config.ready_port,
+                                                        config.pods)  # fmt: skip
+    return args
 
 
 def upstream_of(text: str) -> tuple[str, int] | None:
+    """``HOST[:PORT]``, or a resolv.conf path (CoreDNS's ``forward . /etc/resolv.conf``):
+    its first nameserver."""
     if not text:
         return None
+    if text.startswith("/"):
+        text = _first_nameserver(text)
     host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"--upstream {text!r}: give HOST or HOST:PORT")
     return host, int(port)
+
+
+def _first_nameserver(path: str) -> str:
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if len(words) >= 2 and words[0] == "nameserver":
+                    return words[1]
+    except OSError as exc:
+        raise ConfigError(f"forward: cannot read {path}: {exc.strerror}") from None
+    raise ConfigError(f"forward: {path} names no nameserver")
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -89,7 +117,7 @@ async def run(args: argparse.Namespace) -> None:
         else kubeconfig.in_cluster(dict(os.environ))
     )
     async with Client(connection, "kin-dns") as api:
-        zone = ClusterZone(api, args.zone.strip(".").lower(), args.ttl)
+        zone = ClusterZone(api, args.zone.strip(".").lower(), args.ttl, args.pods)
         await until_signalled(_serve(zone, DnsServer(zone, upstream), args))
     log.info("stopped")
 

@@ -55,6 +55,8 @@ class Zone:
     names: set[str] = field(default_factory=set)
     """Every name that exists (with records, or as a parent of one)."""
     serial: int = 0
+    pods: bool = True
+    """Answer ``a-b-c-d.ns.pod.zone`` (CoreDNS's ``pods insecure``; off: ``pods disabled``)."""
 
     def covers(self, name: str) -> bool:
         """True if ``name`` (lower case) is this server's to answer."""
@@ -80,7 +82,7 @@ class Zone:
     def _pod(self, key: str) -> list[Record]:
         """``a-b-c-d.ns.pod.zone``, answered from the name itself (``pods insecure``)."""
         suffix = f".pod.{self.domain}"
-        if not key.endswith(suffix):
+        if not self.pods or not key.endswith(suffix):
             return []
         labels = key[: -len(suffix)].split(".")
         if len(labels) != 2:
@@ -101,8 +103,10 @@ class Zone:
         return list(dict.fromkeys(extra))
 
 
-def build(services: Iterable[Obj], slices: Iterable[Obj], domain: str, ttl: int) -> Zone:
-    zone = Zone(domain, ttl, serial=int(time.time()))
+def build(
+    services: Iterable[Obj], slices: Iterable[Obj], domain: str, ttl: int, pods: bool = True
+) -> Zone:
+    zone = Zone(domain, ttl, serial=int(time.time()), pods=pods)
     endpoints = _endpoints_by_service(slices)
     for service in services:
         _add_service(zone, service, endpoints)
