@@ -27,9 +27,8 @@ from kin.dns.server import DnsServer
 from kin.errors import ConfigError, KinError
 from kin.kube import kubeconfig
 from kin.kube.client import Client
-from kin.kube.daemon import until_signalled
+from kin.kube.daemon import run_main, until_signalled
 from kin.kube.informer import Informer
-from kin.proctitle import set_process_title
 
 __all__ = ["main"]
 
@@ -156,15 +155,7 @@ async def _http(host: str, port: int, path: str, ok: Callable[[], bool]) -> web.
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    args = sys.argv[1:] if argv is None else argv
-    set_process_title(" ".join(["kin.dns", *args]))
-    try:
-        asyncio.run(run(parse_args(args)))
-    except KinError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+    return run_main("kin.dns", argv, lambda args: run(parse_args(args)))
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ SIGTERM; the rules stay when it stops, so traffic keeps flowing across a restart
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
-from kin.errors import KinError
 from kin.kube import kubeconfig
 from kin.kube.client import Client
-from kin.kube.daemon import until_signalled
-from kin.proctitle import set_process_title
+from kin.kube.daemon import run_main, until_signalled
 from kin.proxy import iptables, nftables
 from kin.proxy.options import Settings, parse_args
 from kin.proxy.proxier import Backend, Proxier
@@ -51,15 +48,7 @@ async def run(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    args = sys.argv[1:] if argv is None else argv
-    set_process_title(" ".join(["kin.proxy", *args]))
-    try:
-        asyncio.run(run(parse_args(args, dict(os.environ))))
-    except KinError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+    return run_main("kin.proxy", argv, lambda args: run(parse_args(args, dict(os.environ))))
 
 
 if __name__ == "__main__":
