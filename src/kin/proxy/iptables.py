@@ -58,8 +58,6 @@ class Tables:
 
     nat: dict[str, list[str]] = field(default_factory=dict)
     filter: dict[str, list[str]] = field(default_factory=dict)
-    inserts: dict[str, list[str]] = field(default_factory=dict)
-    """table -> ``-I`` lines for the built-in chains (the jumps a first sync adds)."""
 
 
 def render(ports: Iterable[ServicePort], settings: Settings) -> Tables:
@@ -187,11 +185,16 @@ def _endpoint_rules(sp: ServicePort, endpoint: Endpoint) -> list[str]:
     ]
 
 
-def restore_text(tables: Tables, previous: Tables, changed_only: bool = False) -> str:
+def restore_text(
+    tables: Tables,
+    previous: Tables,
+    inserts: dict[str, list[str]] | None = None,
+    changed_only: bool = False,
+) -> str:
     """The ``iptables-restore --noflush`` input that sets every chain of ``tables`` (with
     ``changed_only``, those whose rules differ from ``previous``: upstream's minimal
-    restore), inserts ``tables.inserts`` and deletes the chains of ``previous`` no longer
-    wanted (flushed first, so nothing refers to them)."""
+    restore), adds ``inserts`` (table -> ``-I`` lines) and deletes the chains of
+    ``previous`` no longer wanted (flushed first, so nothing refers to them)."""
     lines: list[str] = []
     for table in ("filter", "nat"):
         wanted: dict[str, list[str]] = getattr(tables, table)
@@ -203,7 +206,7 @@ def restore_text(tables: Tables, previous: Tables, changed_only: bool = False) -
         lines += [f":{chain} - [0:0]" for chain in [*wanted, *gone]]
         for chain, rules in wanted.items():
             lines += [f"-A {chain} {rule}" for rule in rules]
-        lines += tables.inserts.get(table, [])
+        lines += (inserts or {}).get(table, [])
         lines += [f"-X {chain}" for chain in gone]
         lines.append("COMMIT")
     return "\n".join(lines) + "\n"
@@ -223,27 +226,28 @@ class IptablesBackend:
         """Write the chains that changed since the last sync (``full``: every chain, which
         mends what was changed by hand)."""
         tables = render(ports, self.settings)
+        inserts: dict[str, list[str]] = {}
         previous, first = self.previous, self.previous is None
         if previous is None:  # the first sync, or one after a failure: ask the kernel
-            previous = _kernel_state(tables)
+            previous, inserts = _kernel_state()
         self.previous = None  # unknown until this sync lands
-        iptables.restore(restore_text(tables, previous, changed_only=not (first or full)))
-        tables.inserts.clear()
+        changed_only = not (first or full)
+        iptables.restore(restore_text(tables, previous, inserts, changed_only=changed_only))
         self.previous = tables
 
 
-def _kernel_state(tables: Tables) -> Tables:
+def _kernel_state() -> tuple[Tables, dict[str, list[str]]]:
     """kube-proxy's chains as the kernel has them (left by an earlier run, perhaps), and
-    in ``tables.inserts`` the jumps into them that are missing. One ``iptables-save`` per
-    table: ``iptables -C`` reads the whole table for each rule it checks."""
-    found = Tables()
+    per table the ``-I`` lines of the jumps into them that are missing. One
+    ``iptables-save`` per table: ``iptables -C`` reads the whole table per rule checked."""
+    found, inserts = Tables(), dict[str, list[str]]()
     for table in ("filter", "nat"):
         saved = iptables.save(table)
         setattr(found, table, {c: [] for c in saved.chains if _ours(c)})
         missing = [(chain, rule) for t, chain, rule in reversed(JUMPS)
                    if t == table and f"-A {chain} {rule}" not in saved.rules]  # fmt: skip
-        tables.inserts[table] = [f"-I {chain} 1 {rule}" for chain, rule in missing]
-    return found
+        inserts[table] = [f"-I {chain} 1 {rule}" for chain, rule in missing]
+    return found, inserts
 
 
 def _ours(chain: str) -> bool:
@@ -254,6 +258,6 @@ def cleanup() -> None:
     """Remove kube-proxy's iptables rules (another mode takes over): jumps, then chains."""
     for table, chain, rule in JUMPS:
         iptables.delete_rule(table, chain, rule)
-    left = _kernel_state(Tables())
+    left, _ = _kernel_state()
     if left.nat or left.filter:
         iptables.restore(restore_text(Tables(), left))
