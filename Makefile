@@ -60,8 +60,8 @@ bench: setup
 	$(PY) -m benchmarks.bench_proxy 3
 	$(PY) -m benchmarks.bench_services 3 3
 
-# The CRI messages and stubs, generated from src/kin/runtime/cri/api.proto and committed
+# The CRI and etcd messages and stubs, generated from their .proto files and committed
 # (a unit test checks they are current).
 proto: venv
 	$(PY) -m grpc_tools.protoc -Isrc --python_out=src --pyi_out=src --grpc_python_out=src \
-		src/kin/runtime/cri/api.proto
+		src/kin/runtime/cri/api.proto src/kin/etcd/rpc.proto

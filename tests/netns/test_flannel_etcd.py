@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from kin.errors import ConfigError, KinError
-from kin.etcd.gateway import Gateway, b64, unb64
+from kin.etcd.client import EtcdClient, pb
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.flannel.subnet import LeaseLost
 from kin.flannel.subnet import etcd as etcd_manager
@@ -44,37 +44,34 @@ def prefix() -> str:
     return f"/{random_name('kinflannel')}/network"  # each test its own network in one etcd
 
 
-def run(url: str, scenario: Callable[[Gateway], Awaitable[T]]) -> T:
+def run(url: str, scenario: Callable[[EtcdClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        gateway = Gateway([url])
+        etcd = EtcdClient([url])
         try:
-            return await asyncio.wait_for(scenario(gateway), 30)
+            return await asyncio.wait_for(scenario(etcd), 30)
         finally:
-            await gateway.close()
+            await etcd.close()
 
     return asyncio.run(main())
 
 
-async def put(gateway: Gateway, key: str, value: Any, lease: str = "") -> None:
-    body = {"key": b64(key.encode()), "value": b64(json.dumps(value).encode())}
-    if lease:
-        body["lease"] = lease
-    await gateway.post("/v3/kv/put", body)
+async def put(etcd: EtcdClient, key: str, value: Any) -> None:
+    await etcd.put(key.encode(), json.dumps(value).encode())
 
 
-async def get(gateway: Gateway, key: str) -> dict[str, Any] | None:
-    kvs = (await gateway.post("/v3/kv/range", {"key": b64(key.encode())})).get("kvs") or []
-    return dict(kvs[0]) if kvs else None
+async def get(etcd: EtcdClient, key: str) -> pb.KeyValue | None:
+    kvs = (await etcd.range(key.encode())).kvs
+    return kvs[0] if kvs else None
 
 
 def test_no_config_key_is_a_clear_error_and_a_config_is_checked(etcd_url: str, prefix: str) -> None:
-    async def scenario(gateway: Gateway) -> None:
-        manager = EtcdSubnetManager(gateway, prefix)
+    async def scenario(etcd: EtcdClient) -> None:
+        manager = EtcdSubnetManager(etcd, prefix)
         with pytest.raises(
             ConfigError, match=f"etcd {prefix}/config: no network configuration there"
         ):
             await manager.config()
-        await put(gateway, f"{prefix}/config", {"Network": "10.5.0.0/29"})
+        await put(etcd, f"{prefix}/config", {"Network": "10.5.0.0/29"})
         with pytest.raises(ConfigError, match="network is too small"):
             await manager.config()
 
@@ -84,21 +81,21 @@ def test_no_config_key_is_a_clear_error_and_a_config_is_checked(etcd_url: str, p
 def test_a_lease_is_flannels_key_and_value_with_a_24_hour_ttl_and_is_taken_again(
     etcd_url: str, prefix: str
 ) -> None:
-    async def scenario(gateway: Gateway) -> tuple[Lease, dict[str, Any], int, Lease]:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        lease = await EtcdSubnetManager(gateway, prefix).acquire(attrs(1))
-        stored = await get(gateway, lease_key(prefix, lease.subnet))
+    async def scenario(etcd: EtcdClient) -> tuple[Lease, pb.KeyValue, int, Lease]:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        lease = await EtcdSubnetManager(etcd, prefix).acquire(attrs(1))
+        stored = await get(etcd, lease_key(prefix, lease.subnet))
         assert stored is not None
-        ttl = await gateway.post("/v3/lease/timetolive", {"ID": stored["lease"]})
-        again = await EtcdSubnetManager(gateway, prefix).acquire(attrs(1))  # a restart
-        return lease, stored, int(ttl["TTL"]), again
+        ttl = await etcd.lease_time_to_live(stored.lease)
+        again = await EtcdSubnetManager(etcd, prefix).acquire(attrs(1))  # a restart
+        return lease, stored, ttl.TTL, again
 
     lease, stored, ttl, again = run(etcd_url, scenario)
     assert lease.subnet.prefixlen == 24 and lease.subnet.subnet_of(
         ipaddress.IPv4Network("10.244.0.0/16")
     )
     assert lease.subnet != ipaddress.IPv4Network("10.244.0.0/24")  # the first subnet is skipped
-    assert json.loads(unb64(stored["value"])) == {
+    assert json.loads(stored.value) == {
         "PublicIP": "172.31.0.1", "PublicIPv6": None, "BackendType": "vxlan",
         "BackendData": {"VNI": 1, "VtepMAC": "0a:00:00:00:00:01"},
     }  # fmt: skip
@@ -111,48 +108,43 @@ def test_the_subnet_from_subnet_env_is_asked_for_and_a_reservation_never_expires
 ) -> None:
     wanted = ipaddress.IPv4Network("10.244.77.0/24")
 
-    async def scenario(gateway: Gateway) -> tuple[Lease, Lease, dict[str, Any] | None]:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        remembered = await EtcdSubnetManager(gateway, prefix, previous_subnet=wanted).acquire(
-            attrs(1)
-        )
+    async def scenario(etcd: EtcdClient) -> tuple[Lease, Lease, pb.KeyValue | None]:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        remembered = await EtcdSubnetManager(etcd, prefix, previous_subnet=wanted).acquire(attrs(1))
         reserved = ipaddress.IPv4Network("10.244.90.0/24")
-        await put(
-            gateway, lease_key(prefix, reserved), {"PublicIP": "172.31.0.2", "PublicIPv6": None}
-        )
-        taken = await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
-        return remembered, taken, await get(gateway, lease_key(prefix, reserved))
+        await put(etcd, lease_key(prefix, reserved), {"PublicIP": "172.31.0.2", "PublicIPv6": None})
+        taken = await EtcdSubnetManager(etcd, prefix).acquire(attrs(2))
+        return remembered, taken, await get(etcd, lease_key(prefix, reserved))
 
     remembered, taken, stored = run(etcd_url, scenario)
     assert remembered.subnet == wanted
     assert str(taken.subnet) == "10.244.90.0/24"  # the reservation carries node 2's address
-    assert stored is not None and "lease" not in stored  # still without a TTL
+    assert stored is not None and stored.lease == 0  # still without a TTL
 
 
 def test_out_of_subnets_says_so(etcd_url: str, prefix: str) -> None:
-    async def scenario(gateway: Gateway) -> list[str]:
+    async def scenario(etcd: EtcdClient) -> list[str]:
         await put(
-            gateway, f"{prefix}/config", {"Network": "10.5.0.0/28", "Backend": {"Type": "vxlan"}}
+            etcd, f"{prefix}/config", {"Network": "10.5.0.0/28", "Backend": {"Type": "vxlan"}}
         )
         got = [
-            str((await EtcdSubnetManager(gateway, prefix).acquire(attrs(n))).subnet)
-            for n in (1, 2, 3)
+            str((await EtcdSubnetManager(etcd, prefix).acquire(attrs(n))).subnet) for n in (1, 2, 3)
         ]
         with pytest.raises(KinError, match=r"out of subnets in 10\.5\.0\.0/28 \(/30 each\)"):
-            await EtcdSubnetManager(gateway, prefix).acquire(attrs(4))
+            await EtcdSubnetManager(etcd, prefix).acquire(attrs(4))
         return got
 
     assert sorted(run(etcd_url, scenario)) == ["10.5.0.12/30", "10.5.0.4/30", "10.5.0.8/30"]
 
 
 def test_peers_and_watch_follow_leases_including_an_expiry(etcd_url: str, prefix: str) -> None:
-    async def scenario(gateway: Gateway) -> tuple[list[str], list[tuple[str, str | None]]]:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        me = EtcdSubnetManager(gateway, prefix)
+    async def scenario(etcd: EtcdClient) -> tuple[list[str], list[tuple[str, str | None]]]:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        me = EtcdSubnetManager(etcd, prefix)
         mine = await me.acquire(attrs(1))
-        await EtcdSubnetManager(gateway, prefix).acquire(attrs(2))
+        await EtcdSubnetManager(etcd, prefix).acquire(attrs(2))
         found, version = await me.peers()
-        brief = EtcdSubnetManager(gateway, prefix, ttl=2)  # expires while we watch
+        brief = EtcdSubnetManager(etcd, prefix, ttl=2)  # expires while we watch
         await brief.acquire(attrs(3))
         events: list[tuple[str, str | None]] = []
         async for name, lease in me.watch(version):
@@ -172,35 +164,33 @@ def test_complete_renews_the_lease_before_it_expires(etcd_url: str, prefix: str)
     """Renewal is a new put with a fresh etcd lease, ``renew_margin`` before the end (here
     a 3 s TTL renewed 2 s early): the key outlives its first lease."""
 
-    async def scenario(gateway: Gateway) -> tuple[str, str, dict[str, Any] | None]:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        manager = EtcdSubnetManager(gateway, prefix, ttl=3, renew_margin=2)
+    async def scenario(etcd: EtcdClient) -> tuple[int, str, pb.KeyValue | None]:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        manager = EtcdSubnetManager(etcd, prefix, ttl=3, renew_margin=2)
         lease = await manager.acquire(attrs(1))
         key = lease_key(prefix, lease.subnet)
-        first = await get(gateway, key)
+        first = await get(etcd, key)
         assert first is not None
         await manager.complete()
         await asyncio.sleep(4.5)  # past the first lease's end
         await manager.close()
-        return first["lease"], key, await get(gateway, key)
+        return first.lease, key, await get(etcd, key)
 
     first_lease, key, now = run(etcd_url, scenario)
     assert now is not None, f"{key} expired: it was not renewed"
-    assert now["lease"] != first_lease
+    assert now.lease != first_lease
 
 
 def test_a_daemon_whose_own_lease_is_deleted_is_told(etcd_url: str, prefix: str) -> None:
     """Flannel stops ("Lease has been revoked") rather than route for a subnet that may be
     handed to someone else; the watch raises LeaseLost, which the daemon does not swallow."""
 
-    async def scenario(gateway: Gateway) -> None:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        me = EtcdSubnetManager(gateway, prefix)
+    async def scenario(etcd: EtcdClient) -> None:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        me = EtcdSubnetManager(etcd, prefix)
         mine = await me.acquire(attrs(1))
         _, version = await me.peers()
-        await gateway.post(
-            "/v3/kv/deleterange", {"key": b64(lease_key(prefix, mine.subnet).encode())}
-        )
+        await etcd.delete_range(lease_key(prefix, mine.subnet).encode())
         with pytest.raises(LeaseLost, match="has been revoked"):
             async for _ in me.watch(version):
                 pass
@@ -215,9 +205,9 @@ def test_a_failed_renewal_is_tried_again_soon_not_a_lease_later(
     later here, a minute in Flannel) must come before the lease ends."""
     monkeypatch.setattr(etcd_manager, "RETRY_RENEWAL", 0.3)
 
-    async def scenario(gateway: Gateway) -> dict[str, Any] | None:
-        await put(gateway, f"{prefix}/config", CONFIG)
-        manager = EtcdSubnetManager(gateway, prefix, ttl=4, renew_margin=1)
+    async def scenario(etcd: EtcdClient) -> pb.KeyValue | None:
+        await put(etcd, f"{prefix}/config", CONFIG)
+        manager = EtcdSubnetManager(etcd, prefix, ttl=4, renew_margin=1)
         lease = await manager.acquire(attrs(1))
         real_put, failures = manager._put, [1]
 
@@ -231,6 +221,6 @@ def test_a_failed_renewal_is_tried_again_soon_not_a_lease_later(
         await manager.complete()
         await asyncio.sleep(5)  # past the first lease's end
         await manager.close()
-        return await get(gateway, lease_key(prefix, lease.subnet))
+        return await get(etcd, lease_key(prefix, lease.subnet))
 
     assert run(etcd_url, scenario) is not None

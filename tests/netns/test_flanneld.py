@@ -12,14 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kin.etcd.gateway import b64
+from kin.etcd.client import EtcdClient
 from kin.flannel import subnetenv
 from kin.flannel.daemon import Flanneld
 from kin.flannel.netconf import parse
@@ -270,9 +269,7 @@ def test_etcd_mode_daemons_in_nodes_survive_kill_9_without_breaking_a_connection
     prefix = "/kin-test/network"
     with running_etcd() as etcd, contextlib.ExitStack() as stack:
         config = json.dumps({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}})
-        body = json.dumps({"key": b64(f"{prefix}/config".encode()), "value": b64(config.encode())})
-        put = f"http://127.0.0.1:{etcd.client_port}/v3/kv/put"
-        urllib.request.urlopen(urllib.request.Request(put, body.encode()), timeout=10).read()
+        asyncio.run(_etcd_put(etcd.url, f"{prefix}/config", config.encode()))
         argvs = {}
         for node in (first, second):
             # the subnet each pod is in, as an earlier run would have left it: the etcd
@@ -306,6 +303,14 @@ def test_etcd_mode_daemons_in_nodes_survive_kill_9_without_breaking_a_connection
         assert (tmp_path / f"{second.name}.env").read_text().split("\n")[
             1
         ] == "FLANNEL_SUBNET=10.244.2.1/24"
+
+
+async def _etcd_put(url: str, key: str, value: bytes) -> None:
+    etcd = EtcdClient([url])
+    try:
+        await etcd.put(key.encode(), value)
+    finally:
+        await etcd.close()
 
 
 def _daemon(stack: contextlib.ExitStack, argv: list[str]) -> subprocess.Popen[str]:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from kin import __version__
 from kin.errors import KinError
-from kin.etcd.gateway import EtcdError, Gateway
+from kin.etcd.client import EtcdClient, EtcdError
 from kin.flannel import subnetenv
 from kin.flannel.daemon import Flanneld
 from kin.flannel.netconf import NetConfig, parse
@@ -95,8 +95,8 @@ async def _kube_mode(options: Options, stopping: asyncio.Event) -> None:
 async def _etcd_mode(options: Options, stopping: asyncio.Event) -> None:
     previous = subnetenv.previous_subnet(options.subnet_file)
     margin = options.subnet_lease_renew_margin * 60.0
-    gateway = Gateway(options.etcd_endpoint_list)
-    manager = EtcdSubnetManager(gateway, options.etcd_prefix, previous, renew_margin=margin)
+    etcd = EtcdClient(options.etcd_endpoint_list)
+    manager = EtcdSubnetManager(etcd, options.etcd_prefix, previous, renew_margin=margin)
     try:
         config = await _etcd_config(manager, stopping)
         if config is not None:
@@ -104,7 +104,7 @@ async def _etcd_mode(options: Options, stopping: asyncio.Event) -> None:
             await _serve(daemon, options, stopping)
     finally:
         await manager.close()
-        await gateway.close()
+        await etcd.close()
 
 
 async def _etcd_config(manager: EtcdSubnetManager, stopping: asyncio.Event) -> NetConfig | None:

@@ -1,17 +1,17 @@
-"""The etcd v3 Storage: the distributed choice, over etcd's JSON gRPC gateway.
+"""The etcd v3 Storage: the distributed choice, over etcd's gRPC API.
 
 etcd already has the semantics ``base.Storage`` asks for (Kubernetes took them from
 it), so this module only translates: etcd's store revision is the resourceVersion;
 create is a transaction on ``create_revision == 0``; update and delete compare
 ``mod_revision`` (or ``create_revision > 0``, "exists") and read the key back in the
 failure branch to tell NotFound from Conflict; a paged list is a range at the first
-page's revision; a watch is one streaming ``/v3/watch`` request with ``prev_kv``, so
-DELETED carries the last state. History lasts until someone compacts
+page's revision; a watch is one gRPC stream with ``prev_kv``, so DELETED carries the
+last state. History lasts until someone compacts
 (``kin.apiserver.storage.compact_periodically``); "required revision has been
 compacted" becomes 410.
 
-The transport is ``kin.etcd.gateway`` (etcd's JSON gateway, shared with flanneld): one
-HTTP connection per watch, base64 for keys and values; its errors become APIErrors here.
+The transport is ``kin.etcd.client`` (shared with flanneld); its errors become
+APIErrors here.
 
 Storage keys start with ``/registry`` (``keys.ROOT``); in etcd that root becomes the
 configured ``prefix`` (default ``/registry``, which keeps etcd's keys where
@@ -25,22 +25,21 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from kin.apiserver import errors
 from kin.apiserver.storage import keys
 from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Texts
 from kin.errors import APIError
-from kin.etcd.gateway import EtcdError, EtcdUnavailable, Gateway, b64, prefix_end, unb64
+from kin.etcd.client import EtcdClient, EtcdError, EtcdUnavailable, pb, prefix_end
 
 __all__ = ["EtcdStorage"]
 
 Rows = list[tuple[str, int, str | bytes]]
-
-Json = dict[str, Any]
-Jsons = list[Json]
 Events = list[Event]
+Compares = list[pb.Compare]
+T = TypeVar("T")
 TIMEOUT = 10.0
 STARTUP_POLL = 0.2
 log = logging.getLogger(__name__)
@@ -53,8 +52,8 @@ class EtcdStorage:
     def __init__(self, endpoints: list[str], prefix: str = keys.ROOT, timeout: float = TIMEOUT):
         if not endpoints:
             raise errors.bad_request("etcd storage needs at least one endpoint")
-        self._gateway = Gateway(endpoints, timeout)
-        self.endpoints = self._gateway.endpoints
+        self._etcd = EtcdClient(endpoints, timeout)
+        self.endpoints = self._etcd.endpoints
         self.prefix = prefix.rstrip("/").encode()
         self._closed = False
 
@@ -83,37 +82,38 @@ class EtcdStorage:
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, (stored, text) = keys.check_key(key), keys.prepare(obj)
-        put = {"request_put": {"key": self._etcd_key(key), "value": b64(text.encode())}}
+        put = pb.RequestOp(request_put=pb.PutRequest(key=self._key(key), value=text.encode()))
         reply = await self._txn(self._compare(key, None, absent=True), put)
-        if not reply.get("succeeded"):
+        if not reply.succeeded:
             raise keys.already_exists(key)
-        return keys.revised(stored, _revision(reply))
+        return keys.revised(stored, reply.header.revision)
 
     async def get(self, key: str) -> dict[str, Any]:
         key = keys.check_key(key)
-        reply = await self._post("/v3/kv/range", {"key": self._etcd_key(key)})
-        kvs = reply.get("kvs") or []
-        if not kvs:
+        reply = await self._ask(self._etcd.range(self._key(key)))
+        if not reply.kvs:
             raise keys.not_found(key)
-        return keys.decode(unb64(kvs[0]["value"]), int(kvs[0]["mod_revision"]), key)
+        kv = reply.kvs[0]
+        return keys.decode(kv.value, kv.mod_revision, key)
 
     async def update(
         self, key: str, obj: dict[str, Any], expected_revision: int | None = None
     ) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
         expected = keys.check_expected(expected_revision)
-        put = {"request_put": {"key": self._etcd_key(key), "value": b64(text.encode())}}
+        put = pb.RequestOp(request_put=pb.PutRequest(key=self._key(key), value=text.encode()))
         reply = await self._txn(self._compare(key, expected), put, self._range_op(key))
         self._check_succeeded(key, reply)
-        return keys.decode(text, _revision(reply), key)
+        return keys.decode(text, reply.header.revision, key)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> dict[str, Any]:
         key, expected = keys.check_key(key), keys.check_expected(expected_revision)
-        op = {"request_delete_range": {"key": self._etcd_key(key), "prev_kv": True}}
+        delete = pb.DeleteRangeRequest(key=self._key(key), prev_kv=True)
+        op = pb.RequestOp(request_delete_range=delete)
         reply = await self._txn(self._compare(key, expected), op, self._range_op(key))
         self._check_succeeded(key, reply)
-        previous = reply["responses"][0]["response_delete_range"]["prev_kvs"][0]
-        return keys.decode(unb64(previous["value"]), _revision(reply), key)
+        previous = reply.responses[0].response_delete_range.prev_kvs[0]
+        return keys.decode(previous.value, reply.header.revision, key)
 
     async def list(
         self, prefix: str, limit: int = 0, continue_after: str = "", revision: int = 0
@@ -132,39 +132,32 @@ class EtcdStorage:
     ) -> tuple[Rows, int, str]:
         prefix, limit = keys.check_prefix(prefix), keys.check_limit(limit)
         revision, after = keys.check_revision(revision), keys.check_continue(continue_after)
-        start = self._etcd_bytes(prefix)
+        start = self._key(prefix)
         if after:
-            start = max(start, self._etcd_bytes(after) + b"\x00")
-        body = {"key": b64(start), "range_end": self._range_end(prefix)}
-        if limit:
-            body["limit"] = str(limit)
-        if revision:
-            body["revision"] = str(revision)
+            start = max(start, self._key(after) + b"\x00")
+        end = prefix_end(self._key(prefix))
         try:
-            reply = await self._post("/v3/kv/range", body)
+            reply = await self._ask(self._etcd.range(start, end, limit, revision))
         except APIError as exc:
             if exc.code == 410:
                 raise errors.expired(f"too old resource version: {revision}") from exc
             raise
-        found: Rows = [
-            (self._storage_key(kv["key"]), int(kv["mod_revision"]), unb64(kv["value"]))
-            for kv in reply.get("kvs") or []
-        ]
-        more = bool(reply.get("more")) and bool(found)
-        return found, revision or _revision(reply), found[-1][0] if more else ""
+        found: Rows = [(self._storage_key(kv.key), kv.mod_revision, kv.value) for kv in reply.kvs]
+        more = reply.more and bool(found)
+        return found, revision or reply.header.revision, found[-1][0] if more else ""
 
     def watch(self, prefix: str, after: int) -> AsyncIterator[Event]:
         prefix, after = keys.check_prefix(prefix), keys.check_revision(after, "resourceVersion")
         return self._watch(prefix, after)
 
     async def revision(self) -> int:
-        reply = await self._post("/v3/kv/range", {"key": b64(self.prefix), "keys_only": True})
-        return _revision(reply)
+        reply = await self._ask(self._etcd.range(self.prefix, keys_only=True))
+        return int(reply.header.revision)
 
     async def compact(self, revision: int) -> None:
         revision = keys.check_revision(revision)
         try:
-            await self._post("/v3/kv/compaction", {"revision": str(revision)})
+            await self._ask(self._etcd.compact(revision))
         except APIError as exc:
             if exc.code == 410 or revision == 0:
                 return  # already compacted that far
@@ -174,62 +167,59 @@ class EtcdStorage:
 
     async def close(self) -> None:
         self._closed = True
-        await self._gateway.close()
+        await self._etcd.close()
 
     # --- keys --------------------------------------------------------------------------
 
-    def _etcd_bytes(self, key: str) -> bytes:
+    def _key(self, key: str) -> bytes:
         return self.prefix + key[len(keys.ROOT) :].encode()
 
-    def _etcd_key(self, key: str) -> str:
-        return b64(self._etcd_bytes(key))
-
-    def _storage_key(self, encoded: str) -> str:
-        return keys.ROOT + unb64(encoded)[len(self.prefix) :].decode()
-
-    def _range_end(self, prefix: str) -> str:
-        return b64(prefix_end(self._etcd_bytes(prefix)))
+    def _storage_key(self, key: bytes) -> str:
+        return keys.ROOT + key[len(self.prefix) :].decode()
 
     # --- transactions ------------------------------------------------------------------
 
-    def _compare(self, key: str, expected: int | None, absent: bool = False) -> Jsons:
+    def _compare(self, key: str, expected: int | None, absent: bool = False) -> Compares:
         """``absent``: the key does not exist; otherwise it exists, and with ``expected``
         its mod_revision is that."""
-        target = {"key": self._etcd_key(key), "target": "CREATE", "create_revision": "0"}
-        if absent:
-            return [target | {"result": "EQUAL"}]
-        compares = [target | {"result": "GREATER"}]
+        etcd_key, result = self._key(key), pb.Compare.EQUAL if absent else pb.Compare.GREATER
+        # create_revision=0 is set, not left out: the oneof must say which field it holds
+        compares = [pb.Compare(key=etcd_key, target=pb.Compare.CREATE, result=result,
+                               create_revision=0)]  # fmt: skip
         if expected is not None:
-            mod = {"target": "MOD", "result": "EQUAL", "mod_revision": str(expected)}
-            compares.append({"key": target["key"]} | mod)
+            mod = pb.Compare(key=etcd_key, target=pb.Compare.MOD, mod_revision=expected)
+            compares.append(mod)
         return compares
 
-    def _range_op(self, key: str) -> Json:
-        return {"request_range": {"key": self._etcd_key(key), "keys_only": True}}
+    def _range_op(self, key: str) -> pb.RequestOp:
+        return pb.RequestOp(request_range=pb.RangeRequest(key=self._key(key), keys_only=True))
 
-    async def _txn(self, compare: Jsons, success: Json, failure: Json | None = None) -> Json:
-        body = {"compare": compare, "success": [success], "failure": [failure] if failure else []}
-        return await self._post("/v3/kv/txn", body)
+    async def _txn(
+        self, compare: Compares, success: pb.RequestOp, failure: pb.RequestOp | None = None
+    ) -> pb.TxnResponse:
+        return await self._ask(self._etcd.txn(compare, [success], [failure] if failure else []))
 
     @staticmethod
-    def _check_succeeded(key: str, reply: Json) -> None:
-        if reply.get("succeeded"):
+    def _check_succeeded(key: str, reply: pb.TxnResponse) -> None:
+        if reply.succeeded:
             return
-        found = reply["responses"][0]["response_range"].get("kvs")
+        found = reply.responses[0].response_range.kvs
         raise keys.conflict(key) if found else keys.not_found(key)
 
     # --- transport ---------------------------------------------------------------------
 
-    async def _post(self, path: str, body: Json) -> Json:
-        """POST through the gateway; etcd's errors become APIErrors."""
+    async def _ask(self, call: Awaitable[T]) -> T:
+        """``call``'s reply; etcd's errors become APIErrors."""
         if self._closed:
+            if asyncio.iscoroutine(call):
+                call.close()
             raise keys.unavailable("etcd", "the store is closed")
         try:
-            return await self._gateway.post(path, body)
+            return await call
         except EtcdUnavailable as exc:
             raise keys.unavailable("etcd", exc.message) from exc
         except EtcdError as exc:
-            raise _error(exc.reply or exc.message, exc.url) from exc
+            raise _error(exc.message, exc.url) from exc
 
     # --- watch -------------------------------------------------------------------------
 
@@ -252,52 +242,39 @@ class EtcdStorage:
                     broken_since = now
                 if exc.code != 503 or now - broken_since > WATCH_RETRY_SECONDS:
                     raise
-                self._gateway.rotate()
+                self._etcd.rotate()
                 await asyncio.sleep(min(1.0, 0.1 + (now - broken_since) / 4))
 
     async def _watch_stream(self, prefix: str, after: int) -> AsyncIterator[Event]:
-        request = {
-            "key": b64(self._etcd_bytes(prefix)),
-            "range_end": self._range_end(prefix),
-            "start_revision": str(after + 1),
-            "prev_kv": True,
-        }
+        start = self._key(prefix)
+        stream = self._etcd.watch(start, prefix_end(start), after + 1, prev_kv=True)
         try:
-            async for message in self._gateway.stream("/v3/watch", {"create_request": request}):
+            async for message in stream:
                 for event in self._events(message, after):
                     yield event
                     after = event.revision
         except EtcdUnavailable as exc:
             raise keys.unavailable("etcd", str(exc)) from exc
         except EtcdError as exc:
-            raise _error(exc.reply or exc.message, exc.url) from exc
+            raise _error(exc.message, exc.url) from exc
 
-    def _events(self, message: Json, after: int) -> Events:
-        result = message.get("result")
-        if result is None:
-            raise _error(message.get("error", message), "watch")
-        if result.get("canceled"):
-            compacted = int(result.get("compact_revision", 0))
-            if compacted:
-                raise keys.expired(after, compacted)
-            reason = result.get("cancel_reason", "canceled")
+    def _events(self, message: pb.WatchResponse, after: int) -> Events:
+        if message.canceled:
+            if message.compact_revision:
+                raise keys.expired(after, message.compact_revision)
+            reason = message.cancel_reason or "canceled"
             raise errors.internal(f"etcd canceled the watch: {reason}")
-        events = [self._event(raw) for raw in result.get("events") or []]
+        events = [self._event(raw) for raw in message.events]
         return [event for event in events if event.revision > after]
 
-    def _event(self, raw: Json) -> Event:
-        kv = raw["kv"]
-        key, revision = self._storage_key(kv["key"]), int(kv["mod_revision"])
-        if raw.get("type") == "DELETE":
-            previous = raw.get("prev_kv")
-            text = unb64(previous["value"]) if previous else _tombstone(key)
+    def _event(self, raw: pb.Event) -> Event:
+        kv = raw.kv
+        key, revision = self._storage_key(kv.key), kv.mod_revision
+        if raw.type == pb.Event.DELETE:
+            text = raw.prev_kv.value if raw.HasField("prev_kv") else _tombstone(key)
             return Event(DELETED, key, keys.decode(text, revision, key), revision)
-        kind = ADDED if kv.get("create_revision") == kv["mod_revision"] else MODIFIED
-        return Event(kind, key, keys.decode(unb64(kv["value"]), revision, key), revision)
-
-
-def _revision(reply: Json) -> int:
-    return int(reply["header"]["revision"])
+        kind = ADDED if kv.create_revision == kv.mod_revision else MODIFIED
+        return Event(kind, key, keys.decode(kv.value, revision, key), revision)
 
 
 def _tombstone(key: str) -> bytes:
@@ -305,8 +282,7 @@ def _tombstone(key: str) -> bytes:
     return json.dumps({"metadata": {"name": keys.identify(key)[1]}}).encode()
 
 
-def _error(reply: Any, where: str) -> APIError:
-    message = str(reply.get("message") or reply.get("error") if isinstance(reply, dict) else reply)
+def _error(message: str, where: str) -> APIError:
     if "required revision has been compacted" in message:
         return errors.expired(f"too old resource version: {message}")
     if "future revision" in message:

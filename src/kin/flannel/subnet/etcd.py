@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kin.errors import KinError
-from kin.etcd.gateway import Gateway, b64, prefix_end, unb64
+from kin.etcd.client import EtcdClient, pb, prefix_end
 from kin.flannel.lease import Lease, LeaseAttrs
 from kin.flannel.netconf import LeaseRanges, NetConfig, lease_ranges, parse
 from kin.flannel.subnet import LeaseLost, NotYet, Previous
@@ -48,13 +48,13 @@ def lease_key(prefix: str, subnet: ipaddress.IPv4Network) -> str:
 class EtcdSubnetManager:
     def __init__(
         self,
-        gateway: Gateway,
+        etcd: EtcdClient,
         prefix: str = "/coreos.com/network",
         previous_subnet: ipaddress.IPv4Network | None = None,
         ttl: int = TTL,
         renew_margin: float = 3600.0,
     ) -> None:
-        self.gateway, self.prefix = gateway, prefix.rstrip("/")
+        self.etcd, self.prefix = etcd, prefix.rstrip("/")
         self.previous_subnet, self.ttl, self.renew_margin = previous_subnet, ttl, renew_margin
         self.ranges: LeaseRanges | None = None
         self.lease: Lease | None = None
@@ -64,11 +64,10 @@ class EtcdSubnetManager:
     async def config(self) -> NetConfig:
         """``<prefix>/config`` parsed and checked (``CheckNetworkConfig``)."""
         key = f"{self.prefix}/config"
-        reply = await self.gateway.post("/v3/kv/range", {"key": b64(key.encode())})
-        kvs = reply.get("kvs") or []
-        if not kvs:
+        reply = await self.etcd.range(key.encode())
+        if not reply.kvs:
             raise NotYet(f"etcd {key}: no network configuration there")
-        config = parse(unb64(kvs[0]["value"]), f"etcd {key}")
+        config = parse(reply.kvs[0].value, f"etcd {key}")
         self.ranges = lease_ranges(config, f"etcd {key}")
         return config
 
@@ -106,23 +105,20 @@ class EtcdSubnetManager:
 
     async def watch(self, version: str) -> AsyncIterator[tuple[str, Lease | None]]:
         start = self._subnets_prefix().encode()
-        request = {"key": b64(start), "range_end": b64(prefix_end(start)),
-                   "start_revision": str(int(version) + 1)}  # fmt: skip
-        async for message in self.gateway.stream("/v3/watch", {"create_request": request}):
-            result = message.get("result") or {}
-            if result.get("canceled"):
+        async for message in self.etcd.watch(start, prefix_end(start), int(version) + 1):
+            if message.canceled:
                 raise KinError(f"etcd canceled the watch of {self._subnets_prefix()}: "
-                               f"{result.get('cancel_reason') or 'compacted'}")  # fmt: skip
-            for event in result.get("events") or []:
-                name = _name(unb64(event["kv"]["key"]).decode())
+                               f"{message.cancel_reason or 'compacted'}")  # fmt: skip
+            for event in message.events:
+                name = _name(event.kv.key.decode())
                 if name is None:
                     continue
-                if event.get("type") == "DELETE":
+                if event.type == pb.Event.DELETE:
                     if self.lease is not None and name == _name(self._key(self.lease.subnet)):
                         raise LeaseLost(f"lease {name} has been revoked")
                     yield name, None
                     continue
-                lease = _lease(name, event["kv"].get("value", ""))
+                lease = _lease(name, event.kv.value)
                 if lease is not None and (self.lease is None or lease.subnet != self.lease.subnet):
                     yield name, lease
 
@@ -139,9 +135,7 @@ class EtcdSubnetManager:
                 await self._put(lease.subnet, attrs, reservation=self.reserved)
                 return Lease(lease.subnet, attrs)
             log.info("deleting %s: it does not fit the configuration", name)
-            await self.gateway.post(
-                "/v3/kv/deleterange", {"key": b64(self._key(lease.subnet).encode())}
-            )
+            await self.etcd.delete_range(self._key(lease.subnet).encode())
         taken = [lease.subnet for lease, _ in leases.values()]
         wanted = self.previous_subnet
         if wanted is not None and self._fits(wanted) and not any(wanted.overlaps(t) for t in taken):
@@ -175,27 +169,23 @@ class EtcdSubnetManager:
 
     async def _create(self, subnet: ipaddress.IPv4Network, attrs: LeaseAttrs) -> bool:
         """Put the key only if it does not exist (``version == 0``), with a new etcd lease."""
-        etcd_lease = await self._grant()
-        key = b64(self._key(subnet).encode())
-        put = {"request_put": {"key": key, "value": b64(_value(attrs)), "lease": etcd_lease}}
-        compare = [{"key": key, "target": "VERSION", "result": "EQUAL", "version": "0"}]
-        reply = await self.gateway.post("/v3/kv/txn", {"compare": compare, "success": [put]})
-        if not reply.get("succeeded"):
-            await self.gateway.post("/v3/lease/revoke", {"ID": etcd_lease})
+        etcd_lease = await self.etcd.lease_grant(self.ttl)
+        key = self._key(subnet).encode()
+        put = pb.RequestOp(
+            request_put=pb.PutRequest(key=key, value=_value(attrs), lease=etcd_lease)
+        )
+        compare = pb.Compare(key=key, target=pb.Compare.VERSION, result=pb.Compare.EQUAL, version=0)
+        reply = await self.etcd.txn([compare], [put])
+        if not reply.succeeded:
+            await self.etcd.lease_revoke(etcd_lease)
             return False
         return True
 
     async def _put(
         self, subnet: ipaddress.IPv4Network, attrs: LeaseAttrs, reservation: bool
     ) -> None:
-        body: dict[str, Any] = {"key": b64(self._key(subnet).encode()), "value": b64(_value(attrs))}
-        if not reservation:
-            body["lease"] = await self._grant()
-        await self.gateway.post("/v3/kv/put", body)
-
-    async def _grant(self) -> str:
-        reply = await self.gateway.post("/v3/lease/grant", {"TTL": str(self.ttl)})
-        return str(reply["ID"])
+        etcd_lease = 0 if reservation else await self.etcd.lease_grant(self.ttl)
+        await self.etcd.put(self._key(subnet).encode(), _value(attrs), etcd_lease)
 
     async def _renew_forever(self) -> None:
         """Renew ``renew_margin`` before the end; after a failure, try again in a minute
@@ -217,16 +207,14 @@ class EtcdSubnetManager:
     async def _leases(self) -> tuple[dict[str, tuple[Lease, int]], int]:
         """Every lease by name with its etcd lease ID (0: a reservation), and the revision."""
         start = self._subnets_prefix().encode()
-        reply = await self.gateway.post(
-            "/v3/kv/range", {"key": b64(start), "range_end": b64(prefix_end(start))}
-        )
+        reply = await self.etcd.range(start, prefix_end(start))
         found: dict[str, tuple[Lease, int]] = {}
-        for kv in reply.get("kvs") or []:
-            name = _name(unb64(kv["key"]).decode())
-            lease = _lease(name, kv.get("value", "")) if name else None
+        for kv in reply.kvs:
+            name = _name(kv.key.decode())
+            lease = _lease(name, kv.value) if name else None
             if name and lease:
-                found[name] = (lease, int(kv.get("lease") or 0))
-        return found, int(reply["header"]["revision"])
+                found[name] = (lease, kv.lease)
+        return found, reply.header.revision
 
     def _subnets_prefix(self) -> str:
         return f"{self.prefix}/subnets/"
@@ -241,13 +229,13 @@ def _name(key: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _lease(name: str, value: str) -> Lease | None:
+def _lease(name: str, value: bytes) -> Lease | None:
     """A lease from its key name and value; None (logged) when either does not parse."""
     match = _KEY.fullmatch(name)
     try:
         assert match is not None
         subnet = ipaddress.IPv4Network(f"{match.group(1)}/{match.group(2)}")
-        data = json.loads(unb64(value))
+        data = json.loads(value)
         public_ip, kind = (
             ipaddress.IPv4Address(data["PublicIP"]),
             str(data.get("BackendType") or ""),
