@@ -12,6 +12,7 @@ and the node daemons share it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -20,7 +21,9 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["release_freed_memory", "trim_periodically"]
+__all__ = ["limit_heaps", "release_freed_memory", "trim_periodically"]
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
 
 @functools.cache
@@ -31,6 +34,16 @@ def _malloc_trim() -> Callable[[int], int] | None:
     except (OSError, AttributeError, TypeError):  # not glibc: nothing to ask
         return None
     return trim
+
+
+def limit_heaps(count: int) -> None:
+    """Let glibc keep at most ``count`` heaps (``MALLOC_ARENA_MAX``); call it before threads
+    start allocating. A process whose threads allocate large buffers (gRPC's, reading a
+    30 MB etcd range) otherwise leaves each heap fragmented: the API server on etcd held
+    36 MB more after repeated 5,000-pod lists, trimmed, and 8 MB with one heap."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    with contextlib.suppress(AttributeError):  # not glibc: nothing to set
+        libc.mallopt(M_ARENA_MAX, count)
 
 
 def release_freed_memory() -> None:

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from kin.apiserver.server import ServerConfig, run
+from kin.memory import limit_heaps
 from kin.proctitle import set_process_title
 
 
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(args)
     set_process_title(" ".join(["kin.apiserver", *args]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    limit_heaps(1)  # before the SQLite writer's and gRPC's threads allocate
     try:
         run(config)
     except (OSError, ValueError) as exc:

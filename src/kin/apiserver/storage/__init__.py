@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from kin.apiserver import errors
 from kin.apiserver.storage.base import ADDED, DELETED, MODIFIED, Event, Storage
-from kin.apiserver.storage.etcd import EtcdStorage
 from kin.apiserver.storage.keys import ROOT
 from kin.apiserver.storage.memory import MemoryStorage
 from kin.apiserver.storage.sqlite import SqliteStorage
@@ -33,7 +32,6 @@ __all__ = [
     "BACKENDS",
     "DELETED",
     "MODIFIED",
-    "EtcdStorage",
     "Event",
     "MemoryStorage",
     "SqliteStorage",
@@ -62,6 +60,9 @@ async def open_storage(url: str, wait: float = 0.0) -> Storage:
         endpoints = [f"http://{host}" for host in parts.netloc.split(",") if host]
         prefix = _options(parts.query, url).get("prefix", ROOT)
         if endpoints and not parts.path.strip("/"):
+            # imported here: gRPC adds 11 MiB to a server that stores in SQLite
+            from kin.apiserver.storage.etcd import EtcdStorage
+
             return await EtcdStorage.open(endpoints, prefix, wait=wait)
     raise errors.bad_request(
         f"invalid storage URL {url!r}: want memory://, sqlite://<path> or etcd://<host:port>,..."
