@@ -227,7 +227,7 @@ class EtcdClient:
                 reply = await method(request, timeout=self.timeout)
             except grpc.aio.AioRpcError as exc:
                 error = _error(exc, endpoint.url)
-                if not isinstance(error, EtcdUnavailable) or exc.code() not in UNREACHABLE:
+                if exc.code() not in UNREACHABLE:  # a timeout too: the call may have applied
                     raise error from exc
                 failures.append(f"{endpoint.url}: {name}: {error.message}")
                 continue

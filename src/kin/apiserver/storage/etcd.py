@@ -5,10 +5,10 @@ it), so this module only translates: etcd's store revision is the resourceVersio
 create is a transaction on ``create_revision == 0``; update and delete compare
 ``mod_revision`` (or ``create_revision > 0``, "exists") and read the key back in the
 failure branch to tell NotFound from Conflict; a paged list is a range at the first
-page's revision; a watch is one gRPC stream with ``prev_kv``, so DELETED carries the
-last state. History lasts until someone compacts
-(``kin.apiserver.storage.compact_periodically``); "required revision has been
-compacted" becomes 410.
+page's revision; a watch is one etcd watch with ``prev_kv`` (read through etcd's JSON
+gateway: ``kin.etcd.watchstream`` says why), so DELETED carries the last state. History
+lasts until someone compacts (``kin.apiserver.storage.compact_periodically``); "required
+revision has been compacted" becomes 410.
 
 The transport is ``kin.etcd.client`` (shared with flanneld); its errors become
 APIErrors here.
@@ -152,7 +152,7 @@ class EtcdStorage:
 
     async def revision(self) -> int:
         reply = await self._ask(self._etcd.range(self.prefix, keys_only=True))
-        return int(reply.header.revision)
+        return reply.header.revision
 
     async def compact(self, revision: int) -> None:
         revision = keys.check_revision(revision)
