@@ -92,6 +92,18 @@ def test_the_one_walk_builder_says_what_the_general_path_says(
     assert json.dumps(one_walk(obj, subresource)) == json.dumps(general(obj, subresource))
 
 
+def test_a_repeated_spec_gets_the_same_fields_and_a_node_of_its_own() -> None:
+    """The second create of one spec is answered from memory: the same FieldsV1, but
+    not the first object's dicts (one object's change must not reach another)."""
+    typedef = catalog.for_gvk("", "v1", "Pod")
+    plan = root_plan(typedef, catalog.lookup)
+    first, second = (_created_fields(plan, copy.deepcopy(POD), "") for _ in range(2))
+    assert first == second == general(POD, "")
+    assert first["f:spec"] is not second["f:spec"]
+    first["f:spec"]["f:containers"].clear()
+    assert _created_fields(plan, copy.deepcopy(POD), "") == second
+
+
 def test_plans_do_not_grow_with_the_map_keys_objects_bring() -> None:
     typedef = catalog.for_gvk("", "v1", "ConfigMap")
     plan = root_plan(typedef, catalog.lookup)

@@ -509,3 +509,27 @@ def test_messages_read_as_kube_apiserver_writes_them() -> None:
         'Deployment in version "v1" cannot be handled as a Deployment: '
         'strict decoding error: unknown field "spec.foo", unknown field "spec.bar"'
     )
+
+
+def test_a_remembered_spec_with_a_key_repeated_is_still_reported() -> None:
+    """A spec that fitted is remembered by its JSON; the same spec with a duplicate key
+    inside has that JSON too once decoded, so it must never be answered from memory."""
+    head = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":'
+    clean = head + '[{"name":"c","image":"i"}]}}'
+    twice = head + '[{"name":"c","image":"x","image":"i"}]}}'
+    typedef = catalog.for_gvk("", "v1", "Pod")
+    assert typedef is not None
+    for _ in range(2):
+        assert validate.check(validate.loads(clean), typedef).unknown == []
+    assert validate.check(validate.loads(twice), typedef).unknown == [
+        'duplicate field "spec.containers[0].image"'
+    ]
+
+
+def test_a_remembered_spec_that_failed_fails_again_with_its_problems() -> None:
+    body = {"apiVersion": "v1", "kind": "Pod", "spec": {"hostname": 7, "zzz": 1}}
+    typedef = catalog.for_gvk("", "v1", "Pod")
+    assert typedef is not None
+    first, second = (validate.check(copy.deepcopy(body), typedef) for _ in range(2))
+    assert first == second and second.unknown == ['unknown field "spec.zzz"']
+    assert len(second.types) == 1

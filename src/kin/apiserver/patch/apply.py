@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kin.apiserver.errors import cause
-from kin.apiserver.patch.created import Plan, created_node, root_plan
+from kin.apiserver.patch.created import Plan, created_node, remembered_node, root_plan
 from kin.apiserver.patch.fieldpath import (
     Diff,
     Path,
@@ -142,10 +142,10 @@ def _created_fields(plan: Plan, obj: dict[str, Any], subresource: str) -> dict[s
         element = "f:" + key
         if (element == "f:status") != (subresource == "status"):
             continue
-        node = created_node(obj[key], plan.member(key))
         if (element,) not in _STRIPPED:
-            out[element] = node
+            out[element] = remembered_node(obj[key], plan.member(key))
             continue
+        node = created_node(obj[key], plan.member(key))  # new names: nothing to remember
         for skipped in (".", *_SKIPPED.get(element, ())):
             node.pop(skipped, None)
         if node:

@@ -8,19 +8,28 @@ each (type, field) becomes a ``Plan`` the first time a value meets it, kept for 
 process (kin's TypeDefs never change while it runs), and the walk is plain recursion over
 dicts and lists. ``tests/unit/apiserver/test_patch_created_fields.py`` holds it to the
 general path.
+
+A create whose member repeats one seen before (the spec of a controller's pods, stamped
+from one template; a manifest created again) gets that member's node from
+``remembered_node`` without a walk: its compact JSON is the key, exact by construction,
+and the node is decoded fresh from JSON, so no two objects share one.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import orjson
 
 from kin.apiserver.patch.fieldpath import item_element, keys_of
 from kin.apiserver.patch.strategic import Lookup, Schema
 from kin.apiserver.schema.model import Field, T, TypeDef
 
-__all__ = ["Plan", "created_node", "root_plan"]
+__all__ = ["Plan", "created_node", "remembered_node", "root_plan"]
 
 _STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
+REMEMBERED_SIZE = 16 * 1024  # at most 256 values of this size are remembered: 4 MiB
 
 
 class Plan:
@@ -109,3 +118,23 @@ def created_node(value: Any, plan: Plan) -> dict[str, Any]:
             out[element] = created_node(items[element], item_plan)
         return out
     return {}
+
+
+def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
+    """``created_node``, remembered for the 256 values last met (see the module
+    docstring); a member that repeats costs two orjson calls, not a walk."""
+    if not isinstance(value, dict) or not value:
+        return created_node(value, plan)
+    try:
+        text = orjson.dumps(value)
+    except TypeError:  # nothing the store could hold either: the walk decides
+        return created_node(value, plan)
+    if len(text) > REMEMBERED_SIZE:
+        return created_node(value, plan)
+    node: dict[str, Any] = orjson.loads(_node_text(plan, text))
+    return node
+
+
+@functools.lru_cache(maxsize=256)
+def _node_text(plan: Plan, value_text: bytes) -> bytes:
+    return orjson.dumps(created_node(orjson.loads(value_text), plan))

@@ -13,15 +13,22 @@ kube-apiserver decodes JSON into Go structs, and two kinds of problems come out 
 for lists, Go's index-free dotted path in type errors). Free-form values (``fieldsV1``)
 are not looked into, and ``null`` is accepted anywhere, as Go does. Semantic checks
 (required fields, name syntax: 422 Invalid) are the registry's job, not this module's.
+
+A member that fitted before (a controller's pods share one spec) is known by its compact
+JSON and not walked again (``_remembered_fits``); a value holding duplicate keys has no
+such JSON (orjson refuses the dict subclass that marks them) and is always walked.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from dataclasses import dataclass, field
+
+import orjson
 
 from kin.apiserver.schema import catalog
 from kin.apiserver.schema.model import T, TypeDef
@@ -46,6 +53,7 @@ _QUANTITY_ERROR = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 )
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+REMEMBERED_SIZE = 16 * 1024  # at most 256 of these are remembered: 4 MiB
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
@@ -96,7 +104,7 @@ def _not_json(constant: str) -> object:
 
 def check(obj: object, typedef: TypeDef) -> Problems:
     """All unknown fields and type errors of ``obj`` read as ``typedef``, in document order."""
-    if type(obj) is dict and _struct_fits(obj, typedef):
+    if type(obj) is dict and _object_fits(obj, typedef):
         return Problems()  # the common case, found without building a path per value
     problems = Problems()
     if not isinstance(obj, dict):
@@ -126,6 +134,36 @@ def strict_error(kind: str, version: str, unknown: list[str]) -> str:
 def decode_error(kind: str, version: str, detail: str) -> str:
     """kube-apiserver's wording for a body it cannot decode as ``kind``."""
     return f'{kind} in version "{version}" cannot be handled as a {kind}: {detail}'
+
+
+def _object_fits(obj: dict[str, object], typedef: TypeDef) -> bool:
+    """``_struct_fits`` of a whole object, its members but metadata remembered by JSON."""
+    fields = typedef.fields
+    for key, value in obj.items():
+        spec = fields.get(key)
+        if spec is None:
+            return False
+        if value is None:
+            continue
+        if key != "metadata" and type(value) is dict and value:
+            if not _remembered_fits(value, spec.t):
+                return False
+        elif not _fits(value, spec.t):
+            return False
+    return True
+
+
+def _remembered_fits(value: dict[str, object], t: T) -> bool:
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:  # an _Object (duplicate keys) somewhere inside: never remembered
+        return False
+    return _text_fits(text, t) if len(text) <= REMEMBERED_SIZE else _fits(value, t)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_fits(text: bytes, t: T) -> bool:
+    return _fits(orjson.loads(text), t)
 
 
 def _struct_fits(obj: dict[str, object], typedef: TypeDef) -> bool:
