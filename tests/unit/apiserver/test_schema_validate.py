@@ -533,3 +533,54 @@ def test_a_remembered_spec_that_failed_fails_again_with_its_problems() -> None:
     first, second = (validate.check(copy.deepcopy(body), typedef) for _ in range(2))
     assert first == second and second.unknown == ['unknown field "spec.zzz"']
     assert len(second.types) == 1
+
+
+def _duplicates(value: object, path: str = "") -> list[str]:
+    """Every duplicate key ``loads`` marked, with where it was."""
+    found = [f"{path}.{key}" for key in getattr(value, "duplicates", ())]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _duplicates(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _duplicates(item, f"{path}[{index}]")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("body", "duplicates"),
+    [
+        ('{"a":1,"a":2}', [".a"]),
+        ('{"a":{"b":":x","b":1}}', [".a.b"]),  # a string that starts like a key's end
+        ('{"k": " :", "k": 1}', [".k"]),
+        ('{"a" :1, "b":[{"c":1},{"c":2,"c":3}]}', [".b[1].c"]),
+        ('{\n  "k" : 1,\n  "k" : 2\n}', [".k"]),
+        ('{"a":"\\u003a","a":1}', [".a"]),  # an escaped colon: the slow path counts
+        ('{"a":"\\"","b":{"c":"d","c":"\\\\"}}', [".b.c"]),
+        ('{"k":":","l":[":",{"m":"n:"}]}', []),
+        ('{\n  "k": "v",\n  "l": [1, 2]\n}', []),
+    ],
+)
+def test_every_duplicate_key_is_found_however_the_body_is_written(
+    body: str, duplicates: list[str]
+) -> None:
+    for given in (body, body.encode()):
+        value = validate.loads(given)
+        assert _duplicates(value) == duplicates
+        assert value == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "number", ["12345678901234567890123", "18446744073709551616", "-9223372036854775809"]
+)
+def test_integers_beyond_64_bits_stay_integers(number: str) -> None:
+    """What Go's decoder words as out of range must reach the check as the number it was."""
+    value = validate.loads(f'{{"replicas":{number}}}')
+    assert value == {"replicas": int(number)}
+    assert type(value["replicas"]) is int  # type: ignore[index]
+
+
+@pytest.mark.parametrize("body", ['{"x":NaN}', '{"x":Infinity}', '{"x":-Infinity}'])
+def test_nan_and_infinity_are_refused(body: str) -> None:
+    with pytest.raises(ValueError, match="is not a JSON value"):
+        validate.loads(body)
