@@ -6,10 +6,10 @@ so ``kubectl apply`` of a bad name fails with the causes kubectl prints for a re
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -57,7 +57,16 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now, to the second, as Kubernetes writes timestamps. A create stamps two (its
+    creationTimestamp, its managedFields entry): formatted once per second, not per call."""
+    global _last_stamp
+    second = int(time.time())
+    if second != _last_stamp[0]:
+        _last_stamp = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    return _last_stamp[1]
+
+
+_last_stamp = (-1, "")
 
 
 def new_uid() -> str:

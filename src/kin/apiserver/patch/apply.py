@@ -28,10 +28,10 @@ import copy
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from kin.apiserver.errors import cause
+from kin.apiserver.objectmeta import now_rfc3339
 from kin.apiserver.patch.created import Plan, created_node, remembered_node, root_plan
 from kin.apiserver.patch.fieldpath import (
     Diff,
@@ -94,7 +94,7 @@ def apply(
     _settle(managers, _owned_diff(walker, current, merged, subresource), me.key, force)
     result = prune_nulls(merged)
     if not json_equal(result, current) or previous is None or previous.fields != me.fields:
-        me.time = now or _now()
+        me.time = now or now_rfc3339()
     return _with_managed_fields(result, managers)
 
 
@@ -122,7 +122,7 @@ def update_managed_fields(
     me = _Manager(manager, operation, version, subresource, set())
     if old is None and not managers:  # a create: everything is the writer's, in one walk
         me.tree = _created_fields(root_plan(typedef, lookup or _no_types), target, subresource)
-        me.time = now or _now()
+        me.time = now or now_rfc3339()
         return _with_managed_fields(target, {me.key: me} if me.tree else {})
     walker = TypedWalker(Schema(typedef, lookup or _no_types))
     diff = _owned_diff(walker, current, target, subresource)
@@ -130,7 +130,7 @@ def update_managed_fields(
     if diff.added or diff.modified:
         me = managers.setdefault(me.key, me)
         me.fields |= diff.added | diff.modified
-        me.time = now or _now()
+        me.time = now or now_rfc3339()
     return _with_managed_fields(target, managers)
 
 
@@ -155,10 +155,6 @@ def _created_fields(plan: Plan, obj: dict[str, Any], subresource: str) -> dict[s
 
 def _no_types(name: str) -> TypeDef | None:
     return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_applied(applied: object, typedef: TypeDef | None) -> None:
