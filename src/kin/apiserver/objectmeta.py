@@ -7,10 +7,10 @@ so ``kubectl apply`` of a bad name fails with the causes kubectl prints for a re
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
-import uuid
 from typing import Any
 
 from kin.apiserver.errors import cause
@@ -70,7 +70,12 @@ _last_stamp = (-1, "")
 
 
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` writes it in half the time."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def generate_name(prefix: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
+
+from kin.apiserver import objectmeta
 from kin.apiserver.objectmeta import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -69,3 +73,19 @@ def test_cluster_scoped_objects_lose_their_namespace() -> None:
     obj = {"metadata": {"name": "n1", "namespace": "default"}}
     set_create_metadata(obj, "")
     assert "namespace" not in obj["metadata"]
+
+
+def test_uids_are_random_version_4_uuids_in_their_usual_form() -> None:
+    uids = {objectmeta.new_uid() for _ in range(200)}
+    assert len(uids) == 200
+    for uid in uids:
+        parsed = uuid.UUID(uid)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, uid)
+
+
+def test_timestamps_are_now_to_the_second() -> None:
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    stamp = objectmeta.now_rfc3339()
+    after = datetime.datetime.now(datetime.UTC)
+    parsed = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    assert before <= parsed <= after
