@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from kin.apiserver import jsontext
 from kin.apiserver.patch.apply import _created_fields, _owned_diff, update_managed_fields
-from kin.apiserver.patch.created import root_plan
+from kin.apiserver.patch.created import SharedNode, root_plan
 from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields, item_element
 from kin.apiserver.patch.strategic import Schema
 from kin.apiserver.schema import catalog
@@ -92,16 +93,25 @@ def test_the_one_walk_builder_says_what_the_general_path_says(
     assert json.dumps(one_walk(obj, subresource)) == json.dumps(general(obj, subresource))
 
 
-def test_a_repeated_spec_gets_the_same_fields_and_a_node_of_its_own() -> None:
-    """The second create of one spec is answered from memory: the same FieldsV1, but
-    not the first object's dicts (one object's change must not reach another)."""
+def test_a_repeated_spec_gets_the_same_fields_from_one_node_that_refuses_changes() -> None:
+    """The second create of one spec is answered from memory: the same FieldsV1, held by
+    both objects, so no change to it may reach the other (copies are plain dicts)."""
     typedef = catalog.for_gvk("", "v1", "Pod")
     plan = root_plan(typedef, catalog.lookup)
     first, second = (_created_fields(plan, copy.deepcopy(POD), "") for _ in range(2))
     assert first == second == general(POD, "")
-    assert first["f:spec"] is not second["f:spec"]
-    first["f:spec"]["f:containers"].clear()
-    assert _created_fields(plan, copy.deepcopy(POD), "") == second
+    shared = second["f:spec"]
+    assert isinstance(shared, SharedNode) and first["f:spec"] is shared
+    with pytest.raises(TypeError, match="shared"):
+        shared["f:containers"]["x"] = {}
+    with pytest.raises(TypeError, match="shared"):
+        shared.pop("f:containers")
+    copied = copy.deepcopy(second)
+    assert copied == second and type(copied["f:spec"]["f:containers"]) is dict
+    copied["f:spec"]["f:containers"].clear()
+    assert json.loads(json.dumps(second)) == general(POD, "")  # serialises as a dict
+    assert jsontext.loads(jsontext.dumps(second)) == general(POD, "")
+    assert _created_fields(plan, copy.deepcopy(POD), "") == general(POD, "")
 
 
 def test_plans_do_not_grow_with_the_map_keys_objects_bring() -> None:

@@ -11,14 +11,18 @@ general path.
 
 A create whose member repeats one seen before (the spec of a controller's pods, stamped
 from one template; a manifest created again) gets that member's node from
-``remembered_node`` without a walk: its compact JSON is the key, exact by construction,
-and the node is decoded fresh from JSON, so no two objects share one.
+``remembered_node`` without a walk: its compact JSON is the key, exact by construction.
+The node is shared by every object that gets it, so it is a ``SharedNode``: read-only
+(a change raises TypeError instead of reaching the other objects), a plain dict again
+when copied. Nothing changes a created object's FieldsV1 in place: it is written to
+storage and into the response, and later writes read the stored text.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -26,10 +30,11 @@ from kin.apiserver.patch.fieldpath import item_element, keys_of
 from kin.apiserver.patch.strategic import Lookup, Schema
 from kin.apiserver.schema.model import Field, T, TypeDef
 
-__all__ = ["Plan", "created_node", "remembered_node", "root_plan"]
+__all__ = ["Plan", "SharedNode", "created_node", "remembered_node", "root_plan"]
 
 _STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
-REMEMBERED_SIZE = 16 * 1024  # at most 256 values of this size are remembered: 4 MiB
+REMEMBERED = 64  # values: a few templates in use at once; a pod's spec node is ~40 KB
+REMEMBERED_SIZE = 16 * 1024  # bytes of JSON: a larger value is walked every time
 
 
 class Plan:
@@ -120,9 +125,31 @@ def created_node(value: Any, plan: Plan) -> dict[str, Any]:
     return {}
 
 
+class SharedNode(dict[str, Any]):
+    """A remembered FieldsV1 node, held by many objects at once: it refuses changes,
+    and copies (``copy.copy``, ``copy.deepcopy``, ``dict(node)``) are plain dicts."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a remembered FieldsV1 node is shared by several objects: copy it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    pop = popitem = clear = update = setdefault = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {key: copy.deepcopy(value, memo) for key, value in self.items()}
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)
+
+
 def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
-    """``created_node``, remembered for the 256 values last met (see the module
-    docstring); a member that repeats costs two orjson calls, not a walk."""
+    """``created_node``, remembered for the values last met (see the module docstring):
+    a member that repeats costs one orjson call, not a walk."""
     if not isinstance(value, dict) or not value:
         return created_node(value, plan)
     try:
@@ -131,10 +158,13 @@ def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
         return created_node(value, plan)
     if len(text) > REMEMBERED_SIZE:
         return created_node(value, plan)
-    node: dict[str, Any] = orjson.loads(_node_text(plan, text))
-    return node
+    return _shared_node(plan, text)
 
 
-@functools.lru_cache(maxsize=256)
-def _node_text(plan: Plan, value_text: bytes) -> bytes:
-    return orjson.dumps(created_node(orjson.loads(value_text), plan))
+@functools.lru_cache(maxsize=REMEMBERED)
+def _shared_node(plan: Plan, value_text: bytes) -> SharedNode:
+    return _frozen(created_node(orjson.loads(value_text), plan))
+
+
+def _frozen(node: dict[str, Any]) -> SharedNode:
+    return SharedNode((key, _frozen(child)) for key, child in node.items())
