@@ -33,6 +33,8 @@ def parse_args(argv: list[str]) -> ServerConfig:
         help="kube-apiserver's: http://HOST:PORT,... (= --storage etcd://)",
     )
     add("--storage-wait", type=float, default=60.0, help="seconds to wait for etcd at start")
+    add("-v", "--v", type=int, default=2, dest="verbosity",
+        help="3 and up: log every write, not only failed and slow requests")  # fmt: skip
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -57,12 +59,17 @@ def parse_args(argv: list[str]) -> ServerConfig:
         kubelet_certificate_authority=args.kubelet_certificate_authority,
         service_cluster_ip_range=args.service_cluster_ip_range,
         compaction_interval=args.compaction_interval,
+        verbosity=args.verbosity,
     )
 
 
-def _lighter_log_records() -> None:
-    """Every write logs a line: its records skip what the format never shows (the
-    caller's frame, thread and process), as the logging HOWTO's "Optimization" says."""
+def _set_up_logging(verbosity: int) -> None:
+    """Records skip what the format never shows (the caller's frame, thread and
+    process), as the logging HOWTO's "Optimization" says: with ``--v=3`` every write
+    logs a line."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if verbosity >= 3:
+        logging.getLogger("kin.apiserver.requests").setLevel(logging.DEBUG)
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
@@ -73,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     config = parse_args(args)
     set_process_title(" ".join(["kin.apiserver", *args]))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    _lighter_log_records()
+    _set_up_logging(config.verbosity)
     limit_heaps(1)  # before the SQLite writer's and gRPC's threads allocate
     try:
         run(config)

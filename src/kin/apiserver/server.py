@@ -51,6 +51,8 @@ class ServerConfig:
     """Seconds between compactions; each keeps the history since the one before."""
     storage_wait: float = 0.0
     """Seconds to wait at start for a remote datastore (etcd) to answer."""
+    verbosity: int = 2
+    """kube's ``--v``: from 3 every write is logged, not only failed and slow requests."""
 
 
 class APIServer:

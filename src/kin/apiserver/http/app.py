@@ -26,6 +26,12 @@ from kin.apiserver.schema import openapi, openapi_v2
 __all__ = ["make_app"]
 
 log = logging.getLogger("kin.apiserver")
+# One line per request that failed or took SLOW, as kube-apiserver logs at its default
+# verbosity; every write too at DEBUG (``--v=3``, where kube's httplog starts): a cluster
+# writes all the time (a lease renewal per node every 10 s), and the line was 6 % of a
+# create's time in the server.
+requests_log = logging.getLogger("kin.apiserver.requests")
+SLOW = 1.0  # seconds
 REGISTRY = web.AppKey("registry", Registry)
 TOKENS = web.AppKey("tokens", TokenFile)
 ADDRESS = web.AppKey("address", str)
@@ -84,9 +90,15 @@ async def _log_and_status(request: web.Request, handler: Handler) -> web.StreamR
     except Exception as exc:  # a bug must not take the server down: log it, answer 500
         log.exception("%s %s failed", request.method, request.path_qs)
         response = json_response(errors.internal(f"{type(exc).__name__}: {exc}").status(), 500)
-    if request.method != "GET" or response.status >= 400:
-        took = (time.monotonic() - started) * 1000
-        log.info("%s %s %d %.1fms", request.method, request.path_qs, response.status, took)
+    took = time.monotonic() - started
+    if response.status >= 400 or took >= SLOW:
+        level = logging.INFO
+    elif request.method != "GET" and requests_log.isEnabledFor(logging.DEBUG):
+        level = logging.DEBUG
+    else:
+        return response
+    args = (request.method, request.path_qs, response.status, took * 1000)
+    requests_log.log(level, "%s %s %d %.1fms", *args)
     return response
 
 
