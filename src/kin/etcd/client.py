@@ -166,6 +166,11 @@ class EtcdClient:
         failure: Sequence[pb.RequestOp] = (),
     ) -> pb.TxnResponse:
         request = pb.TxnRequest(compare=compare, success=success, failure=failure)
+        return await self.send_txn(request)
+
+    async def send_txn(self, request: pb.TxnRequest) -> pb.TxnResponse:
+        """``txn`` of a request built by the caller (in place, saving the copies that
+        nested messages passed to constructors cost)."""
         return await self._call(KV, "Txn", request, pb.TxnResponse)
 
     async def compact(self, revision: int) -> pb.CompactionResponse:

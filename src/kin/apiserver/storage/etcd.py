@@ -38,7 +38,6 @@ __all__ = ["EtcdStorage"]
 
 Rows = list[tuple[str, int, str | bytes]]
 Events = list[Event]
-Compares = list[pb.Compare]
 T = TypeVar("T")
 TIMEOUT = 10.0
 STARTUP_POLL = 0.2
@@ -82,8 +81,10 @@ class EtcdStorage:
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, (stored, text) = keys.check_key(key), keys.prepare(obj)
-        put = pb.RequestOp(request_put=pb.PutRequest(key=self._key(key), value=text.encode()))
-        reply = await self._txn(self._compare(key, None, absent=True), put)
+        request = self._txn_request(key, None, absent=True)
+        put = request.success.add().request_put
+        put.key, put.value = request.compare[0].key, text.encode()
+        reply = await self._ask(self._etcd.send_txn(request))
         if not reply.succeeded:
             raise keys.already_exists(key)
         return keys.revised(stored, reply.header.revision)
@@ -101,16 +102,19 @@ class EtcdStorage:
     ) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
         expected = keys.check_expected(expected_revision)
-        put = pb.RequestOp(request_put=pb.PutRequest(key=self._key(key), value=text.encode()))
-        reply = await self._txn(self._compare(key, expected), put, self._range_op(key))
+        request = self._txn_request(key, expected)
+        put = request.success.add().request_put
+        put.key, put.value = request.compare[0].key, text.encode()
+        reply = await self._ask(self._etcd.send_txn(request))
         self._check_succeeded(key, reply)
         return keys.decode(text, reply.header.revision, key)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> dict[str, Any]:
         key, expected = keys.check_key(key), keys.check_expected(expected_revision)
-        delete = pb.DeleteRangeRequest(key=self._key(key), prev_kv=True)
-        op = pb.RequestOp(request_delete_range=delete)
-        reply = await self._txn(self._compare(key, expected), op, self._range_op(key))
+        request = self._txn_request(key, expected)
+        delete = request.success.add().request_delete_range
+        delete.key, delete.prev_kv = request.compare[0].key, True
+        reply = await self._ask(self._etcd.send_txn(request))
         self._check_succeeded(key, reply)
         previous = reply.responses[0].response_delete_range.prev_kvs[0]
         return keys.decode(previous.value, reply.header.revision, key)
@@ -179,25 +183,23 @@ class EtcdStorage:
 
     # --- transactions ------------------------------------------------------------------
 
-    def _compare(self, key: str, expected: int | None, absent: bool = False) -> Compares:
-        """``absent``: the key does not exist; otherwise it exists, and with ``expected``
-        its mod_revision is that."""
-        etcd_key, result = self._key(key), pb.Compare.EQUAL if absent else pb.Compare.GREATER
+    def _txn_request(self, key: str, expected: int | None, absent: bool = False) -> pb.TxnRequest:
+        """A transaction on ``key`` whose compares say ``absent`` (the key does not exist)
+        or that it exists, and with ``expected`` that its mod_revision is that; when they
+        fail, it reads the key (so a 404 and a 409 can be told apart). Built in place:
+        nested messages passed to constructors are copied, a create's 6 KB value twice."""
+        request = pb.TxnRequest()
+        etcd_key = self._key(key)
+        result = pb.Compare.EQUAL if absent else pb.Compare.GREATER
         # create_revision=0 is set, not left out: the oneof must say which field it holds
-        compares = [pb.Compare(key=etcd_key, target=pb.Compare.CREATE, result=result,
-                               create_revision=0)]  # fmt: skip
+        request.compare.add(key=etcd_key, target=pb.Compare.CREATE, result=result,
+                            create_revision=0)  # fmt: skip
         if expected is not None:
-            mod = pb.Compare(key=etcd_key, target=pb.Compare.MOD, mod_revision=expected)
-            compares.append(mod)
-        return compares
-
-    def _range_op(self, key: str) -> pb.RequestOp:
-        return pb.RequestOp(request_range=pb.RangeRequest(key=self._key(key), keys_only=True))
-
-    async def _txn(
-        self, compare: Compares, success: pb.RequestOp, failure: pb.RequestOp | None = None
-    ) -> pb.TxnResponse:
-        return await self._ask(self._etcd.txn(compare, [success], [failure] if failure else []))
+            request.compare.add(key=etcd_key, target=pb.Compare.MOD, mod_revision=expected)
+        if not absent:
+            read = request.failure.add().request_range
+            read.key, read.keys_only = etcd_key, True
+        return request
 
     @staticmethod
     def _check_succeeded(key: str, reply: pb.TxnResponse) -> None:
