@@ -32,10 +32,12 @@ from typing import Any
 
 from kin.testing.apiserver import ServerProcess
 
-__all__ = ["NAME", "Clients", "CpuMeter", "Job", "Result", "memory"]
+__all__ = ["NAME", "SPEC", "Clients", "CpuMeter", "Job", "Result", "memory"]
 
 NAME = "__NAME__"  # in a POST body template, replaced by each request's pod name
-Job = list[tuple[str, str, str]]  # (method, path, pod name) per request
+SPEC = "__SPEC__"  # in its spec, replaced by the request's own value, or one all share
+SHARED = "shared"
+Job = list[tuple[str, str, str, str]]  # (method, path, pod name, spec value or "") per request
 
 
 # -- the client processes -------------------------------------------------------------------
@@ -158,8 +160,11 @@ def run_job(client: LeanClient, template: bytes, job: Job, start_at: float) -> R
     time.sleep(max(0.0, start_at - time.monotonic()))
     result = Result(started=time.monotonic())
     cpu = time.process_time()
-    for method, path, name in job:
-        body = template.replace(NAME.encode(), name.encode()) if method == "POST" else None
+    for method, path, name, spec in job:
+        body = None
+        if method == "POST":
+            body = template.replace(NAME.encode(), name.encode())
+            body = body.replace(SPEC.encode(), (spec or SHARED).encode())
         sent = time.monotonic()
         status, reply = client.request(method, path, body)
         done = time.monotonic()

@@ -15,6 +15,7 @@ from kin.apiserver.patch.created import SharedNode, root_plan
 from kin.apiserver.patch.fieldpath import TypedWalker, encode_fields, item_element
 from kin.apiserver.patch.strategic import Schema
 from kin.apiserver.schema import catalog
+from kin.testing.names import random_name
 
 POD: dict[str, Any] = {
     "apiVersion": "v1", "kind": "Pod",
@@ -94,12 +95,15 @@ def test_the_one_walk_builder_says_what_the_general_path_says(
 
 
 def test_a_repeated_spec_gets_the_same_fields_from_one_node_that_refuses_changes() -> None:
-    """The second create of one spec is answered from memory: the same FieldsV1, held by
-    both objects, so no change to it may reach the other (copies are plain dicts)."""
+    """A spec met twice is answered from memory from then on: the same FieldsV1, held by
+    every such object, so no change to it may reach another (copies are plain dicts)."""
     typedef = catalog.for_gvk("", "v1", "Pod")
     plan = root_plan(typedef, catalog.lookup)
-    first, second = (_created_fields(plan, copy.deepcopy(POD), "") for _ in range(2))
-    assert first == second == general(POD, "")
+    body = copy.deepcopy(POD)
+    body["spec"]["hostname"] = random_name("h")  # a spec this process has not met
+    once, twice, first, second = (_created_fields(plan, copy.deepcopy(body), "") for _ in range(4))
+    assert type(once["f:spec"]) is dict and type(twice["f:spec"]) is dict  # kept from here
+    assert once == twice == first == second == general(body, "")
     shared = second["f:spec"]
     assert isinstance(shared, SharedNode) and first["f:spec"] is shared
     with pytest.raises(TypeError, match="shared"):
@@ -109,9 +113,9 @@ def test_a_repeated_spec_gets_the_same_fields_from_one_node_that_refuses_changes
     copied = copy.deepcopy(second)
     assert copied == second and type(copied["f:spec"]["f:containers"]) is dict
     copied["f:spec"]["f:containers"].clear()
-    assert json.loads(json.dumps(second)) == general(POD, "")  # serialises as a dict
-    assert jsontext.loads(jsontext.dumps(second)) == general(POD, "")
-    assert _created_fields(plan, copy.deepcopy(POD), "") == general(POD, "")
+    assert json.loads(json.dumps(second)) == general(body, "")  # serialises as a dict
+    assert jsontext.loads(jsontext.dumps(second)) == general(body, "")
+    assert _created_fields(plan, copy.deepcopy(body), "") == general(body, "")
 
 
 def test_plans_do_not_grow_with_the_map_keys_objects_bring() -> None:

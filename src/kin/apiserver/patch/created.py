@@ -11,7 +11,8 @@ general path.
 
 A create whose member repeats one seen before (the spec of a controller's pods, stamped
 from one template; a manifest created again) gets that member's node from
-``remembered_node`` without a walk: its compact JSON is the key, exact by construction.
+``remembered_node`` without a walk: its compact JSON is the key, exact by construction
+(a value is kept from its second sighting on: distinct objects pay one orjson call).
 The node is shared by every object that gets it, so it is a ``SharedNode``: read-only
 (a change raises TypeError instead of reaching the other objects), a plain dict again
 when copied. Nothing changes a created object's FieldsV1 in place: it is written to
@@ -21,13 +22,13 @@ storage and into the response, and later writes read the stored text.
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any, NoReturn
 
 import orjson
 
 from kin.apiserver.patch.fieldpath import item_element, keys_of
 from kin.apiserver.patch.strategic import Lookup, Schema
+from kin.apiserver.remembered import Remembered
 from kin.apiserver.schema.model import Field, T, TypeDef
 
 __all__ = ["Plan", "SharedNode", "created_node", "remembered_node", "root_plan"]
@@ -148,8 +149,9 @@ class SharedNode(dict[str, Any]):
 
 
 def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
-    """``created_node``, remembered for the values last met (see the module docstring):
-    a member that repeats costs one orjson call, not a walk."""
+    """``created_node``, remembered for values that repeat (see the module docstring):
+    the first time a value is met it is only noted (a one-off spec costs one orjson
+    call), the second time its node is kept, and from then on it is not walked again."""
     if not isinstance(value, dict) or not value:
         return created_node(value, plan)
     try:
@@ -158,12 +160,16 @@ def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
         return created_node(value, plan)
     if len(text) > REMEMBERED_SIZE:
         return created_node(value, plan)
-    return _shared_node(plan, text)
+    key = (plan, text)
+    shared = _NODES.get(key)
+    if shared is not None:
+        return shared
+    node = created_node(value, plan)
+    _NODES.put(key, _frozen(node) if key in _NODES else None)
+    return node
 
 
-@functools.lru_cache(maxsize=REMEMBERED)
-def _shared_node(plan: Plan, value_text: bytes) -> SharedNode:
-    return _frozen(created_node(orjson.loads(value_text), plan))
+_NODES: Remembered[SharedNode | None] = Remembered(REMEMBERED)
 
 
 def _frozen(node: dict[str, Any]) -> SharedNode:

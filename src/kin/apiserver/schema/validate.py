@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 from dataclasses import dataclass, field
 
 import orjson
 
+from kin.apiserver.remembered import Remembered
 from kin.apiserver.schema import catalog
 from kin.apiserver.schema.model import T, TypeDef
 
@@ -53,7 +53,7 @@ _QUANTITY_ERROR = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 )
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-REMEMBERED_SIZE = 16 * 1024  # at most 256 of these are remembered: 4 MiB
+REMEMBERED_SIZE = 16 * 1024  # at most 128 of these are remembered: 2 MiB
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
@@ -195,12 +195,18 @@ def _remembered_fits(value: dict[str, object], t: T) -> bool:
         text = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     except TypeError:  # an _Object (duplicate keys) somewhere inside: never remembered
         return False
-    return _text_fits(text, t) if len(text) <= REMEMBERED_SIZE else _fits(value, t)
+    if len(text) > REMEMBERED_SIZE:
+        return _fits(value, t)
+    key = (t, text)
+    if _FITTED.get(key):
+        return True
+    if not _fits(value, t):
+        return False
+    _FITTED.put(key, True)
+    return True
 
 
-@functools.lru_cache(maxsize=256)
-def _text_fits(text: bytes, t: T) -> bool:
-    return _fits(orjson.loads(text), t)
+_FITTED: Remembered[bool] = Remembered(128)
 
 
 def _struct_fits(obj: dict[str, object], typedef: TypeDef) -> bool:
