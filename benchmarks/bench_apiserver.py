@@ -4,9 +4,10 @@ Each datastore gets a real ``python -m kin.apiserver`` (``kin.testing.apiserver.
 TLS, client-certificate auth); SQLite lives in a temporary directory, etcd is a throwaway
 Debian etcd-server on loopback (``kin.testing.etcd``). Clients are separate processes
 (fork), each with one keep-alive HTTPS connection (``apiload.LeanClient`` says why it is
-not ``http.client``), so 32 clients are 32 processes and no client waits on another's GIL. Every phase prints the CPU (in cores) that the server, etcd
-and all clients used while it ran: a phase the clients limited would show them near the
-machine's free cores while the server idles.
+not ``http.client``), so 32 clients are 32 processes and no client waits on another's GIL.
+Every phase prints the CPU (in cores) that the server, etcd and all clients used while it
+ran: a phase the clients limited would show them near the machine's free cores while the
+server idles.
 
 With a realistic pod (about 2 KB of JSON, posted as ``kubectl create`` posts it), for 1, 8
 and 32 concurrent clients: create, get, list of a 100-pod namespace, and watch delivery
@@ -16,9 +17,10 @@ negative delay is an event that reached the watcher before the writer had its 20
 p50/p99 and requests/s. The pods of those creates share one spec, as a Deployment's do,
 and the server remembers a spec it has seen (its managed fields, its validation): ``new
 spec`` is the 8-client create again with every pod's spec its own. Then an unpaged JSON
-list of 5,000 pods (p50 of several runs, and its size), and the server's RSS and PSS (``/proc/<pid>/smaps_rollup``) idle, after loading
-those 5,000 pods and after listing them. The issue's goals on this machine: p99 of a create
-under 25 ms at 8 clients, p50 of the 5,000-pod list under 1 s.
+list of 5,000 pods (p50 of several runs, and its size), and the server's RSS and PSS
+(``/proc/<pid>/smaps_rollup``) idle, after loading those 5,000 pods and after listing
+them. The issue's goals on this machine: p99 of a create under 25 ms at 8 clients, p50 of
+the 5,000-pod list under 1 s.
 
     make bench     # quick: .venv/bin/python -m benchmarks.bench_apiserver --quick
     .venv/bin/python -m benchmarks.bench_apiserver [--quick] [sqlite,etcd]   # from the repo root
