@@ -12,7 +12,8 @@ The timed requests go through ``LeanClient``, which speaks just the HTTP/1.1 the
 answers with (a reply by Content-Length or in chunks) over the same TLS: ``http.client``
 parses every reply's headers with the ``email`` package, and 8 clients built on it took
 0.37 of this machine's 2 CPUs at 700 creates/s, CPU the server then did not have. A load
-generator should measure the server, not compete with it (kube's run on other machines).
+generator should measure the server, not compete with it: Kubernetes' own load tests
+drive the API server from other machines.
 """
 
 from __future__ import annotations

@@ -81,9 +81,7 @@ class EtcdStorage:
 
     async def create(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
         key, (stored, text) = keys.check_key(key), keys.prepare(obj)
-        request = self._txn_request(key, None, absent=True)
-        put = request.success.add().request_put
-        put.key, put.value = request.compare[0].key, text.encode()
+        request = self._put_request(key, text, None, absent=True)
         reply = await self._ask(self._etcd.send_txn(request))
         if not reply.succeeded:
             raise keys.already_exists(key)
@@ -102,10 +100,7 @@ class EtcdStorage:
     ) -> dict[str, Any]:
         key, text = keys.check_key(key), keys.encode(obj)
         expected = keys.check_expected(expected_revision)
-        request = self._txn_request(key, expected)
-        put = request.success.add().request_put
-        put.key, put.value = request.compare[0].key, text.encode()
-        reply = await self._ask(self._etcd.send_txn(request))
+        reply = await self._ask(self._etcd.send_txn(self._put_request(key, text, expected)))
         self._check_succeeded(key, reply)
         return keys.decode(text, reply.header.revision, key)
 
@@ -199,6 +194,15 @@ class EtcdStorage:
         if not absent:
             read = request.failure.add().request_range
             read.key, read.keys_only = etcd_key, True
+        return request
+
+    def _put_request(
+        self, key: str, text: str, expected: int | None, absent: bool = False
+    ) -> pb.TxnRequest:
+        """``_txn_request`` that writes ``text`` at ``key`` when its compares hold."""
+        request = self._txn_request(key, expected, absent)
+        put = request.success.add().request_put
+        put.key, put.value = request.compare[0].key, text.encode()
         return request
 
     @staticmethod
