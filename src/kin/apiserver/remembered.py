@@ -13,7 +13,9 @@ import threading
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Remembered"]
+__all__ = ["LARGEST", "Remembered"]
+
+LARGEST = 16 * 1024  # bytes of JSON: a larger value is worked out every time, not kept
 
 V = TypeVar("V")
 _ABSENT = object()

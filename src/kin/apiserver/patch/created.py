@@ -28,14 +28,13 @@ import orjson
 
 from kin.apiserver.patch.fieldpath import item_element, keys_of
 from kin.apiserver.patch.strategic import Lookup, Schema
-from kin.apiserver.remembered import Remembered
+from kin.apiserver.remembered import LARGEST, Remembered
 from kin.apiserver.schema.model import Field, T, TypeDef
 
 __all__ = ["Plan", "SharedNode", "created_node", "remembered_node", "root_plan"]
 
 _STRUCT, _MAP, _ATOMIC = "struct", "map", "atomic"
 REMEMBERED = 64  # values: a few templates in use at once; a pod's spec node is ~40 KB
-REMEMBERED_SIZE = 16 * 1024  # bytes of JSON: a larger value is walked every time
 
 
 class Plan:
@@ -158,7 +157,7 @@ def remembered_node(value: Any, plan: Plan) -> dict[str, Any]:
         text = orjson.dumps(value)
     except TypeError:  # nothing the store could hold either: the walk decides
         return created_node(value, plan)
-    if len(text) > REMEMBERED_SIZE:
+    if len(text) > LARGEST:
         return created_node(value, plan)
     key = (plan, text)
     shared = _NODES.get(key)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from kin.apiserver.remembered import Remembered
+from kin.apiserver.remembered import LARGEST, Remembered
 from kin.apiserver.schema import catalog
 from kin.apiserver.schema.model import T, TypeDef
 
@@ -53,7 +53,6 @@ _QUANTITY_ERROR = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 )
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-REMEMBERED_SIZE = 16 * 1024  # at most 128 of these are remembered: 2 MiB
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
@@ -195,7 +194,7 @@ def _remembered_fits(value: dict[str, object], t: T) -> bool:
         text = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     except TypeError:  # an _Object (duplicate keys) somewhere inside: never remembered
         return False
-    if len(text) > REMEMBERED_SIZE:
+    if len(text) > LARGEST:
         return _fits(value, t)
     key = (t, text)
     if _FITTED.get(key):
@@ -206,7 +205,7 @@ def _remembered_fits(value: dict[str, object], t: T) -> bool:
     return True
 
 
-_FITTED: Remembered[bool] = Remembered(128)
+_FITTED: Remembered[bool] = Remembered(128)  # at most 2 MiB of keys
 
 
 def _struct_fits(obj: dict[str, object], typedef: TypeDef) -> bool:
